@@ -1,0 +1,176 @@
+//! The validated, serializable run plan: the one configuration object that flows from the
+//! scenario file (and CLI overrides) into the core. Every field is resolved: no defaults are
+//! applied past this point. It is embedded verbatim in `run.json` as `plan`.
+
+use serde::{Deserialize, Serialize};
+
+/// A fully resolved scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Scenario name (file stem unless `name` is set); also the results sub-directory.
+    pub name: String,
+    /// Free-text description from the scenario file.
+    pub description: String,
+    /// Seed for the schedule and the request mix: the same seed gives the same schedule.
+    pub seed: u64,
+    /// The stack driver (resolved: `auto` never appears here).
+    pub driver: Driver,
+    /// Stack settings shared by every pool config.
+    pub stack: StackSettings,
+    /// Generator settings.
+    pub load: LoadSettings,
+    /// The pool configs to compare, in scenario order.
+    pub configs: Vec<PoolConfig>,
+    /// Traffic phases, run in order for every config.
+    pub phases: Vec<Phase>,
+    /// The weighted request mix.
+    pub requests: Vec<RequestKind>,
+}
+
+/// Settings of the stack shared by all pool configs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StackSettings {
+    /// CPUs the stack may use (native: scheduler affinity of nginx and php-fpm; `None` = all).
+    pub cpuset: Option<Vec<usize>>,
+    /// CPU quota for the php-fpm container (docker driver), in cores; `None` = unlimited.
+    pub cpus: Option<f64>,
+    /// Memory limit for the php-fpm container (docker driver), MiB, no swap; `None` = unlimited.
+    pub memory_mib: Option<u64>,
+    /// php.ini `memory_limit`, as php writes it (e.g. `128M`, `-1`).
+    pub php_memory_limit: String,
+    /// php.ini `max_execution_time`, seconds of CPU time (0 = unlimited).
+    pub max_execution_time_s: u32,
+    /// fpm `request_terminate_timeout`, seconds of wall time (0 = off).
+    pub request_terminate_timeout_s: u32,
+    /// How nginx reaches php-fpm.
+    pub listen: ListenKind,
+    /// fpm `listen.backlog` (-1 = the kernel's `somaxconn`).
+    pub listen_backlog: i32,
+    /// nginx `fastcgi_connect_timeout`, milliseconds.
+    pub fastcgi_connect_timeout_ms: u64,
+    /// nginx `fastcgi_read_timeout`, milliseconds.
+    pub fastcgi_read_timeout_ms: u64,
+    /// nginx `keepalive_timeout` towards clients, seconds.
+    pub keepalive_timeout_s: u32,
+    /// Document root served instead of the built-in app (`None` = `docker/app`).
+    pub app_root: Option<std::path::PathBuf>,
+}
+
+/// Socket kind between nginx and php-fpm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListenKind {
+    /// 127.0.0.1 TCP: a full backlog drops SYNs (nginx 504 after the connect timeout).
+    Tcp,
+    /// Unix socket: a full backlog refuses at once (nginx 502).
+    Unix,
+}
+
+/// Generator settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadSettings {
+    /// The client's timeout for a whole request, playing the load balancer's idle timeout.
+    pub client_timeout_ms: u64,
+    /// Safety limit on requests in flight; a scheduled request that would exceed it is not
+    /// sent and is counted as `dropped_max_in_flight`.
+    pub max_in_flight: usize,
+    /// CPUs the generator may use (`None` = all).
+    pub cpuset: Option<Vec<usize>>,
+    /// Seconds to wait after the last phase for in-flight requests before cutting them.
+    pub drain_timeout_ms: u64,
+}
+
+/// Process manager kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pm {
+    Static,
+    Dynamic,
+    Ondemand,
+}
+
+impl Pm {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Pm::Static => "static",
+            Pm::Dynamic => "dynamic",
+            Pm::Ondemand => "ondemand",
+        }
+    }
+}
+
+/// One php-fpm pool configuration of the comparison matrix. Fields that do not apply to
+/// the `pm` kind are `None`; for `dynamic` every spare setting is resolved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PoolConfig {
+    /// Unique name, used in tables and as the config's directory name.
+    pub name: String,
+    /// `pm`.
+    pub pm: Pm,
+    /// `pm.max_children`.
+    pub max_children: u32,
+    /// `pm.start_servers` (dynamic only).
+    pub start_servers: Option<u32>,
+    /// `pm.min_spare_servers` (dynamic only).
+    pub min_spare_servers: Option<u32>,
+    /// `pm.max_spare_servers` (dynamic only).
+    pub max_spare_servers: Option<u32>,
+    /// `pm.max_spawn_rate` (dynamic only).
+    pub max_spawn_rate: Option<u32>,
+    /// `pm.process_idle_timeout`, seconds (ondemand only).
+    pub process_idle_timeout_s: Option<u32>,
+    /// `pm.max_requests` (0 = never recycle).
+    pub max_requests: u32,
+}
+
+/// One traffic phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Phase {
+    /// Name shown in progress and tables.
+    pub name: String,
+    /// Length of the phase, milliseconds.
+    pub duration_ms: u64,
+    /// How requests arrive.
+    pub arrival: Arrival,
+}
+
+/// Arrival pattern of a phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "pattern", rename_all = "snake_case")]
+pub enum Arrival {
+    /// Evenly spaced requests at `rate` per second (open loop).
+    Constant { rate: f64 },
+    /// Poisson arrivals at a mean `rate` per second (open loop).
+    Poisson { rate: f64 },
+    /// `size` requests at once every `every_ms`, the first at the phase start (open loop).
+    Burst { size: u32, every_ms: u64 },
+    /// Rate rising (or falling) linearly from `from_rate` to `to_rate` per second (open loop).
+    Ramp { from_rate: f64, to_rate: f64 },
+    /// `users` closed-loop users: each sends, waits for the response, thinks, repeats.
+    Closed { users: u32, think_time_ms: u64 },
+}
+
+/// One kind of request in the mix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestKind {
+    /// Name used in per-kind breakdowns.
+    pub name: String,
+    /// HTTP method.
+    pub method: String,
+    /// Path and query, starting with `/`.
+    pub path: String,
+    /// Relative weight in the mix (> 0).
+    pub weight: u32,
+}
+
+/// Which stack driver runs the configs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Driver {
+    /// nginx and php-fpm from the distribution's packages, as child processes.
+    Native,
+    /// The compose stack under `docker/`.
+    Docker,
+    /// A stack someone else runs; only the generator (and HTTP probes) point at it.
+    External { url: String },
+}

@@ -25,6 +25,16 @@ impl RunClock {
         }
     }
 
+    /// A clock whose zero is `start` (which may lie in the near future): the run's timeline
+    /// then begins where the load begins.
+    pub fn starting_at(start: Instant) -> Self {
+        let now = Self::new();
+        RunClock {
+            start,
+            start_epoch_us: now.epoch_us(start),
+        }
+    }
+
     /// The instant the clock was started.
     pub fn start(&self) -> Instant {
         self.start

@@ -1,7 +1,16 @@
 //! fpmlab: reproduce php-fpm saturation incidents on a real nginx + php-fpm stack and turn
-//! them into numbers.
+//! them into numbers. `main.rs` only parses the command line and calls [`app::main`].
 
+pub mod affinity;
+pub mod app;
+pub mod cli;
 pub mod clock;
+pub mod load;
 pub mod probe;
+pub mod progress;
+pub mod record;
+pub mod report;
+pub mod results;
+pub mod runner;
 pub mod scenario;
 pub mod stack;

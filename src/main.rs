@@ -1,1 +1,5 @@
-fn main() {}
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    fpmlab::app::main(fpmlab::cli::Cli::parse())
+}

@@ -76,8 +76,6 @@ pub struct LoadSettings {
     pub max_in_flight: usize,
     /// CPUs the generator may use (`None` = all).
     pub cpuset: Option<Vec<usize>>,
-    /// Seconds to wait after the last phase for in-flight requests before cutting them.
-    pub drain_timeout_ms: u64,
 }
 
 /// Process manager kind.

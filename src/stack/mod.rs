@@ -57,3 +57,44 @@ pub trait Stack: Send {
     /// Driver name and versions.
     fn info(&self) -> StackInfo;
 }
+
+/// Placeholder until the native driver lands.
+pub fn create(
+    _driver: &crate::scenario::Driver,
+    _plan: &crate::scenario::Plan,
+    _config: &crate::scenario::PoolConfig,
+    _dir: &std::path::Path,
+) -> anyhow::Result<Box<dyn Stack>> {
+    match _driver {
+        crate::scenario::Driver::External { url } => Ok(Box::new(Ext(url.clone()))),
+        _ => anyhow::bail!("no stack driver yet"),
+    }
+}
+
+struct Ext(String);
+
+#[async_trait]
+impl Stack for Ext {
+    async fn up(&mut self) -> anyhow::Result<Endpoints> {
+        Ok(Endpoints {
+            base_url: self.0.clone(),
+            nginx_health_path: "/".into(),
+            fpm_ping_path: "/".into(),
+            fpm_status_path: "/".into(),
+            app_health_path: "/".into(),
+            fpm_master_pid: None,
+            fpm_listen: None,
+        })
+    }
+    async fn down(&mut self) -> anyhow::Result<()> {
+        Ok(())
+    }
+    fn info(&self) -> StackInfo {
+        StackInfo::default()
+    }
+}
+
+/// `--stack auto`: the native driver until the docker driver lands.
+pub fn auto_driver() -> crate::scenario::Driver {
+    crate::scenario::Driver::Native
+}

@@ -1,0 +1,6 @@
+//! The load generator: executes the schedule (open loop) or runs closed-loop users.
+
+pub mod client;
+pub mod generator;
+pub mod rng;
+pub mod schedule;

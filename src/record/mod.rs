@@ -1,0 +1,281 @@
+//! Recording: outcomes in, histograms, counts and a per-second timeline out. Memory is
+//! bounded by (phases × kinds) histograms plus one small bucket per second: no per-request
+//! data is kept.
+
+pub mod histograms;
+pub mod outcome;
+pub mod summary;
+pub mod timeline;
+
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::RunClock;
+use crate::scenario::{Phase, RequestKind};
+pub use histograms::{Histograms, Percentiles, SerializedHistograms};
+pub use outcome::{Ending, FailureKind, FpmTiming, Outcome};
+pub use summary::{Counts, FailureCounts, Summary};
+use timeline::{Bucket, Timeline};
+
+/// How many distinct client-failure messages a config keeps as examples.
+const MAX_ERROR_EXAMPLES: usize = 10;
+
+#[derive(Debug, Default, Clone)]
+struct Cell {
+    counts: Counts,
+    hist: Histograms,
+}
+
+/// Live figures for the progress display.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Live {
+    pub sent: u64,
+    pub responses: u64,
+    pub non_2xx: u64,
+    pub client_failures: u64,
+    pub dropped: u64,
+}
+
+/// Accumulates one config's outcomes.
+#[derive(Debug)]
+pub struct Recorder {
+    clock: RunClock,
+    load_start: Instant,
+    phase_starts_us: Vec<u64>,
+    kinds: usize,
+    /// Indexed `phase * kinds + kind`.
+    cells: Vec<Cell>,
+    timeline: Timeline,
+    live: Live,
+    error_examples: Vec<String>,
+}
+
+impl Recorder {
+    pub fn new(
+        clock: RunClock,
+        load_start: Instant,
+        phases: &[Phase],
+        kinds: &[RequestKind],
+    ) -> Self {
+        Recorder {
+            clock,
+            load_start,
+            phase_starts_us: crate::load::schedule::phase_starts_us(phases),
+            kinds: kinds.len(),
+            cells: vec![Cell::default(); phases.len() * kinds.len()],
+            timeline: Timeline::default(),
+            live: Live::default(),
+            error_examples: Vec::new(),
+        }
+    }
+
+    fn cell(&mut self, phase: usize, kind: usize) -> &mut Cell {
+        &mut self.cells[phase * self.kinds + kind]
+    }
+
+    fn second(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.load_start).as_secs()
+    }
+
+    /// A request is being sent; `in_flight` counts it.
+    pub fn on_send(&mut self, phase: usize, kind: usize, at: Instant, in_flight: u64) {
+        let c = &mut self.cell(phase, kind).counts;
+        c.scheduled += 1;
+        c.sent += 1;
+        self.live.sent += 1;
+        let b = self.timeline.bucket(self.second(at));
+        b.sent += 1;
+        b.max_in_flight = b.max_in_flight.max(in_flight);
+    }
+
+    /// A scheduled request was not sent: `max_in_flight` was reached.
+    pub fn on_dropped(&mut self, phase: usize, kind: usize, at: Instant) {
+        let c = &mut self.cell(phase, kind).counts;
+        c.scheduled += 1;
+        c.dropped += 1;
+        self.live.dropped += 1;
+        self.timeline.bucket(self.second(at)).dropped += 1;
+    }
+
+    /// Records a finished request.
+    pub fn record(&mut self, o: &Outcome) {
+        let clock = self.clock;
+        let t_s = self.second(o.done);
+        let done_us = o
+            .done
+            .saturating_duration_since(self.load_start)
+            .as_micros() as u64;
+        let latency_us = o.done.saturating_duration_since(o.intended).as_micros() as u64;
+        let mut timed_latency = false;
+        let cell = self.cell(o.phase, o.kind);
+        cell.counts.last_done_us = cell.counts.last_done_us.max(done_us);
+        if let Some(sent) = o.sent {
+            histograms::record(
+                &mut cell.hist.client_lag,
+                sent.saturating_duration_since(o.intended).as_micros() as u64,
+            );
+        }
+        match &o.ending {
+            Ending::Response { status } => {
+                cell.counts.responses += 1;
+                *cell.counts.status.entry(*status).or_default() += 1;
+                histograms::record(&mut cell.hist.latency, latency_us);
+                if let Some(sent) = o.sent {
+                    histograms::record(
+                        &mut cell.hist.response_time,
+                        o.done.saturating_duration_since(sent).as_micros() as u64,
+                    );
+                }
+                timed_latency = true;
+            }
+            Ending::Failed { kind, .. } => {
+                cell.counts.failures.add(*kind);
+                if *kind == FailureKind::Timeout {
+                    // The user waited the whole timeout: that belongs in what they saw.
+                    histograms::record(&mut cell.hist.latency, latency_us);
+                    timed_latency = true;
+                }
+            }
+        }
+        match (&o.fpm, o.sent) {
+            (Some(fpm), Some(sent)) => {
+                let wait = fpm.request_time_us - clock.epoch_us(sent);
+                if wait < 0 {
+                    cell.counts.clamped_queue_waits += 1;
+                }
+                histograms::record(&mut cell.hist.queue_wait, wait.max(0) as u64);
+                histograms::record(
+                    &mut cell.hist.service,
+                    (fpm.script_end_us - fpm.script_start_us).max(0) as u64,
+                );
+            }
+            _ => cell.counts.unreported += 1,
+        }
+        let b = self.timeline.bucket(t_s);
+        b.completed += 1;
+        match &o.ending {
+            Ending::Response { status } => {
+                match status / 100 {
+                    1 => b.status_1xx += 1,
+                    2 => b.status_2xx += 1,
+                    3 => b.status_3xx += 1,
+                    4 => b.status_4xx += 1,
+                    _ => b.status_5xx += 1,
+                }
+                self.live.responses += 1;
+                if !(200..300).contains(status) {
+                    self.live.non_2xx += 1;
+                }
+            }
+            Ending::Failed { kind, message } => {
+                b.client_failures += 1;
+                self.live.client_failures += 1;
+                let example = format!("{kind:?}: {message}").to_lowercase();
+                if self.error_examples.len() < MAX_ERROR_EXAMPLES
+                    && !self.error_examples.contains(&example)
+                {
+                    self.error_examples.push(example);
+                }
+            }
+        }
+        if timed_latency {
+            self.timeline.add_latency(t_s, latency_us);
+        }
+    }
+
+    /// Live counters for progress display.
+    pub fn live(&self) -> Live {
+        self.live
+    }
+
+    /// Everything recorded so far (callable mid-run for checkpoints).
+    pub fn result(&self, phases: &[Phase], kinds: &[RequestKind]) -> Recorded {
+        let mut total = Cell::default();
+        let phase_results = phases
+            .iter()
+            .enumerate()
+            .map(|(p, ph)| {
+                let mut phase_cell = Cell::default();
+                let start = self.phase_starts_us[p];
+                let kinds = kinds
+                    .iter()
+                    .enumerate()
+                    .map(|(k, kind)| {
+                        let cell = &self.cells[p * self.kinds + k];
+                        phase_cell.counts.merge(&cell.counts);
+                        phase_cell.hist.merge(&cell.hist);
+                        KindResult {
+                            name: kind.name.clone(),
+                            summary: Summary::new(&cell.counts, &cell.hist, start),
+                            histograms: cell.hist.serialize(),
+                        }
+                    })
+                    .collect();
+                total.counts.merge(&phase_cell.counts);
+                total.hist.merge(&phase_cell.hist);
+                PhaseResult {
+                    name: ph.name.clone(),
+                    start_ms: start / 1000,
+                    duration_ms: ph.duration_ms,
+                    summary: Summary::new(&phase_cell.counts, &phase_cell.hist, start),
+                    kinds,
+                }
+            })
+            .collect();
+        Recorded {
+            summary: Summary::new(&total.counts, &total.hist, 0),
+            histograms: total.hist.serialize(),
+            phases: phase_results,
+            timeline: self.timeline.snapshot(),
+            error_examples: self.error_examples.clone(),
+        }
+    }
+}
+
+/// What the recorder produced for one config.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Recorded {
+    /// Figures over the whole config (all phases and kinds).
+    pub summary: Summary,
+    /// The whole config's histograms.
+    pub histograms: SerializedHistograms,
+    /// Per phase, in scenario order.
+    pub phases: Vec<PhaseResult>,
+    /// One bucket per second since the load started.
+    pub timeline: Vec<Bucket>,
+    /// Up to ten distinct client-failure messages.
+    pub error_examples: Vec<String>,
+}
+
+impl Default for SerializedHistograms {
+    fn default() -> Self {
+        Histograms::default().serialize()
+    }
+}
+
+/// One phase of one config.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PhaseResult {
+    /// Phase name.
+    pub name: String,
+    /// Start, ms after the load started.
+    pub start_ms: u64,
+    /// Planned length, ms.
+    pub duration_ms: u64,
+    /// Figures over the phase's requests (all kinds).
+    pub summary: Summary,
+    /// Per request kind, in scenario order.
+    pub kinds: Vec<KindResult>,
+}
+
+/// One request kind within one phase.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct KindResult {
+    /// Request kind name.
+    pub name: String,
+    /// Figures.
+    pub summary: Summary,
+    /// Histograms, mergeable.
+    pub histograms: SerializedHistograms,
+}

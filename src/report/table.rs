@@ -1,0 +1,149 @@
+//! The terminal comparison table: one row per config, then one sentence per config saying
+//! where the time went.
+
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
+
+use super::fmt_us;
+use crate::results::{ConfigResult, RunResult, Status};
+
+const HEADERS: [&str; 15] = [
+    "config",
+    "requests",
+    "rps",
+    "p50",
+    "p90",
+    "p99",
+    "max",
+    "queue p99",
+    "service p99",
+    "2xx",
+    "non-2xx",
+    "client fail",
+    "max listen q",
+    "peak workers",
+    "peak worker MiB",
+];
+
+/// Renders the comparison table and the per-config reading.
+pub fn render(run: &RunResult) -> String {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled);
+    t.set_header(HEADERS.iter().map(Cell::new));
+    for c in &run.configs {
+        t.add_row(row(c));
+    }
+    for (i, col) in t.column_iter_mut().enumerate() {
+        if i > 0 {
+            col.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    let mut out = t.to_string();
+    out.push('\n');
+    for c in &run.configs {
+        out.push_str(&format!("\n{}", reading(c)));
+    }
+    out.push('\n');
+    out
+}
+
+fn row(c: &ConfigResult) -> Vec<String> {
+    let s = &c.recorded.summary;
+    let name = match c.status {
+        Status::Complete => c.name.clone(),
+        other => format!("{} ({})", c.name, format!("{other:?}").to_lowercase()),
+    };
+    let ok: u64 = s
+        .status_counts
+        .iter()
+        .filter(|(k, _)| k.starts_with('2'))
+        .map(|(_, n)| n)
+        .sum();
+    let non_2xx: Vec<String> = s
+        .status_counts
+        .iter()
+        .filter(|(k, _)| !k.starts_with('2'))
+        .map(|(k, n)| format!("{k}:{n}"))
+        .collect();
+    let f = &s.client_failures;
+    let fails: Vec<String> = [
+        ("refused", f.refused),
+        ("reset", f.reset),
+        ("timeout", f.timeout),
+        ("incomplete", f.incomplete),
+        ("cancelled", f.cancelled),
+        ("other", f.other),
+    ]
+    .iter()
+    .filter(|(_, n)| *n > 0)
+    .map(|(k, n)| format!("{k}:{n}"))
+    .collect();
+    let opt = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+    let sv = &c.server;
+    vec![
+        name,
+        s.sent.to_string(),
+        format!("{:.1}", s.achieved_rps),
+        fmt_us(s.latency.p50_us),
+        fmt_us(s.latency.p90_us),
+        fmt_us(s.latency.p99_us),
+        fmt_us(s.latency.max_us),
+        if s.queue_wait.count > 0 {
+            fmt_us(s.queue_wait.p99_us)
+        } else {
+            "-".into()
+        },
+        if s.service.count > 0 {
+            fmt_us(s.service.p99_us)
+        } else {
+            "-".into()
+        },
+        ok.to_string(),
+        if non_2xx.is_empty() {
+            "0".into()
+        } else {
+            non_2xx.join(" ")
+        },
+        if fails.is_empty() {
+            "0".into()
+        } else {
+            fails.join(" ")
+        },
+        opt(sv.max_listen_queue),
+        opt(sv.peak_total_workers),
+        sv.peak_worker_pss_kib
+            .map_or("-".into(), |k| format!("{:.1}", k as f64 / 1024.0)),
+    ]
+}
+
+/// One sentence: where the time went, LB view against APM view.
+pub fn reading(c: &ConfigResult) -> String {
+    let s = &c.recorded.summary;
+    if let Some(e) = &c.error {
+        return format!("{}: failed: {e}", c.name);
+    }
+    if s.latency.count == 0 {
+        return format!("{}: no request completed", c.name);
+    }
+    let mut text = format!("{}: p99 {}", c.name, fmt_us(s.latency.p99_us));
+    if s.queue_wait.count > 0 {
+        text.push_str(&format!(
+            ", of which {} queued for a worker (queue wait p99)",
+            fmt_us(s.queue_wait.p99_us)
+        ));
+    }
+    if s.service.count > 0 {
+        text.push_str(&format!(
+            "; the app's own p99 was {}",
+            fmt_us(s.service.p99_us)
+        ));
+    }
+    if s.unreported_by_app > 0 {
+        text.push_str(&format!(
+            "; {} requests never reported by the app",
+            s.unreported_by_app
+        ));
+    }
+    text.push('.');
+    text
+}

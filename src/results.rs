@@ -1,0 +1,207 @@
+//! `run.json`: the one canonical result file every report, export and comparison reads.
+//! It is rewritten atomically (temp file + rename) at the start, every few seconds during
+//! load and at the end, so an interrupted run leaves a valid file that says it is partial.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use crate::probe::{Sample, SampleSummary};
+use crate::record::Recorded;
+use crate::scenario::{Plan, PoolConfig};
+use crate::stack::{Endpoints, StackInfo};
+
+/// Bumped on any incompatible change of this file's shape.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// State of a run or of one config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Not started yet.
+    Pending,
+    /// Under way (a file left in this state means fpmlab was killed).
+    Running,
+    /// Finished normally.
+    Complete,
+    /// Stopped by Ctrl-C / SIGTERM; the figures cover what ran.
+    Interrupted,
+    /// Stopped by an error (see `error`).
+    Failed,
+    /// Not run because the run stopped earlier.
+    Skipped,
+}
+
+/// The whole run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunResult {
+    /// Shape version of this file ([`SCHEMA_VERSION`]).
+    pub schema_version: u32,
+    /// fpmlab's version.
+    pub fpmlab_version: String,
+    /// Where the run is.
+    pub status: Status,
+    /// True unless every config completed: the figures then cover only part of the plan.
+    pub partial: bool,
+    /// Why the run failed, if it did.
+    pub error: Option<String>,
+    /// RFC 3339 UTC.
+    pub started_at: String,
+    /// RFC 3339 UTC, once finished.
+    pub finished_at: Option<String>,
+    /// The scenario file as given.
+    pub scenario_file: String,
+    /// The resolved scenario.
+    pub plan: Plan,
+    /// The machine and the stack.
+    pub environment: Environment,
+    /// Valid-but-suspect settings noticed by validation, and generator warnings.
+    pub warnings: Vec<String>,
+    /// One entry per pool config, in scenario order.
+    pub configs: Vec<ConfigResult>,
+}
+
+/// The machine and the stack the run used.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Environment {
+    /// Host name.
+    pub hostname: String,
+    /// Kernel release.
+    pub kernel: String,
+    /// CPU model.
+    pub cpu_model: String,
+    /// CPUs available to fpmlab.
+    pub cores: usize,
+    /// Total memory, MiB.
+    pub memory_mib: u64,
+    /// Driver and versions of nginx and php-fpm.
+    pub stack: StackInfo,
+}
+
+/// One pool config's results.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConfigResult {
+    /// Config name.
+    pub name: String,
+    /// The pool settings.
+    pub pool: PoolConfig,
+    /// Where this config is.
+    pub status: Status,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+    /// Directory with the rendered configs and logs, relative to the run directory.
+    pub dir: String,
+    /// Where the stack answered.
+    pub endpoints: Option<Endpoints>,
+    /// Epoch µs of the load's start: t = 0 of `timeline`, `samples` and phase offsets.
+    pub load_start_epoch_us: Option<i64>,
+    /// Client-side figures, histograms and the per-second timeline.
+    #[serde(flatten)]
+    pub recorded: Recorded,
+    /// Peaks of the server-side samples.
+    pub server: SampleSummary,
+    /// Server-side samples, every 250 ms.
+    pub samples: Vec<Sample>,
+    /// The generator's own cost during this config.
+    pub generator: GeneratorStats,
+}
+
+/// The generator's own resource use, so a saturated generator is never mistaken for a
+/// saturated stack.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GeneratorStats {
+    /// CPU time fpmlab used (user + sys), ms.
+    pub cpu_ms: u64,
+    /// Wall time of the load, ms.
+    pub wall_ms: u64,
+    /// cpu_ms / wall_ms × 100: 100 means one core fully busy.
+    pub cpu_pct: f64,
+    /// Warnings such as "client lag p99 12 ms: the generator could not keep up".
+    pub warnings: Vec<String>,
+}
+
+impl ConfigResult {
+    pub fn pending(pool: &PoolConfig) -> Self {
+        ConfigResult {
+            name: pool.name.clone(),
+            pool: pool.clone(),
+            status: Status::Pending,
+            error: None,
+            dir: pool.name.clone(),
+            endpoints: None,
+            load_start_epoch_us: None,
+            recorded: Recorded::default(),
+            server: SampleSummary::default(),
+            samples: Vec::new(),
+            generator: GeneratorStats::default(),
+        }
+    }
+}
+
+impl RunResult {
+    /// Reads a run.json, or the run.json inside a run directory.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let file = if path.is_dir() {
+            path.join("run.json")
+        } else {
+            path.to_path_buf()
+        };
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        let run: RunResult = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not an fpmlab run.json", file.display()))?;
+        if run.schema_version != SCHEMA_VERSION {
+            anyhow::bail!(
+                "{} has schema_version {}, this fpmlab reads {SCHEMA_VERSION}",
+                file.display(),
+                run.schema_version
+            );
+        }
+        Ok(run)
+    }
+
+    /// Writes `run.json` into `dir` atomically.
+    pub fn save(&self, dir: &Path) -> anyhow::Result<PathBuf> {
+        let path = dir.join("run.json");
+        let tmp = dir.join(".run.json.tmp");
+        let text = serde_json::to_vec_pretty(self)?;
+        std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(path)
+    }
+}
+
+impl Environment {
+    /// Reads the machine's facts; the stack's are filled in once a driver reports them.
+    pub fn detect() -> Self {
+        let read = |p: &str| {
+            std::fs::read_to_string(p)
+                .unwrap_or_default()
+                .trim()
+                .to_string()
+        };
+        let cpu_model = read("/proc/cpuinfo")
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+            })
+            .unwrap_or_default();
+        let memory_mib = read("/proc/meminfo")
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("MemTotal:")
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            })
+            .map_or(0, |kib| kib / 1024);
+        Environment {
+            hostname: read("/proc/sys/kernel/hostname"),
+            kernel: read("/proc/sys/kernel/osrelease"),
+            cpu_model,
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            memory_mib,
+            stack: StackInfo::default(),
+        }
+    }
+}

@@ -1,0 +1,292 @@
+//! Runs a plan: for each pool config, bring the stack up, sample it and drive the load, take
+//! it down (always), and keep `run.json` current throughout.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::RunClock;
+use crate::load::generator::{self, Shared};
+use crate::progress::ConfigProgress;
+use crate::record::Recorder;
+use crate::results::{ConfigResult, Environment, GeneratorStats, RunResult, Status};
+use crate::scenario::Plan;
+use crate::{probe, stack};
+
+/// How often server-side samples are taken.
+const SAMPLE_INTERVAL: Duration = Duration::from_millis(250);
+/// How often run.json is rewritten during load.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(5);
+/// Head start between the stack being ready and the first scheduled request, so the
+/// sampler has a baseline and the first requests are not late by construction.
+const LOAD_LEAD: Duration = Duration::from_millis(300);
+/// Client lag p99 above this means the generator, not the stack, set the pace.
+const LAG_WARN_US: u64 = 10_000;
+
+/// Options of one run besides the plan.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The scenario file, as given (recorded in run.json).
+    pub scenario_file: PathBuf,
+    /// Run directory; default `results/<scenario>/<timestamp>`.
+    pub out: Option<PathBuf>,
+    /// No progress display.
+    pub quiet: bool,
+}
+
+/// A finished (or stopped) run.
+pub struct Finished {
+    pub dir: PathBuf,
+    pub result: RunResult,
+}
+
+/// Runs every config of the plan in order. Returns Err only when nothing could be recorded
+/// (e.g. the results directory cannot be written); per-config failures are in the result.
+pub async fn run(
+    plan: Plan,
+    warnings: Vec<String>,
+    opts: &RunOptions,
+    cancel: CancellationToken,
+) -> anyhow::Result<Finished> {
+    let dir = match &opts.out {
+        Some(d) => d.clone(),
+        None => PathBuf::from("results")
+            .join(&plan.name)
+            .join(chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string()),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| {
+        format!(
+            "cannot create the results directory {}: pass --out DIR",
+            dir.display()
+        )
+    })?;
+    let state = Arc::new(Mutex::new(RunResult {
+        schema_version: crate::results::SCHEMA_VERSION,
+        fpmlab_version: env!("CARGO_PKG_VERSION").into(),
+        status: Status::Running,
+        partial: true,
+        error: None,
+        started_at: now_rfc3339(),
+        finished_at: None,
+        scenario_file: opts.scenario_file.display().to_string(),
+        plan: plan.clone(),
+        environment: Environment::detect(),
+        warnings,
+        configs: plan.configs.iter().map(ConfigResult::pending).collect(),
+    }));
+    save(&state, &dir)?;
+
+    for i in 0..plan.configs.len() {
+        if cancel.is_cancelled() {
+            state.lock().unwrap().configs[i].status = Status::Skipped;
+            continue;
+        }
+        state.lock().unwrap().configs[i].status = Status::Running;
+        let outcome = run_config(&plan, i, &dir, &state, &cancel, opts.quiet).await;
+        let mut s = state.lock().unwrap();
+        let c = &mut s.configs[i];
+        c.status = match outcome {
+            Err(e) => {
+                c.error = Some(format!("{e:#}"));
+                Status::Failed
+            }
+            Ok(()) if cancel.is_cancelled() => Status::Interrupted,
+            Ok(()) => Status::Complete,
+        };
+        drop(s);
+        save(&state, &dir)?;
+    }
+
+    let mut result = state.lock().unwrap().clone();
+    result.finished_at = Some(now_rfc3339());
+    result.partial = result.configs.iter().any(|c| c.status != Status::Complete);
+    result.status = if cancel.is_cancelled() {
+        Status::Interrupted
+    } else if result.configs.iter().any(|c| c.status == Status::Failed) {
+        result.error = Some("one or more configs failed (see configs[].error)".into());
+        Status::Failed
+    } else {
+        Status::Complete
+    };
+    result.save(&dir)?;
+    Ok(Finished { dir, result })
+}
+
+fn save(state: &Mutex<RunResult>, dir: &Path) -> anyhow::Result<()> {
+    let snapshot = state.lock().unwrap().clone();
+    snapshot.save(dir).map(|_| ())
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+async fn run_config(
+    plan: &Plan,
+    i: usize,
+    dir: &Path,
+    state: &Arc<Mutex<RunResult>>,
+    cancel: &CancellationToken,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    let cfg = &plan.configs[i];
+    let config_dir = dir.join(&cfg.name);
+    std::fs::create_dir_all(&config_dir)
+        .with_context(|| format!("cannot create {}", config_dir.display()))?;
+    let mut stack = stack::create(&plan.driver, plan, cfg, &config_dir)?;
+    state.lock().unwrap().environment.stack = stack.info();
+    let progress = ConfigProgress::new(quiet, &cfg.name, plan);
+    progress.note(&format!("starting the {} stack", stack.info().driver));
+    let up = tokio::select! {
+        r = stack.up() => r,
+        _ = cancel.cancelled() => Err(anyhow::anyhow!("interrupted while the stack was starting")),
+    };
+    let result = match up {
+        Ok(endpoints) => drive(plan, i, dir, state, cancel, &progress, endpoints).await,
+        Err(e) => Err(e),
+    };
+    progress.note("tearing the stack down");
+    let down = stack.down().await;
+    progress.finish();
+    result?;
+    down.context("tearing the stack down")
+}
+
+async fn drive(
+    plan: &Plan,
+    i: usize,
+    dir: &Path,
+    state: &Arc<Mutex<RunResult>>,
+    cancel: &CancellationToken,
+    progress: &ConfigProgress,
+    endpoints: stack::Endpoints,
+) -> anyhow::Result<()> {
+    let load_start = Instant::now() + LOAD_LEAD;
+    let clock = RunClock::starting_at(load_start);
+    {
+        let mut s = state.lock().unwrap();
+        s.configs[i].endpoints = Some(endpoints.clone());
+        s.configs[i].load_start_epoch_us = Some(clock.start_epoch_us());
+    }
+    let stop_sampler = CancellationToken::new();
+    let sampler = tokio::spawn(probe::run_sampler(
+        endpoints.clone(),
+        clock,
+        SAMPLE_INTERVAL,
+        stop_sampler.clone(),
+    ));
+    let shared = Shared::new(Recorder::new(
+        clock,
+        load_start,
+        &plan.phases,
+        &plan.requests,
+    ));
+    let ticker = tokio::spawn(tick(
+        plan.clone(),
+        i,
+        dir.to_path_buf(),
+        state.clone(),
+        shared.clone(),
+        progress.clone(),
+        load_start,
+    ));
+    let cpu_before = cpu_time_ms();
+    let load = generator::run(
+        plan,
+        &endpoints.base_url,
+        shared.clone(),
+        load_start,
+        cancel.clone(),
+    )
+    .await;
+    let wall_ms = load_start.elapsed().as_millis() as u64;
+    let cpu_ms = cpu_time_ms().saturating_sub(cpu_before);
+    ticker.abort();
+    stop_sampler.cancel();
+    let samples = sampler.await.unwrap_or_default();
+
+    let recorded = shared
+        .recorder
+        .lock()
+        .unwrap()
+        .result(&plan.phases, &plan.requests);
+    let generator = generator_stats(cpu_ms, wall_ms, &recorded);
+    for w in &generator.warnings {
+        progress.note(&format!("warning: {w}"));
+    }
+    let mut s = state.lock().unwrap();
+    let c = &mut s.configs[i];
+    c.server = probe::summarize(&samples);
+    c.samples = samples;
+    c.recorded = recorded;
+    c.generator = generator;
+    load
+}
+
+/// Updates the progress display, and run.json every few seconds, until aborted.
+async fn tick(
+    plan: Plan,
+    i: usize,
+    dir: PathBuf,
+    state: Arc<Mutex<RunResult>>,
+    shared: Arc<Shared>,
+    progress: ConfigProgress,
+    load_start: Instant,
+) {
+    let mut every = tokio::time::interval(Duration::from_millis(200));
+    let mut last_checkpoint = Instant::now();
+    loop {
+        every.tick().await;
+        progress.update(&shared, load_start);
+        if last_checkpoint.elapsed() >= CHECKPOINT_INTERVAL {
+            last_checkpoint = Instant::now();
+            let recorded = shared
+                .recorder
+                .lock()
+                .unwrap()
+                .result(&plan.phases, &plan.requests);
+            state.lock().unwrap().configs[i].recorded = recorded;
+            let _ = save(&state, &dir);
+        }
+    }
+}
+
+fn generator_stats(cpu_ms: u64, wall_ms: u64, r: &crate::record::Recorded) -> GeneratorStats {
+    let cpu_pct = if wall_ms == 0 {
+        0.0
+    } else {
+        (cpu_ms as f64 / wall_ms as f64 * 1000.0).round() / 10.0
+    };
+    let mut warnings = Vec::new();
+    let lag = r.summary.client_lag.p99_us;
+    if lag > LAG_WARN_US {
+        warnings.push(format!("client lag p99 {:.1} ms: the generator could not send on time, so part of the latency is its own (it is still measured from the intended time)", lag as f64 / 1000.0));
+    }
+    if cpu_pct > 80.0 {
+        warnings.push(format!("the generator used {cpu_pct:.0}% of a core: on a small machine it competes with the stack for CPU (set load.cpuset / stack.cpuset)"));
+    }
+    if r.summary.dropped_max_in_flight > 0 {
+        warnings.push(format!(
+            "{} scheduled requests were not sent because load.max_in_flight was reached",
+            r.summary.dropped_max_in_flight
+        ));
+    }
+    GeneratorStats {
+        cpu_ms,
+        wall_ms,
+        cpu_pct,
+        warnings,
+    }
+}
+
+/// CPU time (user + sys) this process has used, ms.
+fn cpu_time_ms() -> u64 {
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage fills the struct we own.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let ms = |t: libc::timeval| t.tv_sec as u64 * 1000 + t.tv_usec as u64 / 1000;
+    ms(ru.ru_utime) + ms(ru.ru_stime)
+}

@@ -1,0 +1,131 @@
+//! The scenario file as written: every field optional where a default exists, strings for
+//! durations and sizes. Unknown keys are refused (`deny_unknown_fields`), so a typo never
+//! silently falls back to a default.
+//!
+//! The defaults live here, in [`defaults`], and nowhere else; the README's scenario reference
+//! mirrors this list.
+
+use serde::Deserialize;
+
+/// Every default a scenario file may omit.
+pub mod defaults {
+    /// `seed`.
+    pub const SEED: u64 = 1;
+    /// `[stack] memory_limit` (php.ini), as in Debian's php.ini.
+    pub const PHP_MEMORY_LIMIT: &str = "128M";
+    /// `[stack] max_execution_time` (php.ini; CPU seconds on Linux).
+    pub const MAX_EXECUTION_TIME: &str = "30s";
+    /// `[stack] request_terminate_timeout` (fpm; 0 = off, as php-fpm's default).
+    pub const REQUEST_TERMINATE_TIMEOUT: &str = "0s";
+    /// `[stack] listen`: TCP, so the accept queue is observable on the status page too.
+    pub const LISTEN: &str = "tcp";
+    /// `[stack] listen_backlog` (-1 = `net.core.somaxconn`, php-fpm's default on Linux).
+    pub const LISTEN_BACKLOG: i32 = -1;
+    /// `[stack] fastcgi_connect_timeout` (nginx default).
+    pub const FASTCGI_CONNECT_TIMEOUT: &str = "60s";
+    /// `[stack] fastcgi_read_timeout` (nginx default).
+    pub const FASTCGI_READ_TIMEOUT: &str = "60s";
+    /// `[stack] keepalive_timeout` (nginx default; above the LB idle timeout).
+    pub const KEEPALIVE_TIMEOUT: &str = "75s";
+    /// `[load] client_timeout`: an AWS ALB's default idle timeout.
+    pub const CLIENT_TIMEOUT: &str = "60s";
+    /// `[load] max_in_flight`.
+    pub const MAX_IN_FLIGHT: usize = 10_000;
+    /// `[[config]] max_requests` (0 = never recycle, php-fpm's default).
+    pub const MAX_REQUESTS: u32 = 0;
+    /// `[[config]] max_spawn_rate` (dynamic; php-fpm's default).
+    pub const MAX_SPAWN_RATE: u32 = 32;
+    /// `[[config]] process_idle_timeout` (ondemand; php-fpm's default).
+    pub const PROCESS_IDLE_TIMEOUT: &str = "10s";
+    /// `[[request]] method`.
+    pub const METHOD: &str = "GET";
+    /// `[[request]] weight`.
+    pub const WEIGHT: u32 = 1;
+}
+
+/// A whole scenario file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub seed: Option<u64>,
+    #[serde(default)]
+    pub stack: RawStack,
+    #[serde(default)]
+    pub load: RawLoad,
+    #[serde(default)]
+    pub config: Vec<RawConfig>,
+    #[serde(default)]
+    pub phase: Vec<RawPhase>,
+    #[serde(default)]
+    pub request: Vec<RawRequest>,
+}
+
+/// `[stack]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStack {
+    pub cpuset: Option<Vec<usize>>,
+    pub cpus: Option<f64>,
+    pub memory: Option<String>,
+    pub memory_limit: Option<String>,
+    pub max_execution_time: Option<String>,
+    pub request_terminate_timeout: Option<String>,
+    pub listen: Option<String>,
+    pub listen_backlog: Option<i32>,
+    pub fastcgi_connect_timeout: Option<String>,
+    pub fastcgi_read_timeout: Option<String>,
+    pub keepalive_timeout: Option<String>,
+    pub app_root: Option<String>,
+}
+
+/// `[load]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLoad {
+    pub client_timeout: Option<String>,
+    pub max_in_flight: Option<usize>,
+    pub cpuset: Option<Vec<usize>>,
+}
+
+/// One `[[config]]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub name: Option<String>,
+    pub pm: Option<String>,
+    pub max_children: Option<i64>,
+    pub start_servers: Option<i64>,
+    pub min_spare_servers: Option<i64>,
+    pub max_spare_servers: Option<i64>,
+    pub max_spawn_rate: Option<i64>,
+    pub process_idle_timeout: Option<String>,
+    pub max_requests: Option<i64>,
+}
+
+/// One `[[phase]]`; which fields apply depends on `pattern`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPhase {
+    pub name: Option<String>,
+    pub duration: Option<String>,
+    pub pattern: Option<String>,
+    pub rate: Option<f64>,
+    pub from_rate: Option<f64>,
+    pub to_rate: Option<f64>,
+    pub size: Option<i64>,
+    pub every: Option<String>,
+    pub users: Option<i64>,
+    pub think_time: Option<String>,
+}
+
+/// One `[[request]]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRequest {
+    pub name: Option<String>,
+    pub method: Option<String>,
+    pub path: Option<String>,
+    pub weight: Option<i64>,
+}

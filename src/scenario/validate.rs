@@ -1,0 +1,696 @@
+//! Turns a [`RawScenario`] into a [`Plan`], applying defaults and refusing everything php-fpm,
+//! nginx or the generator would refuse or misbehave on. Every problem is collected (not just
+//! the first), each naming the field and the fix.
+
+use super::plan::*;
+use super::raw::{defaults, RawConfig, RawPhase, RawRequest, RawScenario};
+use super::units::{check_php_size, parse_duration_ms, parse_mib, parse_whole_seconds};
+
+/// Upper bound on requests one config may schedule: a typo (`rate = 1e9`) must not start a
+/// run that never ends.
+pub const MAX_SCHEDULED_REQUESTS: f64 = 100_000_000.0;
+
+/// Collected validation problems: `(field, message with the fix)`.
+#[derive(Debug, Default)]
+pub struct Problems(pub Vec<(String, String)>);
+
+impl Problems {
+    fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push((field.into(), message.into()));
+    }
+}
+
+/// Validates a raw scenario. `stem` is the file name without extension (the default name);
+/// `cores` is this machine's CPU count (for cpusets).
+pub fn validate(
+    raw: RawScenario,
+    stem: &str,
+    driver: Driver,
+    cores: usize,
+) -> Result<(Plan, Vec<String>), Problems> {
+    let mut p = Problems::default();
+    let mut warnings = Vec::new();
+
+    let name = raw.name.unwrap_or_else(|| stem.to_string());
+    check_name(&mut p, "name", &name);
+    let stack = stack_settings(&mut p, &raw.stack, cores);
+    let load = load_settings(&mut p, &raw.load, cores);
+
+    if raw.config.is_empty() {
+        p.push("config", "no [[config]] given: add at least one pool, e.g. [[config]] name = \"static-4\" pm = \"static\" max_children = 4");
+    }
+    let configs: Vec<PoolConfig> = raw
+        .config
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| pool_config(&mut p, i, c))
+        .collect();
+    unique(&mut p, "config", configs.iter().map(|c| c.name.as_str()));
+
+    if raw.phase.is_empty() {
+        p.push("phase", "no [[phase]] given: add at least one, e.g. [[phase]] duration = \"10s\" pattern = \"constant\" rate = 10");
+    }
+    let phases: Vec<Phase> = raw
+        .phase
+        .iter()
+        .enumerate()
+        .filter_map(|(i, ph)| phase(&mut p, i, ph))
+        .collect();
+    unique(&mut p, "phase", phases.iter().map(|ph| ph.name.as_str()));
+    let expected: f64 = phases.iter().map(expected_requests).sum();
+    if expected > MAX_SCHEDULED_REQUESTS {
+        p.push("phase", format!("the phases schedule about {expected:.0} requests per config, over the limit of {MAX_SCHEDULED_REQUESTS:.0}: lower a rate or a duration"));
+    }
+
+    if raw.request.is_empty() {
+        p.push("request", "no [[request]] given: add at least one, e.g. [[request]] path = \"/cpu.php?units=100\"");
+    }
+    let requests: Vec<RequestKind> = raw
+        .request
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| request(&mut p, i, r))
+        .collect();
+    unique(&mut p, "request", requests.iter().map(|r| r.name.as_str()));
+
+    if let (Some(s), Some(l)) = (&stack, &load) {
+        if u64::from(s.keepalive_timeout_s) * 1000 <= l.client_timeout_ms {
+            warnings.push(format!("stack.keepalive_timeout ({} s) is not above load.client_timeout ({} ms): behind a real load balancer, nginx closing idle connections first races with new requests and gives 502s", s.keepalive_timeout_s, l.client_timeout_ms));
+        }
+        if let (Some(sc), Some(lc)) = (&s.cpuset, &l.cpuset) {
+            if sc.iter().any(|c| lc.contains(c)) {
+                warnings.push("stack.cpuset and load.cpuset overlap: the generator and the stack share those cores".into());
+            }
+        }
+    }
+    if !p.0.is_empty() {
+        return Err(p);
+    }
+    let plan = Plan {
+        name,
+        description: raw.description.unwrap_or_default(),
+        seed: raw.seed.unwrap_or(defaults::SEED),
+        driver,
+        stack: stack.expect("no problems means stack settings resolved"),
+        load: load.expect("no problems means load settings resolved"),
+        configs,
+        phases,
+        requests,
+    };
+    Ok((plan, warnings))
+}
+
+fn check_name(p: &mut Problems, field: &str, name: &str) {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.starts_with('.');
+    if !ok {
+        p.push(field, format!("\"{name}\" is not a usable name: use 1 to 64 letters, digits, '-', '_' or '.' (it names a results directory)"));
+    }
+}
+
+fn unique<'a>(p: &mut Problems, what: &str, names: impl Iterator<Item = &'a str>) {
+    let mut seen = std::collections::BTreeSet::new();
+    for n in names {
+        if !seen.insert(n) {
+            p.push(
+                what,
+                format!("two {what}s are named \"{n}\": give each a unique name"),
+            );
+        }
+    }
+}
+
+fn dur(p: &mut Problems, field: &str, value: Option<&str>, default: &str) -> Option<u64> {
+    parse_duration_ms(value.unwrap_or(default))
+        .map_err(|e| p.push(field, e))
+        .ok()
+}
+
+fn secs(p: &mut Problems, field: &str, value: Option<&str>, default: &str) -> Option<u32> {
+    parse_whole_seconds(value.unwrap_or(default))
+        .map_err(|e| p.push(field, e))
+        .ok()
+}
+
+fn cpuset(p: &mut Problems, field: &str, set: &Option<Vec<usize>>, cores: usize) {
+    if let Some(set) = set {
+        if set.is_empty() {
+            p.push(
+                field,
+                "an empty cpuset: list CPU numbers, e.g. [0], or remove the key",
+            );
+        }
+        for c in set {
+            if *c >= cores {
+                p.push(field, format!("CPU {c} does not exist on this machine (it has {cores}: 0 to {}): pick from those", cores - 1));
+            }
+        }
+    }
+}
+
+fn stack_settings(
+    p: &mut Problems,
+    s: &super::raw::RawStack,
+    cores: usize,
+) -> Option<StackSettings> {
+    let before = p.0.len();
+    cpuset(p, "stack.cpuset", &s.cpuset, cores);
+    if let Some(c) = s.cpus {
+        if !(c > 0.0 && c.is_finite()) {
+            p.push(
+                "stack.cpus",
+                format!("{c} is not a CPU quota: give a positive number of cores, e.g. 1 or 0.5"),
+            );
+        }
+    }
+    let memory_mib = s
+        .memory
+        .as_deref()
+        .and_then(|m| parse_mib(m).map_err(|e| p.push("stack.memory", e)).ok());
+    if memory_mib == Some(0) {
+        p.push(
+            "stack.memory",
+            "0 MiB leaves php-fpm nothing: give e.g. \"512MiB\"",
+        );
+    }
+    let php_memory_limit = s
+        .memory_limit
+        .clone()
+        .unwrap_or_else(|| defaults::PHP_MEMORY_LIMIT.into());
+    if let Err(e) = check_php_size(&php_memory_limit) {
+        p.push("stack.memory_limit", e);
+    }
+    let met = secs(
+        p,
+        "stack.max_execution_time",
+        s.max_execution_time.as_deref(),
+        defaults::MAX_EXECUTION_TIME,
+    );
+    let rtt = secs(
+        p,
+        "stack.request_terminate_timeout",
+        s.request_terminate_timeout.as_deref(),
+        defaults::REQUEST_TERMINATE_TIMEOUT,
+    );
+    let listen = match s.listen.as_deref().unwrap_or(defaults::LISTEN) {
+        "tcp" => ListenKind::Tcp,
+        "unix" => ListenKind::Unix,
+        other => {
+            p.push(
+                "stack.listen",
+                format!("\"{other}\" is not a socket kind: use \"tcp\" or \"unix\""),
+            );
+            ListenKind::Tcp
+        }
+    };
+    let listen_backlog = s.listen_backlog.unwrap_or(defaults::LISTEN_BACKLOG);
+    if listen_backlog == 0 || listen_backlog < -1 {
+        p.push("stack.listen_backlog", format!("{listen_backlog} is not a backlog: use -1 (the kernel's somaxconn) or a positive number"));
+    }
+    let connect = dur(
+        p,
+        "stack.fastcgi_connect_timeout",
+        s.fastcgi_connect_timeout.as_deref(),
+        defaults::FASTCGI_CONNECT_TIMEOUT,
+    );
+    let read = dur(
+        p,
+        "stack.fastcgi_read_timeout",
+        s.fastcgi_read_timeout.as_deref(),
+        defaults::FASTCGI_READ_TIMEOUT,
+    );
+    for (field, v) in [
+        ("stack.fastcgi_connect_timeout", connect),
+        ("stack.fastcgi_read_timeout", read),
+    ] {
+        if v == Some(0) {
+            p.push(
+                field,
+                "0 would fail every request: give a positive duration, e.g. \"60s\"",
+            );
+        }
+    }
+    let keepalive = secs(
+        p,
+        "stack.keepalive_timeout",
+        s.keepalive_timeout.as_deref(),
+        defaults::KEEPALIVE_TIMEOUT,
+    );
+    let app_root = s.app_root.as_ref().map(std::path::PathBuf::from);
+    if let Some(root) = &app_root {
+        if !root.is_dir() {
+            p.push(
+                "stack.app_root",
+                format!(
+                    "{} is not a directory: give the path of your document root",
+                    root.display()
+                ),
+            );
+        }
+    }
+    if p.0.len() != before {
+        return None;
+    }
+    Some(StackSettings {
+        cpuset: s.cpuset.clone(),
+        cpus: s.cpus,
+        memory_mib,
+        php_memory_limit,
+        max_execution_time_s: met?,
+        request_terminate_timeout_s: rtt?,
+        listen,
+        listen_backlog,
+        fastcgi_connect_timeout_ms: connect?,
+        fastcgi_read_timeout_ms: read?,
+        keepalive_timeout_s: keepalive?,
+        app_root,
+    })
+}
+
+fn load_settings(p: &mut Problems, l: &super::raw::RawLoad, cores: usize) -> Option<LoadSettings> {
+    let before = p.0.len();
+    cpuset(p, "load.cpuset", &l.cpuset, cores);
+    let client_timeout_ms = dur(
+        p,
+        "load.client_timeout",
+        l.client_timeout.as_deref(),
+        defaults::CLIENT_TIMEOUT,
+    );
+    if client_timeout_ms == Some(0) {
+        p.push(
+            "load.client_timeout",
+            "0 would time out every request: give e.g. \"60s\"",
+        );
+    }
+    let max_in_flight = l.max_in_flight.unwrap_or(defaults::MAX_IN_FLIGHT);
+    if max_in_flight == 0 {
+        p.push(
+            "load.max_in_flight",
+            "0 would send nothing: give a positive limit, e.g. 10000",
+        );
+    }
+    if p.0.len() != before {
+        return None;
+    }
+    Some(LoadSettings {
+        client_timeout_ms: client_timeout_ms?,
+        max_in_flight,
+        cpuset: l.cpuset.clone(),
+    })
+}
+
+/// Reads a whole-number pool setting: php-fpm itself refuses non-numbers at parse time.
+fn count(p: &mut Problems, field: &str, v: Option<i64>) -> Option<u32> {
+    let v = v?;
+    u32::try_from(v)
+        .map_err(|_| {
+            p.push(
+                field,
+                format!("{v} is out of range: php-fpm takes a whole number from 0 up"),
+            )
+        })
+        .ok()
+}
+
+fn pool_config(p: &mut Problems, i: usize, c: &RawConfig) -> Option<PoolConfig> {
+    let before = p.0.len();
+    let name = c
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("config-{}", i + 1));
+    let at = format!("config[{i}] \"{name}\"");
+    check_name(p, &format!("{at}.name"), &name);
+    let f = |key: &str| format!("{at}.{key}");
+    let pm = match c.pm.as_deref() {
+        None => {
+            p.push(f("pm"), "the process manager is missing (static, dynamic or ondemand): php-fpm refuses a pool without one; add pm = \"static\"");
+            return None;
+        }
+        Some("static") => Pm::Static,
+        Some("dynamic") => Pm::Dynamic,
+        Some("ondemand") => Pm::Ondemand,
+        Some(other) => {
+            p.push(
+                f("pm"),
+                format!("invalid process manager \"{other}\": use static, dynamic or ondemand"),
+            );
+            return None;
+        }
+    };
+    let max_children = count(p, &f("max_children"), c.max_children);
+    match max_children {
+        None if c.max_children.is_none() => p.push(
+            f("max_children"),
+            "pm.max_children is missing: php-fpm requires it; add e.g. max_children = 4",
+        ),
+        Some(0) => p.push(
+            f("max_children"),
+            "pm.max_children must be a positive value (php-fpm refuses 0): give at least 1",
+        ),
+        _ => {}
+    }
+    let max_children = max_children.unwrap_or(0);
+    let max_requests =
+        count(p, &f("max_requests"), c.max_requests).unwrap_or(defaults::MAX_REQUESTS);
+    let only = |p: &mut Problems, key: &str, set: bool, kind: &str| {
+        if set {
+            p.push(
+                f(key),
+                format!(
+                    "{key} applies only to pm = {kind} (this pool is {}): remove it, or change pm",
+                    pm.as_str()
+                ),
+            );
+        }
+    };
+    let mut cfg = PoolConfig {
+        name,
+        pm,
+        max_children,
+        start_servers: None,
+        min_spare_servers: None,
+        max_spare_servers: None,
+        max_spawn_rate: None,
+        process_idle_timeout_s: None,
+        max_requests,
+    };
+    if pm != Pm::Dynamic {
+        for (key, set) in [
+            ("start_servers", c.start_servers.is_some()),
+            ("min_spare_servers", c.min_spare_servers.is_some()),
+            ("max_spare_servers", c.max_spare_servers.is_some()),
+            ("max_spawn_rate", c.max_spawn_rate.is_some()),
+        ] {
+            only(p, key, set, "dynamic");
+        }
+    }
+    if pm != Pm::Ondemand {
+        only(
+            p,
+            "process_idle_timeout",
+            c.process_idle_timeout.is_some(),
+            "ondemand",
+        );
+    }
+    match pm {
+        Pm::Static => {}
+        Pm::Dynamic => dynamic_rules(p, &f, c, &mut cfg),
+        Pm::Ondemand => {
+            let t = secs(
+                p,
+                &f("process_idle_timeout"),
+                c.process_idle_timeout.as_deref(),
+                defaults::PROCESS_IDLE_TIMEOUT,
+            );
+            if t == Some(0) {
+                p.push(f("process_idle_timeout"), "pm.process_idle_timeout(0s) must be greater than 0s (php-fpm refuses it): give e.g. \"10s\"");
+            }
+            cfg.process_idle_timeout_s = t;
+        }
+    }
+    (p.0.len() == before).then_some(cfg)
+}
+
+/// php-fpm's own checks for `pm = dynamic` (fpm_conf.c), in its order, with its wording.
+fn dynamic_rules(
+    p: &mut Problems,
+    f: &dyn Fn(&str) -> String,
+    c: &RawConfig,
+    cfg: &mut PoolConfig,
+) {
+    let max = cfg.max_children;
+    let min_spare = count(p, &f("min_spare_servers"), c.min_spare_servers);
+    let max_spare = count(p, &f("max_spare_servers"), c.max_spare_servers);
+    let (Some(min_spare), Some(max_spare)) = (min_spare, max_spare) else {
+        if c.min_spare_servers.is_none() {
+            p.push(f("min_spare_servers"), "pm.min_spare_servers(0) must be a positive value (php-fpm requires it for dynamic): add e.g. min_spare_servers = 1");
+        }
+        if c.max_spare_servers.is_none() {
+            p.push(f("max_spare_servers"), "pm.max_spare_servers(0) must be a positive value (php-fpm requires it for dynamic): add e.g. max_spare_servers = 2");
+        }
+        return;
+    };
+    if min_spare == 0 {
+        p.push(
+            f("min_spare_servers"),
+            "pm.min_spare_servers(0) must be a positive value: give at least 1",
+        );
+    }
+    if max_spare == 0 {
+        p.push(
+            f("max_spare_servers"),
+            "pm.max_spare_servers(0) must be a positive value: give at least 1",
+        );
+    }
+    if max > 0 && (min_spare > max || max_spare > max) {
+        p.push(f("max_spare_servers"), format!("pm.min_spare_servers({min_spare}) and pm.max_spare_servers({max_spare}) cannot be greater than pm.max_children({max}): lower them or raise max_children"));
+    }
+    if max_spare < min_spare {
+        p.push(f("max_spare_servers"), format!("pm.max_spare_servers({max_spare}) must not be less than pm.min_spare_servers({min_spare}): raise max_spare_servers to at least {min_spare}"));
+    }
+    // php-fpm's own default when start_servers is unset or 0.
+    let start = match count(p, &f("start_servers"), c.start_servers) {
+        Some(0) | None => min_spare + max_spare.saturating_sub(min_spare) / 2,
+        Some(s) => s,
+    };
+    if start < min_spare || start > max_spare {
+        p.push(f("start_servers"), format!("pm.start_servers({start}) must not be less than pm.min_spare_servers({min_spare}) and not greater than pm.max_spare_servers({max_spare}): pick a value in that range"));
+    }
+    let rate = count(p, &f("max_spawn_rate"), c.max_spawn_rate).unwrap_or(defaults::MAX_SPAWN_RATE);
+    if rate == 0 {
+        p.push(
+            f("max_spawn_rate"),
+            "pm.max_spawn_rate must be a positive value: give at least 1 (php-fpm's default is 32)",
+        );
+    }
+    cfg.start_servers = Some(start);
+    cfg.min_spare_servers = Some(min_spare);
+    cfg.max_spare_servers = Some(max_spare);
+    cfg.max_spawn_rate = Some(rate);
+}
+
+fn phase(p: &mut Problems, i: usize, ph: &RawPhase) -> Option<Phase> {
+    let before = p.0.len();
+    let name = ph
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("phase-{}", i + 1));
+    let at = format!("phase[{i}] \"{name}\"");
+    let f = |key: &str| format!("{at}.{key}");
+    check_name(p, &f("name"), &name);
+    let duration_ms = match ph.duration.as_deref() {
+        None => {
+            p.push(
+                f("duration"),
+                "duration is missing: add e.g. duration = \"20s\"",
+            );
+            None
+        }
+        Some(d) => parse_duration_ms(d)
+            .map_err(|e| p.push(f("duration"), e))
+            .ok(),
+    };
+    if duration_ms == Some(0) {
+        p.push(
+            f("duration"),
+            "a phase of 0 s sends nothing: give a positive duration",
+        );
+    }
+    let pattern = ph.pattern.as_deref().unwrap_or("");
+    let allowed: &[&str] = match pattern {
+        "constant" | "poisson" => &["rate"],
+        "burst" => &["size", "every"],
+        "ramp" => &["from_rate", "to_rate"],
+        "closed" => &["users", "think_time"],
+        "" => {
+            p.push(
+                f("pattern"),
+                "pattern is missing: use constant, poisson, burst, ramp or closed",
+            );
+            return None;
+        }
+        other => {
+            p.push(
+                f("pattern"),
+                format!(
+                    "unknown pattern \"{other}\": use constant, poisson, burst, ramp or closed"
+                ),
+            );
+            return None;
+        }
+    };
+    let given = [
+        ("rate", ph.rate.is_some()),
+        ("from_rate", ph.from_rate.is_some()),
+        ("to_rate", ph.to_rate.is_some()),
+        ("size", ph.size.is_some()),
+        ("every", ph.every.is_some()),
+        ("users", ph.users.is_some()),
+        ("think_time", ph.think_time.is_some()),
+    ];
+    for (key, set) in given {
+        if set && !allowed.contains(&key) {
+            p.push(
+                f(key),
+                format!(
+                    "{key} does not apply to pattern \"{pattern}\" (it takes {}): remove it",
+                    allowed.join(", ")
+                ),
+            );
+        }
+    }
+    let rate = |p: &mut Problems, key: &str, v: Option<f64>, zero_ok: bool| -> f64 {
+        match v {
+            None => {
+                p.push(f(key), format!("{key} is missing for pattern \"{pattern}\": add e.g. {key} = 10 (requests per second)"));
+                0.0
+            }
+            Some(r) if !r.is_finite() || r < 0.0 || (r == 0.0 && !zero_ok) || r > 1e6 => {
+                p.push(f(key), format!("{r} is not a usable rate: give requests per second, above 0 and at most 1000000"));
+                0.0
+            }
+            Some(r) => r,
+        }
+    };
+    let arrival = match pattern {
+        "constant" => Arrival::Constant {
+            rate: rate(p, "rate", ph.rate, false),
+        },
+        "poisson" => Arrival::Poisson {
+            rate: rate(p, "rate", ph.rate, false),
+        },
+        "ramp" => {
+            let from_rate = rate(p, "from_rate", ph.from_rate, true);
+            let to_rate = rate(p, "to_rate", ph.to_rate, true);
+            if from_rate == 0.0 && to_rate == 0.0 && ph.from_rate.is_some() && ph.to_rate.is_some()
+            {
+                p.push(
+                    f("to_rate"),
+                    "a ramp from 0 to 0 sends nothing: give to_rate above 0",
+                );
+            }
+            Arrival::Ramp { from_rate, to_rate }
+        }
+        "burst" => {
+            let size = match ph.size {
+                Some(s) if (1..=1_000_000).contains(&s) => s as u32,
+                Some(s) => {
+                    p.push(
+                        f("size"),
+                        format!("{s} is not a burst size: give 1 to 1000000 requests"),
+                    );
+                    0
+                }
+                None => {
+                    p.push(f("size"), "size is missing for pattern \"burst\": add e.g. size = 10 (requests per burst)");
+                    0
+                }
+            };
+            let every_ms = match ph.every.as_deref() {
+                None => {
+                    p.push(
+                        f("every"),
+                        "every is missing for pattern \"burst\": add e.g. every = \"2s\"",
+                    );
+                    0
+                }
+                Some(e) => parse_duration_ms(e)
+                    .map_err(|e| p.push(f("every"), e))
+                    .unwrap_or(0),
+            };
+            if ph.every.is_some() && every_ms == 0 && p.0.len() == before {
+                p.push(
+                    f("every"),
+                    "bursts every 0 s never end: give a positive interval",
+                );
+            }
+            Arrival::Burst { size, every_ms }
+        }
+        _ => {
+            let users = match ph.users {
+                Some(u) if (1..=100_000).contains(&u) => u as u32,
+                Some(u) => {
+                    p.push(
+                        f("users"),
+                        format!("{u} is not a user count: give 1 to 100000"),
+                    );
+                    0
+                }
+                None => {
+                    p.push(
+                        f("users"),
+                        "users is missing for pattern \"closed\": add e.g. users = 8",
+                    );
+                    0
+                }
+            };
+            let think_time_ms = ph.think_time.as_deref().map_or(Some(0), |t| {
+                parse_duration_ms(t)
+                    .map_err(|e| p.push(f("think_time"), e))
+                    .ok()
+            });
+            Arrival::Closed {
+                users,
+                think_time_ms: think_time_ms.unwrap_or(0),
+            }
+        }
+    };
+    (p.0.len() == before).then(|| Phase {
+        name,
+        duration_ms: duration_ms.unwrap_or(0),
+        arrival,
+    })
+}
+
+/// Expected number of requests a phase schedules (closed loop: none are scheduled ahead).
+pub fn expected_requests(ph: &Phase) -> f64 {
+    let secs = ph.duration_ms as f64 / 1000.0;
+    match &ph.arrival {
+        Arrival::Constant { rate } | Arrival::Poisson { rate } => rate * secs,
+        Arrival::Ramp { from_rate, to_rate } => (from_rate + to_rate) / 2.0 * secs,
+        Arrival::Burst { size, every_ms } => {
+            f64::from(*size) * (ph.duration_ms as f64 / *every_ms as f64).ceil()
+        }
+        Arrival::Closed { .. } => 0.0,
+    }
+}
+
+fn request(p: &mut Problems, i: usize, r: &RawRequest) -> Option<RequestKind> {
+    let before = p.0.len();
+    let name = r
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("request-{}", i + 1));
+    let at = format!("request[{i}] \"{name}\"");
+    let f = |key: &str| format!("{at}.{key}");
+    check_name(p, &f("name"), &name);
+    let path = r.path.clone().unwrap_or_default();
+    if !path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        p.push(f("path"), format!("\"{path}\" is not a request path: give a path and query starting with '/', e.g. \"/cpu.php?units=100\", with no spaces"));
+    }
+    let method = r.method.clone().unwrap_or_else(|| defaults::METHOD.into());
+    if !["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"].contains(&method.as_str()) {
+        p.push(f("method"), format!("\"{method}\" is not a method: use GET, HEAD, POST, PUT, DELETE, PATCH or OPTIONS (upper case)"));
+    }
+    let weight = match r.weight {
+        None => defaults::WEIGHT,
+        Some(w) if (1..=1_000_000).contains(&w) => w as u32,
+        Some(w) => {
+            p.push(
+                f("weight"),
+                format!("{w} is not a weight: give a whole number from 1 to 1000000"),
+            );
+            0
+        }
+    };
+    (p.0.len() == before).then_some(RequestKind {
+        name,
+        method,
+        path,
+        weight,
+    })
+}

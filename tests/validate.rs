@@ -1,0 +1,118 @@
+//! `fpmlab validate` and `fpmlab run` refuse bad scenario files before starting anything,
+//! naming the file, the field and the fix.
+
+use std::process::Command;
+
+const BASE_CONFIG: &str = "[[config]]\nname = \"c\"\npm = \"static\"\nmax_children = 2\n";
+const BASE_PHASE: &str = "[[phase]]\nduration = \"1s\"\npattern = \"constant\"\nrate = 1\n";
+const BASE_REQUEST: &str = "[[request]]\npath = \"/hello.php\"\n";
+
+fn fpmlab(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_fpmlab")).args(args).output().expect("run fpmlab");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+/// Each case: (what, file text, substrings the error must contain).
+fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
+    let with_config = |c: &str| format!("{c}\n{BASE_PHASE}\n{BASE_REQUEST}");
+    let with_phase = |p: &str| format!("{BASE_CONFIG}\n{p}\n{BASE_REQUEST}");
+    vec![
+        ("toml syntax", "[[config]\n".into(), vec!["line 1"]),
+        ("unknown key", format!("{BASE_CONFIG}max_chilren = 3\n{BASE_PHASE}{BASE_REQUEST}"), vec!["unknown field `max_chilren`", "fix:"]),
+        ("unknown stack key", format!("[stack]\nbacklog = 3\n{BASE_CONFIG}{BASE_PHASE}{BASE_REQUEST}"), vec!["unknown field `backlog`"]),
+        ("no configs", format!("{BASE_PHASE}{BASE_REQUEST}"), vec!["no [[config]] given"]),
+        ("pm missing", with_config("[[config]]\nmax_children = 2"), vec!["config[0]", ".pm", "the process manager is missing (static, dynamic or ondemand)"]),
+        ("pm invalid", with_config("[[config]]\npm = \"adaptive\"\nmax_children = 2"), vec!["invalid process manager \"adaptive\""]),
+        ("max_children 0", with_config("[[config]]\npm = \"static\"\nmax_children = 0"), vec!["max_children", "pm.max_children must be a positive value"]),
+        ("max_children negative", with_config("[[config]]\npm = \"static\"\nmax_children = -1"), vec!["-1 is out of range"]),
+        ("max_children missing", with_config("[[config]]\npm = \"static\""), vec!["pm.max_children is missing"]),
+        ("dynamic without spares", with_config("[[config]]\npm = \"dynamic\"\nmax_children = 5"), vec!["pm.min_spare_servers(0) must be a positive value", "pm.max_spare_servers(0) must be a positive value"]),
+        ("spares above max_children", with_config("[[config]]\npm = \"dynamic\"\nmax_children = 5\nmin_spare_servers = 1\nmax_spare_servers = 6"), vec!["pm.min_spare_servers(1) and pm.max_spare_servers(6) cannot be greater than pm.max_children(5)"]),
+        ("max_spare below min_spare", with_config("[[config]]\npm = \"dynamic\"\nmax_children = 5\nmin_spare_servers = 3\nmax_spare_servers = 2"), vec!["pm.max_spare_servers(2) must not be less than pm.min_spare_servers(3)"]),
+        ("start_servers out of range", with_config("[[config]]\npm = \"dynamic\"\nmax_children = 5\nmin_spare_servers = 1\nmax_spare_servers = 3\nstart_servers = 4"), vec!["pm.start_servers(4) must not be less than pm.min_spare_servers(1) and not greater than pm.max_spare_servers(3)"]),
+        ("max_spawn_rate 0", with_config("[[config]]\npm = \"dynamic\"\nmax_children = 5\nmin_spare_servers = 1\nmax_spare_servers = 3\nmax_spawn_rate = 0"), vec!["pm.max_spawn_rate must be a positive value"]),
+        ("idle timeout 0", with_config("[[config]]\npm = \"ondemand\"\nmax_children = 5\nprocess_idle_timeout = \"0s\""), vec!["pm.process_idle_timeout(0s) must be greater than 0s"]),
+        ("spare setting on static", with_config("[[config]]\npm = \"static\"\nmax_children = 5\nmin_spare_servers = 1"), vec!["min_spare_servers applies only to pm = dynamic"]),
+        ("idle timeout on dynamic", with_config("[[config]]\npm = \"dynamic\"\nmax_children = 5\nmin_spare_servers = 1\nmax_spare_servers = 1\nprocess_idle_timeout = \"5s\""), vec!["process_idle_timeout applies only to pm = ondemand"]),
+        ("duplicate config names", format!("{BASE_CONFIG}{BASE_CONFIG}{BASE_PHASE}{BASE_REQUEST}"), vec!["two configs are named \"c\""]),
+        ("bad config name", with_config("[[config]]\nname = \"a b\"\npm = \"static\"\nmax_children = 1"), vec!["\"a b\" is not a usable name"]),
+        ("duration without unit", with_phase("[[phase]]\nduration = \"20\"\npattern = \"constant\"\nrate = 1"), vec!["duration", "has no unit"]),
+        ("bad duration unit", with_phase("[[phase]]\nduration = \"2 days\"\npattern = \"constant\"\nrate = 1"), vec!["unknown unit"]),
+        ("pattern unknown", with_phase("[[phase]]\nduration = \"1s\"\npattern = \"wave\""), vec!["unknown pattern \"wave\""]),
+        ("rate missing", with_phase("[[phase]]\nduration = \"1s\"\npattern = \"poisson\""), vec!["rate is missing"]),
+        ("rate zero", with_phase("[[phase]]\nduration = \"1s\"\npattern = \"constant\"\nrate = 0"), vec!["0 is not a usable rate"]),
+        ("field of another pattern", with_phase("[[phase]]\nduration = \"1s\"\npattern = \"constant\"\nrate = 1\nsize = 3"), vec!["size does not apply to pattern \"constant\""]),
+        ("burst without every", with_phase("[[phase]]\nduration = \"1s\"\npattern = \"burst\"\nsize = 3"), vec!["every is missing"]),
+        ("closed without users", with_phase("[[phase]]\nduration = \"1s\"\npattern = \"closed\""), vec!["users is missing"]),
+        ("runaway schedule", with_phase("[[phase]]\nduration = \"1h\"\npattern = \"constant\"\nrate = 1000000"), vec!["over the limit"]),
+        ("bad request path", format!("{BASE_CONFIG}{BASE_PHASE}[[request]]\npath = \"cpu.php\"\n"), vec!["is not a request path"]),
+        ("bad method", format!("{BASE_CONFIG}{BASE_PHASE}[[request]]\npath = \"/\"\nmethod = \"get\"\n"), vec!["is not a method"]),
+        ("php size", format!("[stack]\nmemory_limit = \"128MB\"\n{BASE_CONFIG}{BASE_PHASE}{BASE_REQUEST}"), vec!["stack.memory_limit", "is not a php size"]),
+        ("terminate timeout in ms", format!("[stack]\nrequest_terminate_timeout = \"1500ms\"\n{BASE_CONFIG}{BASE_PHASE}{BASE_REQUEST}"), vec!["not whole seconds"]),
+        ("listen kind", format!("[stack]\nlisten = \"udp\"\n{BASE_CONFIG}{BASE_PHASE}{BASE_REQUEST}"), vec!["use \"tcp\" or \"unix\""]),
+        ("backlog zero", format!("[stack]\nlisten_backlog = 0\n{BASE_CONFIG}{BASE_PHASE}{BASE_REQUEST}"), vec!["0 is not a backlog"]),
+        ("missing cpu", format!("[stack]\ncpuset = [4096]\n{BASE_CONFIG}{BASE_PHASE}{BASE_REQUEST}"), vec!["CPU 4096 does not exist"]),
+        ("client timeout zero", format!("[load]\nclient_timeout = \"0s\"\n{BASE_CONFIG}{BASE_PHASE}{BASE_REQUEST}"), vec!["load.client_timeout"]),
+    ]
+}
+
+#[test]
+fn every_bad_file_is_refused_with_its_message() {
+    let dir = tempfile::tempdir().unwrap();
+    for (what, text, needles) in cases() {
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, &text).unwrap();
+        let (code, _, err) = fpmlab(&["validate", path.to_str().unwrap()]);
+        assert_eq!(code, 2, "{what}: expected exit 2, stderr: {err}");
+        assert!(err.contains(path.to_str().unwrap()), "{what}: the file is not named: {err}");
+        for n in needles {
+            assert!(err.contains(n), "{what}: missing {n:?} in:\n{err}");
+        }
+    }
+}
+
+#[test]
+fn every_problem_is_listed_not_just_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("two.toml");
+    std::fs::write(&path, "[[config]]\npm = \"static\"\nmax_children = 0\n[[phase]]\nduration = \"1s\"\npattern = \"wave\"\n[[request]]\npath = \"/\"\n").unwrap();
+    let (code, _, err) = fpmlab(&["validate", path.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("2 problems"), "{err}");
+}
+
+#[test]
+fn run_refuses_before_starting_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, format!("{BASE_CONFIG}pm_typo = 1\n{BASE_PHASE}{BASE_REQUEST}")).unwrap();
+    let out = dir.path().join("out");
+    let (code, _, err) = fpmlab(&["run", path.to_str().unwrap(), "--stack", "native", "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(!out.exists(), "a refused scenario must not create a results directory");
+}
+
+#[test]
+fn shipped_scenarios_are_valid() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios");
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let (code, out, err) = fpmlab(&["validate", path.to_str().unwrap()]);
+            assert_eq!(code, 0, "{}: {out}{err}", path.display());
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(text.starts_with('#'), "{} must open with a comment saying what it reproduces", path.display());
+            n += 1;
+        }
+    }
+    assert!(n >= 1);
+}
+
+#[test]
+fn print_shows_resolved_defaults() {
+    let (code, out, _) = fpmlab(&["validate", "--print", concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/quickstart.toml")]);
+    assert_eq!(code, 0);
+    assert!(out.contains("\"client_timeout_ms\": 60000"), "{out}");
+    assert!(out.contains("\"max_spawn_rate\": 32"), "{out}");
+}

@@ -1,0 +1,186 @@
+//! End to end: `run_sampler` against a real php-fpm + nginx pair started in a temp dir, with
+//! more slow requests than workers so the unix socket's accept queue fills.
+//!
+//! Needs `php-fpm8.2` and `nginx` and takes ~3 s: `cargo test --test probe_live -- --ignored`.
+
+use std::path::Path;
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use fpmlab::clock::RunClock;
+use fpmlab::probe::{run_sampler, summarize};
+use fpmlab::stack::{Endpoints, FpmListen};
+use tokio_util::sync::CancellationToken;
+
+const PORT: u16 = 28_597;
+
+/// Stops a daemon gracefully (QUIT removes its socket and pid files) and reaps it.
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        // SAFETY: signalling our own child by pid.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGQUIT) };
+        for _ in 0..50 {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
+}
+
+fn write_configs(d: &Path) {
+    for sub in ["logs", "run", "temp", "www"] {
+        std::fs::create_dir_all(d.join(sub)).unwrap();
+    }
+    let d = d.display();
+    std::fs::write(
+        format!("{d}/php-fpm.conf"),
+        format!(
+            "[global]\nerror_log = {d}/logs/php-fpm.log\ndaemonize = no\n\
+             [www]\nlisten = {d}/run/www.sock\nlisten.mode = 0666\nlisten.backlog = 50\n\
+             pm = static\npm.max_children = 2\npm.status_path = /fpm-status\n\
+             pm.status_listen = {d}/run/fpm-status.sock\n"
+        ),
+    )
+    .unwrap();
+    let fastcgi = "include /etc/nginx/fastcgi_params;";
+    std::fs::write(
+        format!("{d}/nginx.conf"),
+        format!(
+            "daemon off;\nuser root;\npid {d}/run/nginx.pid;\nerror_log {d}/logs/nginx-error.log;\n\
+             events {{ worker_connections 128; }}\nhttp {{ access_log off;\n\
+             client_body_temp_path {d}/temp/body; fastcgi_temp_path {d}/temp/fastcgi;\n\
+             proxy_temp_path {d}/temp/proxy; scgi_temp_path {d}/temp/scgi; uwsgi_temp_path {d}/temp/uwsgi;\n\
+             server {{ listen 127.0.0.1:{PORT}; root {d}/www;\n\
+             location = /fpm-status {{ {fastcgi} fastcgi_param SCRIPT_FILENAME $uri; fastcgi_param SCRIPT_NAME $uri; fastcgi_pass unix:{d}/run/fpm-status.sock; }}\n\
+             location ~ \\.php$ {{ {fastcgi} fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name; fastcgi_pass unix:{d}/run/www.sock; }}\n\
+             }} }}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        format!("{d}/www/sleep.php"),
+        "<?php usleep((int)($_GET['ms'] ?? 0) * 1000); echo \"ok\\n\";\n",
+    )
+    .unwrap();
+}
+
+async fn wait_ready(client: &reqwest::Client, url: &str) {
+    for _ in 0..100 {
+        if client
+            .get(url)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("stack not ready: {url}");
+}
+
+#[tokio::test]
+#[ignore = "starts php-fpm and nginx; ~3 s"]
+async fn sampler_sees_queue_workers_and_memory() {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let dir = tempfile::tempdir().unwrap();
+    // As root, nginx and fpm workers run as other users and need x on the socket's dirs.
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o711),
+    )
+    .unwrap();
+    let d = dir.path();
+    write_configs(d);
+    let mut fpm = Command::new("php-fpm8.2");
+    fpm.args(["-F", "-n", "-y"]).arg(d.join("php-fpm.conf"));
+    if root {
+        fpm.arg("-R");
+    }
+    let fpm = Daemon(fpm.spawn().expect("php-fpm8.2"));
+    let _nginx = Daemon(
+        Command::new("nginx")
+            .arg("-p")
+            .arg(d)
+            .arg("-e")
+            .arg(d.join("logs/nginx-error.log"))
+            .arg("-c")
+            .arg(d.join("nginx.conf"))
+            .spawn()
+            .expect("nginx"),
+    );
+    let base_url = format!("http://127.0.0.1:{PORT}");
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    wait_ready(&client, &format!("{base_url}/fpm-status")).await;
+
+    let endpoints = Endpoints {
+        base_url: base_url.clone(),
+        nginx_health_path: "/".into(),
+        fpm_ping_path: "/fpm-ping".into(),
+        fpm_status_path: "/fpm-status".into(),
+        app_health_path: "/sleep.php".into(),
+        fpm_master_pid: Some(fpm.0.id()),
+        fpm_listen: Some(FpmListen::Unix {
+            path: d.join("run/www.sock"),
+        }),
+    };
+    let cancel = CancellationToken::new();
+    let sampler = tokio::spawn(run_sampler(
+        endpoints,
+        RunClock::new(),
+        Duration::from_millis(100),
+        cancel.clone(),
+    ));
+    // 6 requests for 2 workers: 2 run, 4 wait in the socket's accept queue.
+    let load: Vec<_> = (0..6)
+        .map(|_| {
+            let (client, url) = (client.clone(), format!("{base_url}/sleep.php?ms=1200"));
+            tokio::spawn(async move { client.get(url).send().await.map(|r| r.status()) })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    cancel.cancel();
+    let samples = sampler.await.unwrap();
+    for l in load {
+        l.abort();
+    }
+
+    let json = serde_json::to_string_pretty(&samples[samples.len() / 2]).unwrap();
+    eprintln!("{} samples; a middle one:\n{json}", samples.len());
+    assert!((7..=11).contains(&samples.len()), "{}", samples.len());
+    assert!(samples.windows(2).all(|w| w[0].t_ms < w[1].t_ms));
+    for s in &samples {
+        assert!(s.errors.is_empty(), "{:?}", s.errors);
+        assert!(s.fpm.is_some());
+        // 2 www workers + the status pool's worker, all with memory.
+        assert_eq!(s.workers.len(), 3, "{:?}", s.workers);
+        assert!(s.workers.iter().all(|w| w.pss_kib.is_some_and(|k| k > 0)));
+        let fpm = s.fpm.as_ref().unwrap();
+        assert_eq!(
+            (fpm.listen_queue, fpm.listen_queue_len),
+            (0, 0),
+            "unix: fpm is blind"
+        );
+    }
+    assert!(samples[1..]
+        .iter()
+        .all(|s| s.workers.iter().all(|w| w.cpu_pct.is_some())));
+    let last = samples.last().unwrap();
+    let running = last
+        .workers
+        .iter()
+        .filter(|w| w.state.as_deref() == Some("Running"));
+    assert_eq!(running.count(), 2);
+    let summary = summarize(&samples);
+    eprintln!("{}", serde_json::to_string_pretty(&summary).unwrap());
+    assert_eq!(summary.max_accept_queue, Some(4));
+    assert_eq!(summary.listen_backlog, Some(50));
+    assert_eq!(summary.peak_active_workers, Some(2));
+    assert_eq!(summary.failed_samples, 0);
+}

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::Sample;
 
 /// Peaks and counts over one run's samples; `None` where no sample had the data.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SampleSummary {
     /// Samples taken.
     pub samples: u32,

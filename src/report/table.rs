@@ -78,7 +78,7 @@ fn row(c: &ConfigResult) -> Vec<String> {
     .filter(|(_, n)| *n > 0)
     .map(|(k, n)| format!("{k}:{n}"))
     .collect();
-    let opt = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+    let opt = |v: Option<u32>| v.map_or("-".to_string(), |v| v.to_string());
     let sv = &c.server;
     vec![
         name,

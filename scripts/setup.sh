@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what fpmlab needs on a Debian 12 machine (as root): nginx and php-fpm from the
+# distribution for the native stack, and the tools the tests use. Safe to run again: it only
+# installs what is missing.
+set -euo pipefail
+
+packages=(nginx-light php8.2-fpm iproute2 procps)
+if [[ "${1:-}" == "--tests" ]]; then
+    # Peers for side-by-side checks, debootstrap for the offline docker image.
+    packages+=(wrk debootstrap)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    if [[ $EUID -ne 0 ]]; then
+        echo "fpmlab needs these Debian packages: ${missing[*]}" >&2
+        echo "run as root, or: sudo apt-get install ${missing[*]}" >&2
+        exit 1
+    fi
+    echo "installing: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The distribution's services are not wanted: fpmlab starts its own nginx and php-fpm.
+if command -v service >/dev/null 2>&1; then
+    service nginx stop >/dev/null 2>&1 || true
+    service php8.2-fpm stop >/dev/null 2>&1 || true
+fi
+command -v cargo >/dev/null || { echo "cargo not found: install the Rust toolchain (rustup)" >&2; exit 1; }

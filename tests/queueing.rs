@@ -35,24 +35,43 @@ fn burst_at_one_worker_waits_0_s_2s() {
     let run = common::load(&out);
     let c = &run.configs[0];
     let s = &c.recorded.summary;
-    assert_eq!(s.status_counts.get("200"), Some(&n), "{:?}", s.status_counts);
+    assert_eq!(
+        s.status_counts.get("200"),
+        Some(&n),
+        "{:?}",
+        s.status_counts
+    );
     assert_eq!(s.unreported_by_app, 0);
 
     let service_s = s.service.p50_us as f64;
-    assert!((60_000.0..=120_000.0).contains(&service_s), "service p50 {service_s} µs is not ~80 ms of CPU");
+    assert!(
+        (60_000.0..=120_000.0).contains(&service_s),
+        "service p50 {service_s} µs is not ~80 ms of CPU"
+    );
 
     let h = decode(&c.recorded.histograms.queue_wait).unwrap();
-    let mut waits: Vec<f64> = h.iter_recorded().flat_map(|v| std::iter::repeat(v.value_iterated_to() as f64).take(v.count_at_value() as usize)).collect();
+    let mut waits: Vec<f64> = h
+        .iter_recorded()
+        .flat_map(|v| {
+            std::iter::repeat(v.value_iterated_to() as f64).take(v.count_at_value() as usize)
+        })
+        .collect();
     waits.sort_by(f64::total_cmp);
     assert_eq!(waits.len() as u64, n);
     for (k, w) in waits.iter().enumerate() {
         let expected = k as f64 * service_s;
         let tolerance = (0.15 * expected).max(5_000.0);
-        assert!((w - expected).abs() <= tolerance, "wait #{k} = {w} µs, expected {expected} ± {tolerance} (all: {waits:?})");
+        assert!(
+            (w - expected).abs() <= tolerance,
+            "wait #{k} = {w} µs, expected {expected} ± {tolerance} (all: {waits:?})"
+        );
     }
     // What a user saw is what they queued plus what they were served.
     let p99 = s.latency.p99_us as f64;
     let last = (n - 1) as f64 * service_s + service_s;
-    assert!((p99 - last).abs() <= 0.15 * last, "latency p99 {p99} vs {last}");
+    assert!(
+        (p99 - last).abs() <= 0.15 * last,
+        "latency p99 {p99} vs {last}"
+    );
     common::assert_torn_down(&out, &run);
 }

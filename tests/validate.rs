@@ -8,8 +8,15 @@ const BASE_PHASE: &str = "[[phase]]\nduration = \"1s\"\npattern = \"constant\"\n
 const BASE_REQUEST: &str = "[[request]]\npath = \"/hello.php\"\n";
 
 fn fpmlab(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_fpmlab")).args(args).output().expect("run fpmlab");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    let out = Command::new(env!("CARGO_BIN_EXE_fpmlab"))
+        .args(args)
+        .output()
+        .expect("run fpmlab");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 /// Each case: (what, file text, substrings the error must contain).
@@ -64,7 +71,10 @@ fn every_bad_file_is_refused_with_its_message() {
         std::fs::write(&path, &text).unwrap();
         let (code, _, err) = fpmlab(&["validate", path.to_str().unwrap()]);
         assert_eq!(code, 2, "{what}: expected exit 2, stderr: {err}");
-        assert!(err.contains(path.to_str().unwrap()), "{what}: the file is not named: {err}");
+        assert!(
+            err.contains(path.to_str().unwrap()),
+            "{what}: the file is not named: {err}"
+        );
         for n in needles {
             assert!(err.contains(n), "{what}: missing {n:?} in:\n{err}");
         }
@@ -85,11 +95,25 @@ fn every_problem_is_listed_not_just_the_first() {
 fn run_refuses_before_starting_anything() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
-    std::fs::write(&path, format!("{BASE_CONFIG}pm_typo = 1\n{BASE_PHASE}{BASE_REQUEST}")).unwrap();
+    std::fs::write(
+        &path,
+        format!("{BASE_CONFIG}pm_typo = 1\n{BASE_PHASE}{BASE_REQUEST}"),
+    )
+    .unwrap();
     let out = dir.path().join("out");
-    let (code, _, err) = fpmlab(&["run", path.to_str().unwrap(), "--stack", "native", "--out", out.to_str().unwrap()]);
+    let (code, _, err) = fpmlab(&[
+        "run",
+        path.to_str().unwrap(),
+        "--stack",
+        "native",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(code, 2, "{err}");
-    assert!(!out.exists(), "a refused scenario must not create a results directory");
+    assert!(
+        !out.exists(),
+        "a refused scenario must not create a results directory"
+    );
 }
 
 #[test]
@@ -102,7 +126,11 @@ fn shipped_scenarios_are_valid() {
             let (code, out, err) = fpmlab(&["validate", path.to_str().unwrap()]);
             assert_eq!(code, 0, "{}: {out}{err}", path.display());
             let text = std::fs::read_to_string(&path).unwrap();
-            assert!(text.starts_with('#'), "{} must open with a comment saying what it reproduces", path.display());
+            assert!(
+                text.starts_with('#'),
+                "{} must open with a comment saying what it reproduces",
+                path.display()
+            );
             n += 1;
         }
     }
@@ -111,7 +139,11 @@ fn shipped_scenarios_are_valid() {
 
 #[test]
 fn print_shows_resolved_defaults() {
-    let (code, out, _) = fpmlab(&["validate", "--print", concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/quickstart.toml")]);
+    let (code, out, _) = fpmlab(&[
+        "validate",
+        "--print",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/quickstart.toml"),
+    ]);
     assert_eq!(code, 0);
     assert!(out.contains("\"client_timeout_ms\": 60000"), "{out}");
     assert!(out.contains("\"max_spawn_rate\": 32"), "{out}");

@@ -14,7 +14,15 @@ pub fn bin() -> &'static str {
 /// Runs `fpmlab run SCENARIO --stack native --out OUT --quiet` and returns its output.
 pub fn run_native(scenario: &Path, out: &Path) -> Output {
     Command::new(bin())
-        .args(["run", scenario.to_str().unwrap(), "--stack", "native", "--quiet", "--out", out.to_str().unwrap()])
+        .args([
+            "run",
+            scenario.to_str().unwrap(),
+            "--stack",
+            "native",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ])
         .output()
         .expect("run fpmlab")
 }
@@ -34,11 +42,15 @@ pub fn load(out: &Path) -> RunResult {
 pub fn processes_mentioning(needle: &str) -> Vec<(u32, String)> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
         if pid == std::process::id() {
             continue;
         }
-        let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
         let cmd = String::from_utf8_lossy(&raw).replace('\0', " ");
         if cmd.contains(needle) {
             found.push((pid, cmd));
@@ -52,10 +64,16 @@ pub fn processes_mentioning(needle: &str) -> Vec<(u32, String)> {
 pub fn processes_in_group(pgid: u32) -> Vec<u32> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
         // Fields after the parenthesised command: state ppid pgrp …
-        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { continue };
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
         let fields: Vec<&str> = rest.split_whitespace().collect();
         if fields.first() == Some(&"Z") {
             continue;
@@ -81,7 +99,11 @@ pub fn assert_torn_down(out: &Path, run: &RunResult) {
     for c in &run.configs {
         if let Some(pid) = c.endpoints.as_ref().and_then(|e| e.fpm_master_pid) {
             let group = processes_in_group(pid);
-            assert!(group.is_empty(), "php-fpm workers of {} left behind: {group:?}", c.name);
+            assert!(
+                group.is_empty(),
+                "php-fpm workers of {} left behind: {group:?}",
+                c.name
+            );
         }
         let tmp = out.join(&c.dir).join("tmp");
         assert!(!tmp.exists(), "{} was not removed", tmp.display());

@@ -1,0 +1,332 @@
+//! The generator's own edge cases, against an in-process stub server (allowed for these only:
+//! resets, stalls, truncated and huge bodies, refused connections), and the accounting
+//! invariant: every scheduled request is counted exactly once.
+
+use std::time::{Duration, Instant};
+
+use fpmlab::clock::RunClock;
+use fpmlab::load::generator::{self, Shared};
+use fpmlab::record::Recorder;
+use fpmlab::scenario::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// A raw HTTP/1.1 stub whose behaviour is chosen by the request path.
+async fn stub() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let mut have = Vec::new();
+                loop {
+                    let n = match sock.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    have.extend_from_slice(&buf[..n]);
+                    while let Some(end) = have.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&have[..end]).to_string();
+                        have.drain(..end + 4);
+                        let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+                        match path.as_str() {
+                            "/reset" => {
+                                // A zero linger makes close send RST at once; it never blocks.
+                                #[allow(deprecated)]
+                                sock.set_linger(Some(Duration::ZERO)).ok();
+                                return;
+                            }
+                            "/stall" => {
+                                tokio::time::sleep(Duration::from_secs(30)).await;
+                                return;
+                            }
+                            "/truncate" => {
+                                let _ = sock
+                                    .write_all(
+                                        b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\nshort",
+                                    )
+                                    .await;
+                                return;
+                            }
+                            "/huge" => {
+                                let body = vec![b'x'; 8 << 20];
+                                let _ = sock
+                                    .write_all(
+                                        format!(
+                                            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n",
+                                            body.len()
+                                        )
+                                        .as_bytes(),
+                                    )
+                                    .await;
+                                let _ = sock.write_all(&body).await;
+                            }
+                            "/teapot" => {
+                                let _ = sock
+                                    .write_all(
+                                        b"HTTP/1.1 418 I'm a teapot\r\ncontent-length: 0\r\n\r\n",
+                                    )
+                                    .await;
+                            }
+                            _ => {
+                                let _ = sock
+                                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                                    .await;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+fn plan(phases: Vec<Phase>, paths: &[&str], timeout_ms: u64, max_in_flight: usize) -> Plan {
+    Plan {
+        name: "gen".into(),
+        description: String::new(),
+        seed: 1,
+        driver: Driver::External { url: String::new() },
+        stack: StackSettings {
+            cpuset: None,
+            cpus: None,
+            memory_mib: None,
+            php_memory_limit: "128M".into(),
+            max_execution_time_s: 30,
+            request_terminate_timeout_s: 0,
+            listen: ListenKind::Tcp,
+            listen_backlog: -1,
+            fastcgi_connect_timeout_ms: 60_000,
+            fastcgi_read_timeout_ms: 60_000,
+            keepalive_timeout_s: 75,
+            app_root: None,
+        },
+        load: LoadSettings {
+            client_timeout_ms: timeout_ms,
+            max_in_flight,
+            cpuset: None,
+        },
+        configs: vec![],
+        phases,
+        requests: paths
+            .iter()
+            .map(|p| RequestKind {
+                name: p.trim_start_matches('/').into(),
+                method: "GET".into(),
+                path: p.to_string(),
+                weight: 1,
+            })
+            .collect(),
+    }
+}
+
+async fn drive(plan: &Plan, url: &str) -> fpmlab::record::Recorded {
+    let load_start = Instant::now() + Duration::from_millis(50);
+    let shared = Shared::new(Recorder::new(
+        RunClock::starting_at(load_start),
+        load_start,
+        &plan.phases,
+        &plan.requests,
+    ));
+    generator::run(
+        plan,
+        url,
+        shared.clone(),
+        load_start,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let r = shared
+        .recorder
+        .lock()
+        .unwrap()
+        .result(&plan.phases, &plan.requests);
+    r
+}
+
+fn burst(size: u32) -> Phase {
+    Phase {
+        name: "b".into(),
+        duration_ms: 100,
+        arrival: Arrival::Burst {
+            size,
+            every_ms: 1000,
+        },
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_are_classified_never_merged_with_status_codes() {
+    let url = stub().await;
+    let kinds = ["/ok", "/reset", "/stall", "/truncate", "/huge", "/teapot"];
+    let p = plan(vec![burst(60)], &kinds, 2_000, 10_000);
+    let r = drive(&p, &url).await;
+    let by_kind = |name: &str| {
+        &r.phases[0]
+            .kinds
+            .iter()
+            .find(|k| k.name == name)
+            .unwrap()
+            .summary
+    };
+    let total: u64 = r.phases[0].kinds.iter().map(|k| k.summary.scheduled).sum();
+    assert_eq!(total, 60);
+    for k in &r.phases[0].kinds {
+        let s = &k.summary;
+        assert_eq!(
+            s.responses + s.client_failures.total(),
+            s.scheduled,
+            "{}: every request ends exactly once: {s:?}",
+            k.name
+        );
+        assert!(s.scheduled > 0, "{} was never picked", k.name);
+    }
+    assert_eq!(
+        by_kind("ok").status_counts.keys().collect::<Vec<_>>(),
+        vec!["200"]
+    );
+    assert_eq!(
+        by_kind("huge").status_counts.get("200"),
+        Some(&by_kind("huge").scheduled),
+        "{:?}",
+        by_kind("huge")
+    );
+    assert_eq!(
+        by_kind("teapot").status_counts.get("418"),
+        Some(&by_kind("teapot").scheduled)
+    );
+    assert_eq!(
+        by_kind("reset").client_failures.reset,
+        by_kind("reset").scheduled
+    );
+    assert!(by_kind("reset").status_counts.is_empty());
+    assert_eq!(
+        by_kind("stall").client_failures.timeout,
+        by_kind("stall").scheduled
+    );
+    // A timed-out request's latency is the timeout: the user waited that long.
+    assert!(by_kind("stall").latency.min_us >= 2_000_000);
+    assert_eq!(
+        by_kind("truncate").client_failures.incomplete,
+        by_kind("truncate").scheduled
+    );
+    // The stub sends no php timing headers: every request is unreported by the app.
+    assert_eq!(r.summary.unreported_by_app, 60);
+    assert!(!r.error_examples.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_connections_are_counted() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let p = plan(vec![burst(5)], &["/"], 1_000, 100);
+    let r = drive(&p, &format!("http://127.0.0.1:{port}")).await;
+    assert_eq!(r.summary.client_failures.refused, 5);
+    assert_eq!(r.summary.responses, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_in_flight_drops_are_counted_not_silent() {
+    let url = stub().await;
+    let p = plan(vec![burst(20)], &["/stall"], 300, 5);
+    let r = drive(&p, &url).await;
+    let s = &r.summary;
+    assert_eq!(s.scheduled, 20);
+    assert_eq!(s.sent, 5);
+    assert_eq!(s.dropped_max_in_flight, 15);
+    assert_eq!(s.client_failures.timeout, 5);
+    assert_eq!(r.timeline.iter().map(|b| b.dropped).sum::<u64>(), 15);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_loop_keeps_its_schedule_and_accounts_for_every_request() {
+    let url = stub().await;
+    let phases = vec![
+        Phase {
+            name: "steady".into(),
+            duration_ms: 2000,
+            arrival: Arrival::Constant { rate: 200.0 },
+        },
+        Phase {
+            name: "poisson".into(),
+            duration_ms: 1000,
+            arrival: Arrival::Poisson { rate: 200.0 },
+        },
+        Phase {
+            name: "closed".into(),
+            duration_ms: 500,
+            arrival: Arrival::Closed {
+                users: 2,
+                think_time_ms: 10,
+            },
+        },
+    ];
+    let p = plan(phases, &["/ok"], 2_000, 10_000);
+    let r = drive(&p, &url).await;
+    let steady = &r.phases[0].summary;
+    assert_eq!(steady.scheduled, 400);
+    assert_eq!(steady.status_counts.get("200"), Some(&400));
+    assert!(
+        (steady.achieved_rps - 200.0).abs() < 10.0,
+        "{}",
+        steady.achieved_rps
+    );
+    // Generous: CI machines are noisy. The benchmark measures lag precisely.
+    assert!(
+        steady.client_lag.p50_us < 5_000,
+        "client lag p50 {} µs",
+        steady.client_lag.p50_us
+    );
+    let poisson = &r.phases[1].summary;
+    assert_eq!(poisson.responses, poisson.scheduled);
+    let closed = &r.phases[2].summary;
+    // Two users, 10 ms think time, 0.5 s: at most ~100 requests, at least a few dozen.
+    assert!(
+        (20..=110).contains(&closed.responses),
+        "{}",
+        closed.responses
+    );
+    let timeline_sent: u64 = r.timeline.iter().map(|b| b.sent).sum();
+    assert_eq!(timeline_sent, r.summary.sent);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_records_in_flight_requests_as_cancelled() {
+    let url = stub().await;
+    let p = plan(vec![burst(4)], &["/stall"], 60_000, 100);
+    let load_start = Instant::now() + Duration::from_millis(20);
+    let shared = Shared::new(Recorder::new(
+        RunClock::starting_at(load_start),
+        load_start,
+        &p.phases,
+        &p.requests,
+    ));
+    let cancel = CancellationToken::new();
+    let c2 = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        c2.cancel();
+    });
+    let started = Instant::now();
+    generator::run(&p, &url, shared.clone(), load_start, cancel)
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "cancel must not wait for the client timeout"
+    );
+    let r = shared
+        .recorder
+        .lock()
+        .unwrap()
+        .result(&p.phases, &p.requests);
+    assert_eq!(r.summary.client_failures.cancelled, 4);
+}

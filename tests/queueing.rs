@@ -53,7 +53,7 @@ fn burst_at_one_worker_waits_0_s_2s() {
     let mut waits: Vec<f64> = h
         .iter_recorded()
         .flat_map(|v| {
-            std::iter::repeat(v.value_iterated_to() as f64).take(v.count_at_value() as usize)
+            std::iter::repeat_n(v.value_iterated_to() as f64, v.count_at_value() as usize)
         })
         .collect();
     waits.sort_by(f64::total_cmp);

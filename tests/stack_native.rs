@@ -198,6 +198,9 @@ async fn static_pool_serves_timed_requests_and_tears_down() {
     );
     assert!(pids.contains(&ep.fpm_master_pid.unwrap()));
 
+    // Close the client's keep-alive connections first: nginx's graceful stop waits for
+    // connections that are not idle, and down() would wait out its grace period.
+    drop(http);
     stack.down().await.unwrap();
     stack.down().await.unwrap(); // idempotent
     assert_eq!(
@@ -325,4 +328,39 @@ async fn calibrate_cpu_units() {
         "median cpu_ms for 200 units: {:.3}",
         cpu_ms[cpu_ms.len() / 2]
     );
+}
+
+#[tokio::test]
+async fn external_driver_checks_the_url() {
+    if skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan(ListenKind::Tcp);
+    let mut native = stack::create(
+        &Driver::Native,
+        &plan,
+        &static_pool(1),
+        &dir.path().join("n"),
+    )
+    .unwrap();
+    let ep = native.up().await.unwrap();
+
+    let url = format!("{}/", ep.base_url);
+    let driver = Driver::External { url };
+    let mut external = stack::create(&driver, &plan, &static_pool(1), dir.path()).unwrap();
+    let ext = external.up().await.unwrap();
+    assert_eq!(ext.base_url, ep.base_url, "trailing slash trimmed");
+    assert_eq!(ext.fpm_master_pid, None);
+    assert_eq!(external.info().driver, "external");
+    external.down().await.unwrap();
+    native.down().await.unwrap();
+
+    // Nothing listens there any more.
+    let gone = Driver::External {
+        url: ep.base_url.clone(),
+    };
+    let mut external = stack::create(&gone, &plan, &static_pool(1), dir.path()).unwrap();
+    let err = external.up().await.unwrap_err().to_string();
+    assert!(err.contains("did not answer"), "{err}");
 }

@@ -28,6 +28,13 @@ impl ExternalStack {
 impl Stack for ExternalStack {
     /// Succeeds once the URL answers with any HTTP status (a 404 still proves a server).
     async fn up(&mut self) -> Result<Endpoints> {
+        if let Err(e) = reqwest::Url::parse(&self.base_url) {
+            bail!(
+                "external stack URL {:?} is not a valid URL ({e}): give it as \
+                 http://host:port",
+                self.base_url
+            );
+        }
         // Direct, like the generator: a proxy from the environment would answer for it.
         let client = reqwest::Client::builder()
             .no_proxy()

@@ -10,6 +10,7 @@ use crate::scenario::{Driver, Plan, PoolConfig};
 
 mod discover;
 pub mod external;
+mod local;
 pub mod native;
 mod process;
 pub mod render;

@@ -4,7 +4,6 @@
 //! Layout under `config_dir`: `stack/` (the rendered configs, kept), `logs/` (every log,
 //! kept) and `tmp/` (nginx temp paths, pid file, unix socket; removed at teardown).
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -13,7 +12,8 @@ use anyhow::{bail, Context, Result};
 use async_trait::async_trait;
 
 use super::discover::{short_name, Binaries};
-use super::process::{read_tail, stop_all, Daemon, Watchdog};
+use super::local::{free_ports, is_root, ready, short_socket_dir};
+use super::process::{stop_all, Daemon, Watchdog};
 use super::render::{render_configs, Layout};
 use super::{Endpoints, FpmListen, Stack, StackInfo};
 use crate::scenario::{ListenKind, Plan, PoolConfig};
@@ -259,8 +259,7 @@ impl NativeStack {
     fn check_alive(&mut self) -> Result<(), StartError> {
         for d in &mut self.daemons {
             if let Some(status) = d.exit_status() {
-                let stdio = d.log.with_file_name(format!("{}.stderr.log", d.name));
-                let tail = format!("{}\n{}", d.log_tail(15), read_tail(&stdio, 0, 5));
+                let tail = format!("{}\n{}", d.log_tail(15), d.stdio_tail(5));
                 if tail.contains("Address already in use") {
                     return Err(StartError::PortClash);
                 }
@@ -415,58 +414,4 @@ impl Drop for NativeStack {
         self.daemons.clear();
         self.remove_tmp();
     }
-}
-
-/// The readiness checks: nginx alone, php-fpm's ping (status pool), a script (main pool).
-async fn ready(client: &reqwest::Client, base: &str, check_app: bool) -> Result<(), String> {
-    let get = |path: &'static str| async move {
-        let resp = client
-            .get(format!("{base}{path}"))
-            .send()
-            .await
-            .map_err(|e| format!("GET {path}: {e}"))?;
-        let status = resp.status();
-        let body = resp.text().await.unwrap_or_default();
-        if !status.is_success() {
-            return Err(format!("GET {path} answered {status}"));
-        }
-        Ok(body)
-    };
-    get("/nginx-health").await?;
-    let pong = get("/fpm-ping").await?;
-    if pong.trim() != "pong" {
-        return Err(format!("GET /fpm-ping answered {pong:?}, not pong"));
-    }
-    if check_app {
-        get("/health.php").await?;
-    }
-    Ok(())
-}
-
-/// Three distinct free ports on 127.0.0.1 (nginx, fpm, status), held together while
-/// picking so the kernel hands out different ones.
-fn free_ports() -> Result<[u16; 3]> {
-    let listeners = [(); 3].map(|_| TcpListener::bind("127.0.0.1:0"));
-    let mut ports = [0u16; 3];
-    for (port, l) in ports.iter_mut().zip(listeners) {
-        *port = l
-            .context("cannot bind 127.0.0.1:0 to pick a free port")?
-            .local_addr()?
-            .port();
-    }
-    Ok(ports)
-}
-
-fn short_socket_dir() -> Result<PathBuf> {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("fpmlab-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    Ok(dir)
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
 }

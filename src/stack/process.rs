@@ -18,8 +18,11 @@ pub struct Daemon {
     child: Child,
     /// Where its own log goes; read back when it dies early.
     pub log: PathBuf,
-    /// Size of `log` when this process started: only what follows is about this attempt.
-    log_offset: u64,
+    /// Where its stdout and stderr go (early errors before its log is open).
+    stdio_log: PathBuf,
+    /// Sizes of `log` and `stdio_log` when this process started: only what follows is
+    /// about this process (an earlier attempt may have written to the same files).
+    offsets: (u64, u64),
     /// Set once the child has been reaped.
     reaped: bool,
 }
@@ -41,7 +44,8 @@ impl Daemon {
                 .open(stdio_log)
                 .with_context(|| format!("cannot open {}", stdio_log.display()))
         };
-        let log_offset = std::fs::metadata(log).map(|m| m.len()).unwrap_or(0);
+        let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+        let offsets = (size(log), size(stdio_log));
         let cpus: Option<Vec<usize>> = cpuset.map(<[usize]>::to_vec);
         let parent = std::process::id() as libc::pid_t;
         cmd.stdin(Stdio::null())
@@ -88,7 +92,8 @@ impl Daemon {
             name,
             child,
             log: log.to_path_buf(),
-            log_offset,
+            stdio_log: stdio_log.to_path_buf(),
+            offsets,
             reaped: false,
         })
     }
@@ -150,7 +155,12 @@ impl Daemon {
 
     /// What this daemon wrote to its log since it started (last `max_lines` lines).
     pub fn log_tail(&self, max_lines: usize) -> String {
-        read_tail(&self.log, self.log_offset, max_lines)
+        read_tail(&self.log, self.offsets.0, max_lines)
+    }
+
+    /// What it wrote to stdout/stderr since it started (last `max_lines` lines).
+    pub fn stdio_tail(&self, max_lines: usize) -> String {
+        read_tail(&self.stdio_log, self.offsets.1, max_lines)
     }
 }
 
@@ -175,7 +185,7 @@ pub async fn stop_all(daemons: &mut [Daemon], grace: Duration) {
 }
 
 /// The last `max_lines` lines of `path` after byte `offset`, for error messages.
-pub fn read_tail(path: &Path, offset: u64, max_lines: usize) -> String {
+fn read_tail(path: &Path, offset: u64, max_lines: usize) -> String {
     let mut text = String::new();
     if let Ok(mut f) = File::open(path) {
         if f.seek(SeekFrom::Start(offset)).is_ok() {

@@ -364,3 +364,18 @@ async fn external_driver_checks_the_url() {
     let err = external.up().await.unwrap_err().to_string();
     assert!(err.contains("did not answer"), "{err}");
 }
+
+#[tokio::test]
+async fn missing_cpu_in_cpuset_fails_clearly() {
+    if skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut plan = plan(ListenKind::Tcp);
+    plan.stack.cpuset = Some(vec![1000]);
+    let mut stack = stack::create(&Driver::Native, &plan, &static_pool(1), dir.path()).unwrap();
+    let err = format!("{:#}", stack.up().await.unwrap_err());
+    eprintln!("{err}");
+    assert!(err.contains("stack.cpuset"), "{err}");
+    assert!(processes_of(&dir.path().display().to_string()).is_empty());
+}

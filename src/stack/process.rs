@@ -47,6 +47,14 @@ impl Daemon {
         let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
         let offsets = (size(log), size(stdio_log));
         let cpus: Option<Vec<usize>> = cpuset.map(<[usize]>::to_vec);
+        // CPU_SET would panic past the set's size, and a panic after fork is undefined.
+        if let Some(cpu) = cpuset
+            .into_iter()
+            .flatten()
+            .find(|&&c| c >= libc::CPU_SETSIZE as usize)
+        {
+            anyhow::bail!("stack.cpuset lists CPU {cpu}, beyond what Linux can address");
+        }
         let parent = std::process::id() as libc::pid_t;
         cmd.stdin(Stdio::null())
             .stdout(open()?)

@@ -1,10 +1,23 @@
 //! Stack drivers: bring an nginx + php-fpm stack up for one pool config, say where it
 //! answers, and take it down again, always (also on error, panic and Ctrl-C).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+
+use crate::scenario::{Driver, Plan, PoolConfig};
+
+mod discover;
+pub mod external;
+mod local;
+pub mod native;
+mod process;
+pub mod render;
+
+pub use discover::Binaries;
+pub use external::ExternalStack;
+pub use native::NativeStack;
 
 /// Where a running stack answers and what probes need to observe it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -58,40 +71,37 @@ pub trait Stack: Send {
     fn info(&self) -> StackInfo;
 }
 
-/// Placeholder until the native driver lands.
-pub fn create(
-    _driver: &crate::scenario::Driver,
-    _plan: &crate::scenario::Plan,
-    _config: &crate::scenario::PoolConfig,
-    _dir: &std::path::Path,
-) -> anyhow::Result<Box<dyn Stack>> {
-    match _driver {
-        crate::scenario::Driver::External { url } => Ok(Box::new(Ext(url.clone()))),
-        _ => anyhow::bail!("no stack driver yet"),
+/// fpmlab's `docker/` directory (the PHP app, config templates, compose files):
+/// `FPMLAB_DOCKER_DIR` if set, else the source tree's `docker/` when it exists (a binary run
+/// from its checkout), else `./docker`.
+pub fn docker_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("FPMLAB_DOCKER_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
     }
+    let in_source = Path::new(env!("CARGO_MANIFEST_DIR")).join("docker");
+    if in_source.is_dir() {
+        return in_source;
+    }
+    PathBuf::from("docker")
 }
 
-struct Ext(String);
-
-#[async_trait]
-impl Stack for Ext {
-    async fn up(&mut self) -> anyhow::Result<Endpoints> {
-        Ok(Endpoints {
-            base_url: self.0.clone(),
-            nginx_health_path: "/".into(),
-            fpm_ping_path: "/".into(),
-            fpm_status_path: "/".into(),
-            app_health_path: "/".into(),
-            fpm_master_pid: None,
-            fpm_listen: None,
-        })
-    }
-    async fn down(&mut self) -> anyhow::Result<()> {
-        Ok(())
-    }
-    fn info(&self) -> StackInfo {
-        StackInfo::default()
-    }
+/// The stack for one pool config of `plan`, run by `driver`. `config_dir` is the config's
+/// run directory (native: rendered configs, logs and temp files go under it). Nothing is
+/// started until [`Stack::up`].
+pub fn create(
+    driver: &Driver,
+    plan: &Plan,
+    config: &PoolConfig,
+    config_dir: &Path,
+) -> anyhow::Result<Box<dyn Stack>> {
+    Ok(match driver {
+        Driver::Native => Box::new(NativeStack::new(plan, config, config_dir)?),
+        Driver::External { url } => Box::new(ExternalStack::new(url)),
+        Driver::Docker => anyhow::bail!(
+            "the docker stack driver is not available yet: use --stack native (needs nginx \
+             and php-fpm installed) or --stack external"
+        ),
+    })
 }
 
 /// `--stack auto`: the native driver until the docker driver lands.

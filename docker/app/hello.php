@@ -1,0 +1,5 @@
+<?php
+// Trivial request: the cost of the stack itself.
+require __DIR__ . '/lib.php';
+
+fpmlab_respond('hello');

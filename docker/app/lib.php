@@ -1,0 +1,78 @@
+<?php
+// Shared helper of the fpmlab app: parameter checks and the timing headers every script sends.
+// Scripts require this file first, do their work, then call fpmlab_respond(). Nothing is
+// printed before that: output_buffering is 0, so any early output would send the headers
+// before the timings are known.
+
+declare(strict_types=1);
+
+// Taken when the script starts executing (the require is the first statement of every script).
+define('FPMLAB_SCRIPT_START', microtime(true));
+
+// Iterations of fpmlab_cpu_work()'s loop per unit, so that 1 unit ~ 1 ms of CPU time.
+// Calibrated 2026-11-22 on the dev VM (2 vCPU Intel Xeon @ 2.10GHz, Debian 12, php-fpm 8.2.36
+// NTS with Debian's opcache, no JIT) through php-fpm itself: a static pool of one worker
+// served cpu.php?units=200 seven times per run, the script measuring its own user+system
+// CPU time with getrusage (the cpu_ms in the body). Eight runs at 195000 iterations gave
+// medians of 185-214 ms (overall ~201.5 ms; the machine was shared, load average ~2), so
+// 195000 * 200 / 201.5 ~ 193000. Re-measure on other hardware with
+// `cargo test --test stack_native calibrate -- --ignored --nocapture`.
+const FPMLAB_CPU_ITERATIONS_PER_UNIT = 193000;
+
+/**
+ * Reads an integer query parameter in [0, $max]. Anything else (missing, signed, decimal,
+ * out of range) is answered with 400 and a plain message, and the script ends.
+ */
+function fpmlab_int_param(string $name, int $max): int
+{
+    $raw = $_GET[$name] ?? null;
+    if (!is_string($raw) || preg_match('/^[0-9]{1,9}$/', $raw) !== 1 || (int) $raw > $max) {
+        fpmlab_respond("$name must be an integer from 0 to $max", 400);
+        exit;
+    }
+    return (int) $raw;
+}
+
+/**
+ * A fixed amount of integer arithmetic: $units * FPMLAB_CPU_ITERATIONS_PER_UNIT steps of a
+ * linear congruential generator. Never a wall-clock spin: under CPU contention a spin
+ * until time T does less work, while this does the same work and takes longer, as real
+ * code does (and as php's max_execution_time, which counts CPU time, sees it).
+ */
+function fpmlab_cpu_work(int $units): int
+{
+    $x = 1;
+    $n = $units * FPMLAB_CPU_ITERATIONS_PER_UNIT;
+    for ($i = 0; $i < $n; $i++) {
+        // Operands stay below 2^31, so the product never overflows to float.
+        $x = ($x * 1103515245 + 12345) & 0x7fffffff;
+    }
+    return $x;
+}
+
+/** CPU time (user + system) this process has used so far, in milliseconds. */
+function fpmlab_cpu_ms(): float
+{
+    $r = getrusage();
+    return ($r['ru_utime.tv_sec'] + $r['ru_stime.tv_sec']) * 1000.0
+        + ($r['ru_utime.tv_usec'] + $r['ru_stime.tv_usec']) / 1000.0;
+}
+
+/** Sends the status, the timing headers and a one-line plain-text body. */
+function fpmlab_respond(string $body, int $status = 200): void
+{
+    $end = microtime(true);
+    http_response_code($status);
+    header('Content-Type: text/plain; charset=utf-8');
+    header(sprintf('X-Fpm-Request-Time-Float: %.6f', $_SERVER['REQUEST_TIME_FLOAT']));
+    header(sprintf('X-Fpm-Script-Start: %.6f', FPMLAB_SCRIPT_START));
+    header(sprintf('X-Fpm-Script-End: %.6f', $end));
+    header('X-Fpm-Pid: ' . getmypid());
+    header('X-Fpm-Peak-Memory-Bytes: ' . memory_get_peak_usage(true));
+    $id = $_SERVER['HTTP_X_FPMLAB_ID'] ?? null;
+    if (is_string($id) && $id !== '') {
+        // Keep only printable ASCII: header() refuses line breaks, and the id is opaque.
+        header('X-Fpmlab-Id: ' . preg_replace('/[^\x21-\x7e]/', '', $id));
+    }
+    echo $body, "\n";
+}

@@ -25,7 +25,6 @@ fn plan() -> Plan {
             client_timeout_ms: 60000,
             max_in_flight: 100,
             cpuset: None,
-            drain_timeout_ms: 1000,
         },
         configs: vec![],
         phases: vec![],

@@ -1,6 +1,8 @@
 //! Stack drivers: bring an nginx + php-fpm stack up for one pool config, say where it
 //! answers, and take it down again, always (also on error, panic and Ctrl-C).
 
+pub mod image;
+
 use std::path::PathBuf;
 
 use async_trait::async_trait;

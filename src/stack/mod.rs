@@ -10,6 +10,7 @@ use crate::scenario::{Driver, Plan, PoolConfig};
 
 mod discover;
 pub mod external;
+pub mod image;
 mod local;
 pub mod native;
 mod process;

@@ -1,5 +1,5 @@
-//! Executes a plan's phases against one target. Open-loop phases: a dispatcher thread sleeps
-//! precisely until each intended time and hands the request to the runtime, whether or not
+//! Executes a plan's phases against one target. Open-loop phases: a dispatcher task sleeps
+//! precisely (timerfd) until each intended time and starts the request, whether or not
 //! earlier ones have returned. Closed-loop phases: N users send, wait, think, repeat.
 //! Latency is always measured from the intended time.
 
@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::client::Client;
 use super::rng::{Rng, WeightedPick};
 use super::schedule::{phase_starts_us, Schedule, Scheduled};
+use super::timer::PreciseTimer;
 use crate::record::{Ending, FailureKind, Outcome, Recorder};
 use crate::scenario::{Arrival, Plan};
 
@@ -40,7 +41,7 @@ struct Ctx {
     client: Client,
     shared: Arc<Shared>,
     methods: Vec<hyper::Method>,
-    paths: Vec<String>,
+    uris: Vec<hyper::Uri>,
     timeout: Duration,
     max_in_flight: u64,
     cancel: CancellationToken,
@@ -65,7 +66,11 @@ pub async fn run(
         client: Client::new(base_url).await?,
         shared: shared.clone(),
         methods,
-        paths: plan.requests.iter().map(|r| r.path.clone()).collect(),
+        uris: plan
+            .requests
+            .iter()
+            .map(|r| r.path.parse::<hyper::Uri>())
+            .collect::<Result<Vec<_>, _>>()?,
         timeout: Duration::from_millis(plan.load.client_timeout_ms),
         max_in_flight: plan.load.max_in_flight as u64,
         cancel: cancel.clone(),
@@ -104,7 +109,7 @@ pub async fn run(
             }
         }
     }
-    let _ = tokio::task::spawn_blocking(move || dispatcher.join()).await;
+    let _ = dispatcher.await;
     shared.phase.store(usize::MAX, Ordering::Relaxed);
     // Every request ends by itself within the client timeout; this loop only waits.
     while shared.in_flight.load(Ordering::Acquire) > 0 {
@@ -113,44 +118,41 @@ pub async fn run(
     Ok(())
 }
 
+/// Sends every open-loop request at its intended time, from a task on the runtime itself so
+/// a send never waits for another thread to wake.
 fn spawn_dispatcher(
     plan: &Plan,
     ctx: Arc<Ctx>,
     load_start: Instant,
-) -> std::thread::JoinHandle<()> {
-    let handle = tokio::runtime::Handle::current();
+) -> tokio::task::JoinHandle<()> {
     let phases = plan.phases.clone();
     let requests = plan.requests.clone();
     let seed = plan.seed;
-    std::thread::Builder::new()
-        .name("fpmlab-dispatch".into())
-        .spawn(move || {
-            // The default 50 µs timer slack would show up directly as client lag.
-            unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };
-            for Scheduled { at_us, phase, kind } in Schedule::new(&phases, &requests, seed) {
-                let at = load_start + Duration::from_micros(at_us);
-                if !sleep_until(at, &ctx.cancel) {
-                    return;
-                }
-                let ctx = ctx.clone();
-                handle.spawn(async move { one(&ctx, phase, kind, at).await });
+    tokio::spawn(async move {
+        let mut timer = match PreciseTimer::new() {
+            Ok(t) => t,
+            Err(e) => {
+                // Without a timerfd the run cannot keep its schedule honestly: stop it.
+                eprintln!("error: cannot create a timer for the schedule: {e}");
+                ctx.cancel.cancel();
+                return;
             }
-        })
-        .expect("spawning the dispatcher thread")
-}
-
-/// Sleeps until `at` in short slices so a cancel is seen quickly. False if cancelled.
-fn sleep_until(at: Instant, cancel: &CancellationToken) -> bool {
-    loop {
-        if cancel.is_cancelled() {
-            return false;
+        };
+        for Scheduled { at_us, phase, kind } in Schedule::new(&phases, &requests, seed) {
+            let at = load_start + Duration::from_micros(at_us);
+            tokio::select! {
+                biased;
+                _ = ctx.cancel.cancelled() => return,
+                r = timer.sleep_until(at) => if let Err(e) = r {
+                    eprintln!("error: schedule timer failed: {e}");
+                    ctx.cancel.cancel();
+                    return;
+                },
+            }
+            let ctx = ctx.clone();
+            tokio::spawn(async move { one(&ctx, phase, kind, at).await });
         }
-        let now = Instant::now();
-        if now >= at {
-            return true;
-        }
-        std::thread::sleep((at - now).min(Duration::from_millis(50)));
-    }
+    })
 }
 
 async fn run_closed(
@@ -202,9 +204,7 @@ async fn one(ctx: &Ctx, phase: usize, kind: usize, intended: Instant) {
         .expect("recorder lock")
         .on_send(phase, kind, Instant::now(), n);
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
-    let work = ctx
-        .client
-        .exchange(&ctx.methods[kind], &ctx.paths[kind], id);
+    let work = ctx.client.exchange(&ctx.methods[kind], &ctx.uris[kind], id);
     let failed = |failure: FailureKind, message: String| Outcome {
         phase,
         kind,

@@ -4,3 +4,4 @@ pub mod client;
 pub mod generator;
 pub mod rng;
 pub mod schedule;
+pub mod timer;

@@ -148,3 +148,12 @@ pub struct ValidateArgs {
     #[arg(long)]
     pub print: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cli_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

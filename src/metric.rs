@@ -360,6 +360,19 @@ mod tests {
     }
 
     #[test]
+    fn every_metric_is_documented() {
+        let docs = include_str!("../docs/reports.md");
+        for m in all() {
+            for name in m.aliases.iter().chain([&m.name]) {
+                assert!(
+                    docs.contains(&format!("`{name}`")),
+                    "docs/reports.md lacks `{name}`"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn quantities_parse_per_unit() {
         let m = |n| find(n).unwrap();
         assert_eq!(m("latency_p99").parse_quantity("800ms"), Ok(800_000.0));

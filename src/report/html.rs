@@ -83,8 +83,11 @@ fn legend(items: &[(String, String, bool)]) -> String {
 
 /// A section of small multiples: one chart per config, side by side.
 fn grid(id: &str, title: &str, about: &str, legend_html: &str, charts: &[String]) -> String {
+    // Two columns (one config takes half the width; a third wraps): three would make the
+    // labels too small to read.
+    let cols = 2;
     let mut out = format!(
-        "<section id=\"{id}\"><h2>{}</h2><p class=\"about\">{about}</p>{legend_html}<div class=\"grid\">",
+        "<section id=\"{id}\"><h2>{}</h2><p class=\"about\">{about}</p>{legend_html}<div class=\"grid\" style=\"--cols:{cols}\">",
         esc(title)
     );
     for c in charts {
@@ -111,7 +114,11 @@ pub fn render(run: &RunResult) -> anyhow::Result<String> {
     // One chart per config, on the shared time axis.
     let each = |f: &dyn Fn(&Frame, &ConfigResult) -> anyhow::Result<String>| -> anyhow::Result<Vec<String>> {
         (run.configs.iter())
-            .map(|c| f(&Frame { title: &c.name, phases: &phases, x_max }, c))
+            .enumerate()
+            .map(|(i, c)| {
+                let frame = Frame { title: &c.name, color: config_color(i), phases: &phases, x_max };
+                f(&frame, c)
+            })
             .collect()
     };
     let timelines = || run.configs.iter().map(|c| c.recorded.timeline.as_slice());

@@ -84,11 +84,11 @@ pub fn placeholder(size: (u32, u32), title: &str, message: &str) -> anyhow::Resu
 
 /// Title and label fonts.
 pub fn title_font() -> TextStyle<'static> {
-    ("sans-serif", 16).into_font().color(&TEXT)
+    ("sans-serif", 18).into_font().color(&TEXT)
 }
 
 pub fn label_font() -> TextStyle<'static> {
-    ("sans-serif", 12).into_font().color(&TEXT)
+    ("sans-serif", 13).into_font().color(&TEXT)
 }
 
 /// A log axis in milliseconds from `lo` to `hi` (decades, see [`decades`]), with a tick at

@@ -65,7 +65,7 @@ pub fn listen_queue(frame: &Frame, samples: &[Sample], y_max: u32) -> anyhow::Re
     let y_top = (f64::from(y_max.max(4)) * 1.12).ceil();
     svg(SMALL, |root| {
         let mut chart = ChartBuilder::on(root)
-            .caption(frame.title, title_font())
+            .caption(frame.title, title_font().color(&frame.color))
             .margin(10)
             .x_label_area_size(30)
             .y_label_area_size(62)
@@ -115,7 +115,7 @@ pub fn workers(
     let y_top = (f64::from(y_max.max(1)) * 1.25).ceil().max(2.0);
     svg(SMALL, |root| {
         let mut chart = ChartBuilder::on(root)
-            .caption(frame.title, title_font())
+            .caption(frame.title, title_font().color(&frame.color))
             .margin(10)
             .x_label_area_size(30)
             .y_label_area_size(62)

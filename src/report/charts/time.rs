@@ -13,6 +13,8 @@ use crate::record::timeline::Bucket;
 pub struct Frame<'a> {
     /// The config's name (the chart's title).
     pub title: &'a str,
+    /// The config's color (the title's).
+    pub color: RGBColor,
     pub phases: &'a [PhaseSpan],
     /// End of the time axis, seconds (the same for every config).
     pub x_max: f64,
@@ -103,7 +105,7 @@ pub fn percentiles(
     }
     svg(SMALL, |root| {
         let mut chart = ChartBuilder::on(root)
-            .caption(frame.title, title_font())
+            .caption(frame.title, title_font().color(&frame.color))
             .margin(10)
             .x_label_area_size(30)
             .y_label_area_size(62)
@@ -167,7 +169,7 @@ pub fn rps_by_outcome(frame: &Frame, timeline: &[Bucket], y_max: u64) -> anyhow:
     let y_top = (y_max.max(1) as f64 * 1.12).ceil();
     svg(SMALL, |root| {
         let mut chart = ChartBuilder::on(root)
-            .caption(frame.title, title_font())
+            .caption(frame.title, title_font().color(&frame.color))
             .margin(10)
             .x_label_area_size(30)
             .y_label_area_size(62)
@@ -235,6 +237,7 @@ mod tests {
         }];
         let frame = Frame {
             title: "static-4",
+            color: RED,
             phases: &phases,
             x_max: 4.0,
         };

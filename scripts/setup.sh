@@ -6,8 +6,9 @@ set -euo pipefail
 
 packages=(nginx-light php8.2-fpm iproute2 procps)
 if [[ "${1:-}" == "--tests" ]]; then
-    # Peers for side-by-side checks, debootstrap for the offline docker image.
-    packages+=(wrk debootstrap)
+    # Peers for side-by-side checks, debootstrap for the offline docker image, a headless
+    # browser (and a font) to open the HTML report in.
+    packages+=(wrk debootstrap chromium fonts-dejavu-core)
 fi
 
 missing=()

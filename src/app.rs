@@ -4,9 +4,12 @@ use std::process::ExitCode;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{Cli, Command, RunArgs, StackArg, ValidateArgs};
-use crate::report::table;
-use crate::results::Status;
+use crate::cli::{
+    Cli, Command, CompareArgs, CompareFormat, ExportArgs, ReportArgs, RunArgs, StackArg,
+    ValidateArgs,
+};
+use crate::report::{export, table};
+use crate::results::{RunResult, Status};
 use crate::runner::{self, RunOptions};
 use crate::scenario::{self, Driver};
 
@@ -17,6 +20,8 @@ pub mod exit {
     pub const ERROR: u8 = 1;
     /// Bad usage or an invalid scenario: nothing was started.
     pub const INVALID: u8 = 2;
+    /// A threshold was breached (`run`) or a `--fail-if` rule fired (`compare`).
+    pub const THRESHOLD: u8 = 3;
     /// Interrupted by Ctrl-C / SIGTERM (results are partial).
     pub const INTERRUPTED: u8 = 130;
 }
@@ -26,6 +31,8 @@ pub fn main(cli: Cli) -> ExitCode {
     let code = match cli.command {
         Command::Validate(args) => validate(&args),
         Command::Run(args) => run(&args),
+        Command::Report(args) => report(&args),
+        Command::Compare(args) => compare(&args),
     };
     ExitCode::from(code)
 }
@@ -145,13 +152,40 @@ fn run(args: &RunArgs) -> u8 {
             return exit::ERROR;
         }
     };
-    let result = &finished.result;
+    let mut result = finished.result;
+    result.thresholds = crate::thresholds::evaluate(&result);
+    if !result.thresholds.is_empty() {
+        if let Err(e) = result.save(&finished.dir) {
+            eprintln!("error: saving the threshold verdicts: {e:#}");
+        }
+    }
+    let result = &result;
+    // An export to stdout owns stdout: the table and the verdicts go to stderr then.
+    let to_stdout = !args.exports.uses_stdout();
+    let say = |text: &str| {
+        if to_stdout {
+            println!("{text}")
+        } else {
+            eprintln!("{text}")
+        }
+    };
     if args.json {
         let summary: Vec<_> = result.configs.iter().map(|c| serde_json::json!({"name": c.name, "status": c.status, "error": c.error, "summary": c.recorded.summary, "server": c.server, "generator": c.generator})).collect();
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({"run_dir": finished.dir, "status": result.status, "configs": summary})).expect("summary serializes"));
     } else {
-        print!("{}", table::render(result));
-        println!("\nresults: {}", finished.dir.join("run.json").display());
+        say(table::render(result).trim_end());
+        say(&format!(
+            "\nresults: {}",
+            finished.dir.join("run.json").display()
+        ));
+    }
+    let html = (!args.no_report).then(|| finished.dir.join("report.html"));
+    let exported = write_exports(result, html, &args.exports, &say);
+    if !result.thresholds.is_empty() {
+        say("\nthresholds:");
+        for v in &result.thresholds {
+            say(&format!("  {}", v.line()));
+        }
     }
     for c in &result.configs {
         if let Some(e) = &c.error {
@@ -159,9 +193,119 @@ fn run(args: &RunArgs) -> u8 {
         }
     }
     match result.status {
-        Status::Complete => exit::OK,
         Status::Interrupted => exit::INTERRUPTED,
+        Status::Complete if !exported => exit::ERROR,
+        Status::Complete if crate::thresholds::breached(&result.thresholds) => exit::THRESHOLD,
+        Status::Complete => exit::OK,
         _ => exit::ERROR,
+    }
+}
+
+/// Writes the HTML report (if asked) and the exports; says where. False if any failed.
+fn write_exports(
+    run: &RunResult,
+    html: Option<std::path::PathBuf>,
+    e: &ExportArgs,
+    say: &dyn Fn(&str),
+) -> bool {
+    let requests = export::requests(
+        html,
+        e.export_markdown.clone(),
+        e.export_csv.clone(),
+        e.export_json.clone(),
+    );
+    let (written, errors) = export::write_all(run, &requests);
+    for path in written {
+        say(&format!("wrote {}", path.display()));
+    }
+    for err in &errors {
+        eprintln!("error: {err:#}");
+    }
+    errors.is_empty()
+}
+
+fn report(args: &ReportArgs) -> u8 {
+    let run = match RunResult::load(&args.run) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return exit::ERROR;
+        }
+    };
+    let dir = if args.run.is_dir() {
+        args.run.clone()
+    } else {
+        args.run
+            .parent()
+            .map(|p| p.to_path_buf())
+            .unwrap_or_default()
+    };
+    let html = (!args.no_html).then(|| args.out.clone().unwrap_or_else(|| dir.join("report.html")));
+    let to_stdout = !args.exports.uses_stdout();
+    let say = |text: &str| {
+        if to_stdout {
+            println!("{text}")
+        } else {
+            eprintln!("{text}")
+        }
+    };
+    if write_exports(&run, html, &args.exports, &say) {
+        exit::OK
+    } else {
+        exit::ERROR
+    }
+}
+
+fn compare(args: &CompareArgs) -> u8 {
+    let load = |p: &std::path::Path| {
+        RunResult::load(p)
+            .map_err(|e| eprintln!("error: {e:#}"))
+            .ok()
+    };
+    let (Some(base), Some(cand)) = (load(&args.baseline), load(&args.candidate)) else {
+        return exit::ERROR;
+    };
+    let rules: Result<Vec<_>, String> = args
+        .fail_if
+        .iter()
+        .map(|r| crate::compare::Rule::parse(r))
+        .collect();
+    let metrics = crate::compare::metrics(&args.metrics);
+    let (rules, metrics) = match (rules, metrics) {
+        (Ok(r), Ok(m)) => (r, m),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return exit::INVALID;
+        }
+    };
+    let path = |p: &std::path::Path| p.display().to_string();
+    let (bp, cp) = (path(&args.baseline), path(&args.candidate));
+    let c = match crate::compare::compare(
+        (&bp, &base),
+        (&cp, &cand),
+        &metrics,
+        args.phase.as_deref(),
+        &rules,
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::INVALID;
+        }
+    };
+    use crate::compare::render;
+    print!(
+        "{}",
+        match args.format {
+            CompareFormat::Table => render::table(&c),
+            CompareFormat::Markdown => render::markdown(&c),
+            CompareFormat::Json => render::json(&c),
+        }
+    );
+    if c.regressed {
+        exit::THRESHOLD
+    } else {
+        exit::OK
     }
 }
 

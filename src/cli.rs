@@ -21,6 +21,11 @@ pub enum Command {
     Run(RunArgs),
     /// Check scenario files without running anything.
     Validate(ValidateArgs),
+    /// Render a run's report.html (and any exports) from its run.json.
+    Report(ReportArgs),
+    /// Compare two runs of the same scenario, metric by metric; --fail-if rules give CI its
+    /// exit code (3 when one fires).
+    Compare(CompareArgs),
 }
 
 /// Which stack to run.
@@ -58,6 +63,80 @@ pub struct RunArgs {
     /// Print the summary as JSON on stdout instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Do not write report.html into the run directory.
+    #[arg(long)]
+    pub no_report: bool,
+    #[command(flatten)]
+    pub exports: ExportArgs,
+}
+
+/// Exports, on `run` and `report`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ExportArgs {
+    /// Write the results as Markdown, fit for a pull request, to FILE (- for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub export_markdown: Option<PathBuf>,
+    /// Write CSV: the summary (per config and phase, a column per metric) to FILE and the
+    /// per-second timeline to FILE-timeline (out.csv -> out-timeline.csv).
+    #[arg(long, value_name = "FILE")]
+    pub export_csv: Option<PathBuf>,
+    /// Write the JSON summary (every metric per config and phase, thresholds) to FILE
+    /// (- for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub export_json: Option<PathBuf>,
+}
+
+impl ExportArgs {
+    /// True if an export writes to stdout.
+    pub fn uses_stdout(&self) -> bool {
+        [&self.export_markdown, &self.export_csv, &self.export_json]
+            .iter()
+            .any(|p| p.as_deref() == Some(std::path::Path::new("-")))
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// A run directory or its run.json.
+    pub run: PathBuf,
+    /// Where to write the HTML report (default: report.html beside run.json).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Only the exports: no HTML report.
+    #[arg(long, conflicts_with = "out")]
+    pub no_html: bool,
+    #[command(flatten)]
+    pub exports: ExportArgs,
+}
+
+/// Output format of `compare`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompareFormat {
+    Table,
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// The baseline: a run directory or a run.json.
+    pub baseline: PathBuf,
+    /// The candidate: a run directory or a run.json.
+    pub candidate: PathBuf,
+    /// A regression rule, e.g. 'latency_p99>+10%', 'error_rate>+0.01', 'queue_wait_p99>+50ms',
+    /// 'achieved_rps<-5%' (repeatable). Exit code 3 when one fires.
+    #[arg(long = "fail-if", value_name = "RULE")]
+    pub fail_if: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
+    pub format: CompareFormat,
+    /// Metrics to show (repeatable; default: latency p50/p90/p99/max, queue wait and service
+    /// p99, error rate, throughput, client failures, listen queue).
+    #[arg(long = "metric", value_name = "NAME")]
+    pub metrics: Vec<String>,
+    /// Compare one phase instead of the whole run.
+    #[arg(long, value_name = "NAME")]
+    pub phase: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -68,4 +147,13 @@ pub struct ValidateArgs {
     /// Print the resolved plan (every default filled in) as JSON.
     #[arg(long)]
     pub print: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cli_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

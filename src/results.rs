@@ -60,6 +60,10 @@ pub struct RunResult {
     pub warnings: Vec<String>,
     /// One entry per pool config, in scenario order.
     pub configs: Vec<ConfigResult>,
+    /// The scenario's thresholds checked at the end of the run: one verdict per threshold
+    /// and config (empty without thresholds, or before the run ended).
+    #[serde(default)]
+    pub thresholds: Vec<crate::thresholds::Verdict>,
 }
 
 /// The machine and the stack the run used.

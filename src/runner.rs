@@ -76,6 +76,7 @@ pub async fn run(
         environment: Environment::detect(),
         warnings,
         configs: plan.configs.iter().map(ConfigResult::pending).collect(),
+        thresholds: Vec::new(),
     }));
     save(&state, &dir)?;
 

@@ -16,7 +16,7 @@ use crate::scenario::{Phase, RequestKind};
 pub use histograms::{Histograms, Percentiles, SerializedHistograms};
 pub use outcome::{Ending, FailureKind, FpmTiming, Outcome};
 pub use summary::{Counts, FailureCounts, Summary};
-use timeline::{Bucket, Timeline};
+use timeline::{Bucket, Series, Timeline};
 
 /// How many distinct client-failure messages a config keeps as examples.
 const MAX_ERROR_EXAMPLES: usize = 10;
@@ -144,11 +144,12 @@ impl Recorder {
                 if wait < 0 {
                     cell.counts.clamped_queue_waits += 1;
                 }
+                let service = (fpm.script_end_us - fpm.script_start_us).max(0) as u64;
                 histograms::record(&mut cell.hist.queue_wait, wait.max(0) as u64);
-                histograms::record(
-                    &mut cell.hist.service,
-                    (fpm.script_end_us - fpm.script_start_us).max(0) as u64,
-                );
+                histograms::record(&mut cell.hist.service, service);
+                self.timeline
+                    .add(t_s, Series::QueueWait, wait.max(0) as u64);
+                self.timeline.add(t_s, Series::Service, service);
             }
             _ => cell.counts.unreported += 1,
         }

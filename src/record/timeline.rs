@@ -1,6 +1,6 @@
-//! The per-second timeline: counts by second of the run, latency percentiles of the
-//! requests completed in that second. Only the last few seconds keep a histogram, so memory
-//! is one small struct per second however long the run.
+//! The per-second timeline: counts by second of the run, and percentiles of latency, queue
+//! wait and service time of the requests completed in that second. Only the last few seconds
+//! keep histograms, so memory is one small struct per second however long the run.
 
 use std::collections::VecDeque;
 
@@ -28,22 +28,86 @@ pub struct Bucket {
     pub dropped: u64,
     /// Median latency (done − intended) of requests completed in this second, µs.
     pub latency_p50_us: u64,
+    /// 90th percentile latency of requests completed in this second, µs.
+    #[serde(default)]
+    pub latency_p90_us: u64,
     /// 99th percentile latency of requests completed in this second, µs.
     pub latency_p99_us: u64,
+    /// Median queue wait (php-fpm start − sent) of the requests completed in this second that
+    /// the app reported, µs; 0 when none did.
+    #[serde(default)]
+    pub queue_wait_p50_us: u64,
+    /// 99th percentile queue wait, µs; 0 when no request reported.
+    #[serde(default)]
+    pub queue_wait_p99_us: u64,
+    /// Median service time (the script's own duration), µs; 0 when no request reported.
+    #[serde(default)]
+    pub service_p50_us: u64,
+    /// 99th percentile service time, µs; 0 when no request reported.
+    #[serde(default)]
+    pub service_p99_us: u64,
     /// Most requests in flight at any send in this second.
     pub max_in_flight: u64,
 }
 
-/// How many recent seconds keep a live histogram; completions are recorded in near time
+/// How many recent seconds keep live histograms; completions are recorded in near time
 /// order, so older seconds can be closed.
 const OPEN_SECONDS: usize = 4;
+
+/// Which per-second distribution a value belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Series {
+    Latency,
+    QueueWait,
+    Service,
+}
+
+/// The histograms of one still-open second (2 significant digits: plenty for a chart).
+#[derive(Debug)]
+struct Open {
+    t_s: u64,
+    latency: Histogram<u64>,
+    queue_wait: Histogram<u64>,
+    service: Histogram<u64>,
+}
+
+impl Open {
+    fn new(t_s: u64) -> Self {
+        let h = || Histogram::new_with_bounds(1, 3_600_000_000, 2).expect("valid bounds");
+        Open {
+            t_s,
+            latency: h(),
+            queue_wait: h(),
+            service: h(),
+        }
+    }
+
+    fn series(&mut self, s: Series) -> &mut Histogram<u64> {
+        match s {
+            Series::Latency => &mut self.latency,
+            Series::QueueWait => &mut self.queue_wait,
+            Series::Service => &mut self.service,
+        }
+    }
+
+    /// Writes the percentiles into `b` (an empty histogram gives 0).
+    fn fill(&self, b: &mut Bucket) {
+        b.latency_p50_us = self.latency.value_at_quantile(0.5);
+        b.latency_p90_us = self.latency.value_at_quantile(0.9);
+        b.latency_p99_us = self.latency.value_at_quantile(0.99);
+        b.queue_wait_p50_us = self.queue_wait.value_at_quantile(0.5);
+        b.queue_wait_p99_us = self.queue_wait.value_at_quantile(0.99);
+        b.service_p50_us = self.service.value_at_quantile(0.5);
+        b.service_p99_us = self.service.value_at_quantile(0.99);
+    }
+}
 
 /// Builds the timeline as outcomes arrive.
 #[derive(Debug, Default)]
 pub struct Timeline {
     buckets: Vec<Bucket>,
-    /// (second, latency histogram) of the still-open seconds, oldest first.
-    open: VecDeque<(u64, Histogram<u64>)>,
+    /// The still-open seconds, oldest first.
+    open: VecDeque<Open>,
 }
 
 impl Timeline {
@@ -61,42 +125,44 @@ impl Timeline {
 
     /// Adds a completed request's latency to its second's percentiles.
     pub fn add_latency(&mut self, t_s: u64, latency_us: u64) {
-        if let Some((_, h)) = self.open.iter_mut().find(|(s, _)| *s == t_s) {
-            super::histograms::record(h, latency_us);
+        self.add(t_s, Series::Latency, latency_us);
+    }
+
+    /// Adds a value to the distribution `series` of second `t_s`.
+    pub fn add(&mut self, t_s: u64, series: Series, us: u64) {
+        if let Some(open) = self.open.iter_mut().find(|o| o.t_s == t_s) {
+            super::histograms::record(open.series(series), us);
             return;
         }
-        if self.open.back().is_some_and(|(s, _)| *s > t_s) && self.open.len() >= OPEN_SECONDS {
+        if self.open.back().is_some_and(|o| o.t_s > t_s) && self.open.len() >= OPEN_SECONDS {
             // Far out of order: too late for the percentiles of a closed second.
             return;
         }
-        let mut h = Histogram::new_with_bounds(1, 3_600_000_000, 2).expect("valid bounds");
-        super::histograms::record(&mut h, latency_us);
+        let mut open = Open::new(t_s);
+        super::histograms::record(open.series(series), us);
         let pos = self
             .open
             .iter()
-            .position(|(s, _)| *s > t_s)
+            .position(|o| o.t_s > t_s)
             .unwrap_or(self.open.len());
-        self.open.insert(pos, (t_s, h));
+        self.open.insert(pos, open);
         while self.open.len() > OPEN_SECONDS {
             self.close_oldest();
         }
     }
 
     fn close_oldest(&mut self) {
-        if let Some((t_s, h)) = self.open.pop_front() {
-            let b = self.bucket(t_s);
-            b.latency_p50_us = h.value_at_quantile(0.5);
-            b.latency_p99_us = h.value_at_quantile(0.99);
+        if let Some(open) = self.open.pop_front() {
+            open.fill(self.bucket(open.t_s));
         }
     }
 
     /// The timeline so far, with the open seconds' percentiles filled in.
     pub fn snapshot(&self) -> Vec<Bucket> {
         let mut out = self.buckets.clone();
-        for (t_s, h) in &self.open {
-            if let Some(b) = out.get_mut(*t_s as usize) {
-                b.latency_p50_us = h.value_at_quantile(0.5);
-                b.latency_p99_us = h.value_at_quantile(0.99);
+        for open in &self.open {
+            if let Some(b) = out.get_mut(open.t_s as usize) {
+                open.fill(b);
             }
         }
         out
@@ -124,6 +190,39 @@ mod tests {
                 (b.latency_p50_us as f64 / expected as f64 - 1.0).abs() < 0.02,
                 "{s}: {b:?}"
             );
+            assert!(b.latency_p90_us > b.latency_p50_us && b.latency_p99_us > b.latency_p90_us);
+            assert_eq!(
+                (b.queue_wait_p99_us, b.service_p50_us),
+                (0, 0),
+                "no fpm data"
+            );
+        }
+    }
+
+    #[test]
+    fn queue_wait_and_service_per_second() {
+        let mut t = Timeline::default();
+        for s in 0..6u64 {
+            t.bucket(s).completed += 1;
+            for v in 1..=100 {
+                t.add(s, Series::QueueWait, v * 1000);
+                t.add(s, Series::Service, 100_000);
+            }
+        }
+        for b in t.snapshot() {
+            assert!(
+                (b.queue_wait_p50_us as f64 / 50_000.0 - 1.0).abs() < 0.02,
+                "{b:?}"
+            );
+            assert!(
+                (b.queue_wait_p99_us as f64 / 99_000.0 - 1.0).abs() < 0.02,
+                "{b:?}"
+            );
+            assert!(
+                (b.service_p99_us as f64 / 100_000.0 - 1.0).abs() < 0.02,
+                "{b:?}"
+            );
+            assert_eq!(b.latency_p50_us, 0);
         }
     }
 }

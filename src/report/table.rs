@@ -6,7 +6,7 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArra
 use super::fmt_us;
 use crate::results::{ConfigResult, RunResult, Status};
 
-const HEADERS: [&str; 15] = [
+pub const HEADERS: [&str; 15] = [
     "config",
     "requests",
     "rps",
@@ -47,7 +47,7 @@ pub fn render(run: &RunResult) -> String {
     out
 }
 
-fn row(c: &ConfigResult) -> Vec<String> {
+pub fn row(c: &ConfigResult) -> Vec<String> {
     let s = &c.recorded.summary;
     let name = match c.status {
         Status::Complete => c.name.clone(),
@@ -114,6 +114,49 @@ fn row(c: &ConfigResult) -> Vec<String> {
         sv.peak_worker_pss_kib
             .map_or("-".into(), |k| format!("{:.1}", k as f64 / 1024.0)),
     ]
+}
+
+/// Columns of [`phase_rows`].
+pub const PHASE_HEADERS: [&str; 9] = [
+    "config",
+    "phase",
+    "requests",
+    "rps",
+    "p50",
+    "p99",
+    "queue p99",
+    "service p99",
+    "error rate",
+];
+
+/// One row per config and phase: requests, throughput, latency, queue wait, service, errors.
+pub fn phase_rows(run: &RunResult) -> ([&'static str; 9], Vec<Vec<String>>) {
+    let dur = |p: crate::record::Percentiles, v: u64| {
+        if p.count > 0 {
+            fmt_us(v)
+        } else {
+            "-".into()
+        }
+    };
+    let rows = (run.configs.iter())
+        .flat_map(|c| {
+            c.recorded.phases.iter().map(move |p| {
+                let s = &p.summary;
+                vec![
+                    c.name.clone(),
+                    p.name.clone(),
+                    s.sent.to_string(),
+                    format!("{:.1}", s.achieved_rps),
+                    dur(s.latency, s.latency.p50_us),
+                    dur(s.latency, s.latency.p99_us),
+                    dur(s.queue_wait, s.queue_wait.p99_us),
+                    dur(s.service, s.service.p99_us),
+                    format!("{:.2}%", s.error_rate * 100.0),
+                ]
+            })
+        })
+        .collect();
+    (PHASE_HEADERS, rows)
 }
 
 /// One sentence: where the time went, LB view against APM view.

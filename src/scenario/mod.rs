@@ -2,6 +2,7 @@
 
 pub mod plan;
 pub mod raw;
+pub mod threshold;
 pub mod units;
 pub mod validate;
 

@@ -25,7 +25,12 @@ pub struct Plan {
     pub phases: Vec<Phase>,
     /// The weighted request mix.
     pub requests: Vec<RequestKind>,
+    /// Pass/fail limits checked at the end of the run.
+    #[serde(default)]
+    pub thresholds: Vec<Threshold>,
 }
+
+pub use super::threshold::Threshold;
 
 /// Settings of the stack shared by all pool configs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -60,6 +60,8 @@ pub struct RawScenario {
     pub phase: Vec<RawPhase>,
     #[serde(default)]
     pub request: Vec<RawRequest>,
+    #[serde(default)]
+    pub threshold: Vec<super::threshold::RawThreshold>,
 }
 
 /// `[stack]`.

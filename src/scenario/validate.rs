@@ -15,7 +15,7 @@ pub const MAX_SCHEDULED_REQUESTS: f64 = 100_000_000.0;
 pub struct Problems(pub Vec<(String, String)>);
 
 impl Problems {
-    fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
+    pub(super) fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
         self.0.push((field.into(), message.into()));
     }
 }
@@ -72,6 +72,7 @@ pub fn validate(
         .filter_map(|(i, r)| request(&mut p, i, r))
         .collect();
     unique(&mut p, "request", requests.iter().map(|r| r.name.as_str()));
+    let thresholds = super::threshold::validate(&mut p, &raw.threshold, &configs, &phases);
 
     if let (Some(s), Some(l)) = (&stack, &load) {
         if u64::from(s.keepalive_timeout_s) * 1000 <= l.client_timeout_ms {
@@ -96,6 +97,7 @@ pub fn validate(
         configs,
         phases,
         requests,
+        thresholds,
     };
     Ok((plan, warnings))
 }

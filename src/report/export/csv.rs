@@ -1,0 +1,163 @@
+//! CSV: two files. `FILE` holds the summary (one row per config and scope: the whole run,
+//! then each phase; a column per named metric, in its base unit), `FILE-timeline` the
+//! per-second timeline of every config, joined with the server-side samples of that second.
+
+use std::fmt::Write;
+
+use super::{Artifact, Exporter};
+use crate::metric::{self, Scope, Unit};
+use crate::results::{ConfigResult, RunResult};
+
+pub struct CsvExporter;
+
+impl Exporter for CsvExporter {
+    fn name(&self) -> &'static str {
+        "csv"
+    }
+
+    fn render(&self, run: &RunResult) -> anyhow::Result<Vec<Artifact>> {
+        Ok(vec![
+            Artifact::main(summary(run)),
+            Artifact {
+                suffix: "-timeline",
+                bytes: timeline(run).into_bytes(),
+            },
+        ])
+    }
+}
+
+/// Quotes a field if it needs it (RFC 4180).
+fn field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn number(v: Option<f64>) -> String {
+    match v {
+        None => String::new(),
+        Some(v) if v.fract() == 0.0 && v.abs() < 1e15 => format!("{}", v as i64),
+        Some(v) => format!("{v}"),
+    }
+}
+
+/// Column name of a metric: durations get `_us`.
+fn column(m: &metric::Metric) -> String {
+    match m.unit {
+        Unit::Duration => format!("{}_us", m.name),
+        _ => m.name.to_string(),
+    }
+}
+
+/// The summary CSV.
+pub fn summary(run: &RunResult) -> String {
+    let mut out = String::from("config,scope,status");
+    for m in metric::all() {
+        out.push(',');
+        out.push_str(&column(m));
+    }
+    out.push('\n');
+    for c in &run.configs {
+        let status = format!("{:?}", c.status).to_lowercase();
+        let scopes =
+            std::iter::once(None).chain(c.recorded.phases.iter().map(|p| Some(p.name.as_str())));
+        for phase in scopes {
+            let Some(scope) = Scope::of(c, phase) else {
+                continue;
+            };
+            out.push_str(&format!(
+                "{},{},{status}",
+                field(&c.name),
+                field(phase.unwrap_or("all"))
+            ));
+            for m in metric::all() {
+                out.push(',');
+                out.push_str(&number(m.value(&scope)));
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+const TIMELINE_HEADER: &str = "config,t_s,sent,completed,status_1xx,status_2xx,status_3xx,status_4xx,status_5xx,client_failures,dropped,latency_p50_us,latency_p90_us,latency_p99_us,queue_wait_p50_us,queue_wait_p99_us,service_p50_us,service_p99_us,max_in_flight,listen_queue_max,active_workers_max,total_workers_max";
+
+/// Per second of one config: the deepest listen queue and most active and total workers
+/// the samples taken in that second show (`None` without samples).
+fn server_second(c: &ConfigResult, t_s: u64) -> [Option<f64>; 3] {
+    let in_second = c.samples.iter().filter(|s| s.t_ms / 1000 == t_s);
+    let mut out = [None::<u32>; 3];
+    for s in in_second {
+        let queue = s
+            .accept_queue
+            .as_ref()
+            .map(|q| q.queued)
+            .max(s.fpm.as_ref().map(|f| f.listen_queue));
+        let vals = [
+            queue,
+            s.fpm.as_ref().map(|f| f.active_processes),
+            s.fpm.as_ref().map(|f| f.total_processes),
+        ];
+        for (o, v) in out.iter_mut().zip(vals) {
+            *o = (*o).max(v);
+        }
+    }
+    out.map(|v| v.map(f64::from))
+}
+
+/// The timeline CSV.
+pub fn timeline(run: &RunResult) -> String {
+    let mut out = format!("{TIMELINE_HEADER}\n");
+    for c in &run.configs {
+        for b in &c.recorded.timeline {
+            let p = |v: u64| (v > 0).then_some(v as f64);
+            let [queue, active, total] = server_second(c, b.t_s);
+            let cells = [
+                Some(b.t_s as f64),
+                Some(b.sent as f64),
+                Some(b.completed as f64),
+                Some(b.status_1xx as f64),
+                Some(b.status_2xx as f64),
+                Some(b.status_3xx as f64),
+                Some(b.status_4xx as f64),
+                Some(b.status_5xx as f64),
+                Some(b.client_failures as f64),
+                Some(b.dropped as f64),
+                p(b.latency_p50_us),
+                p(b.latency_p90_us),
+                p(b.latency_p99_us),
+                p(b.queue_wait_p50_us),
+                p(b.queue_wait_p99_us),
+                p(b.service_p50_us),
+                p(b.service_p99_us),
+                Some(b.max_in_flight as f64),
+                queue,
+                active,
+                total,
+            ];
+            out.push_str(&field(&c.name));
+            for v in cells {
+                let _ = write!(out, ",{}", number(v));
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_and_numbers() {
+        assert_eq!(field("a,b"), "\"a,b\"");
+        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(number(Some(12.0)), "12");
+        assert_eq!(number(Some(0.0125)), "0.0125");
+        assert_eq!(number(None), "");
+        assert_eq!(TIMELINE_HEADER.split(',').count(), 22);
+    }
+}

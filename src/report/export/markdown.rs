@@ -1,0 +1,141 @@
+//! Markdown fit to paste into a pull request: the comparison table, one sentence per config
+//! on where the time went, the thresholds, and the per-phase figures folded away.
+
+use super::{Artifact, Exporter};
+use crate::report::table;
+use crate::results::RunResult;
+use crate::thresholds::Outcome;
+
+pub struct MarkdownExporter;
+
+impl Exporter for MarkdownExporter {
+    fn name(&self) -> &'static str {
+        "markdown"
+    }
+
+    fn render(&self, run: &RunResult) -> anyhow::Result<Vec<Artifact>> {
+        Ok(vec![Artifact::main(render(run))])
+    }
+}
+
+/// A Markdown table; columns from `right_from` on are right-aligned (numbers).
+pub fn md_table(headers: &[&str], right_from: usize, rows: &[Vec<String>]) -> String {
+    let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+    let mut out = format!(
+        "| {} |\n|",
+        headers
+            .iter()
+            .map(|h| cell(h))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    for i in 0..headers.len() {
+        out.push_str(if i >= right_from { " ---: |" } else { " --- |" });
+    }
+    out.push('\n');
+    for r in rows {
+        out.push_str(&format!(
+            "| {} |\n",
+            r.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | ")
+        ));
+    }
+    out
+}
+
+/// The whole document.
+pub fn render(run: &RunResult) -> String {
+    let mut out = format!("## fpmlab: {}\n\n", run.plan.name);
+    if !run.plan.description.is_empty() {
+        out.push_str(&format!("{}\n\n", run.plan.description));
+    }
+    let status = format!("{:?}", run.status).to_lowercase();
+    let env = &run.environment;
+    let driver = if env.stack.driver.is_empty() {
+        "unknown"
+    } else {
+        &env.stack.driver
+    };
+    out.push_str(&format!(
+        "Run of {} · {status}{} · {driver} stack · {} cores · fpmlab {}\n\n",
+        run.started_at,
+        if run.partial { " (partial)" } else { "" },
+        env.cores,
+        run.fpmlab_version
+    ));
+    let rows: Vec<Vec<String>> = run.configs.iter().map(table::row).collect();
+    out.push_str(&md_table(&table::HEADERS, 1, &rows));
+    out.push('\n');
+    for c in &run.configs {
+        out.push_str(&format!("- {}\n", table::reading(c)));
+    }
+    if !run.thresholds.is_empty() {
+        out.push_str("\n### Thresholds\n\n");
+        let rows: Vec<Vec<String>> = run
+            .thresholds
+            .iter()
+            .map(|v| {
+                let m = crate::metric::find(&v.threshold.metric).expect("validated metric");
+                vec![
+                    match v.outcome {
+                        Outcome::Pass => "pass".to_string(),
+                        Outcome::Fail => "**FAIL**".to_string(),
+                        Outcome::NoData => "**FAIL** (no data)".to_string(),
+                    },
+                    v.config.clone(),
+                    v.text.split(" [").next().unwrap_or(&v.text).to_string(),
+                    v.threshold
+                        .phase
+                        .clone()
+                        .unwrap_or_else(|| "whole run".into()),
+                    v.value.map_or("-".into(), |x| m.format(x)),
+                ]
+            })
+            .collect();
+        out.push_str(&md_table(
+            &["result", "config", "threshold", "scope", "measured"],
+            4,
+            &rows,
+        ));
+    }
+    out.push_str("\n<details><summary>Per phase</summary>\n\n");
+    out.push_str(&phase_table(run));
+    out.push_str("\n</details>\n");
+    let warnings: Vec<String> = run
+        .warnings
+        .iter()
+        .cloned()
+        .chain(run.configs.iter().flat_map(|c| {
+            (c.generator
+                .warnings
+                .iter()
+                .map(move |w| format!("{}: {w}", c.name)))
+            .chain(
+                c.error
+                    .iter()
+                    .map(move |e| format!("{}: failed: {e}", c.name)),
+            )
+        }))
+        .collect();
+    if !warnings.is_empty() {
+        out.push_str("\n### Warnings\n\n");
+        for w in warnings {
+            out.push_str(&format!("- {w}\n"));
+        }
+    }
+    out
+}
+
+/// Per config and phase: requests, throughput, latency, queue wait, service, errors.
+pub fn phase_table(run: &RunResult) -> String {
+    let (headers, rows) = table::phase_rows(run);
+    md_table(&headers, 2, &rows)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn table_escapes_and_aligns() {
+        let t = super::md_table(&["a", "n"], 1, &[vec!["x|y".into(), "3".into()]]);
+        assert_eq!(t, "| a | n |\n| --- | ---: |\n| x\\|y | 3 |\n");
+    }
+}

@@ -1,0 +1,155 @@
+//! Exporters: every file rendered from a `run.json` (the HTML report, Markdown, CSV, the
+//! JSON summary) goes through one trait, as hyperfine's exporters do. An exporter renders
+//! to bytes; writing, naming and `-` for stdout are handled here once.
+
+pub mod csv;
+pub mod json;
+pub mod markdown;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::results::RunResult;
+
+/// One file an exporter produces. `suffix` is inserted before the target's extension: ""
+/// for the main file, `-timeline` for the CSV timeline (`out.csv` → `out-timeline.csv`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Artifact {
+    pub suffix: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+impl Artifact {
+    pub fn main(text: String) -> Self {
+        Artifact {
+            suffix: "",
+            bytes: text.into_bytes(),
+        }
+    }
+}
+
+/// Renders a run into one or more files.
+pub trait Exporter {
+    /// A short name for messages (`markdown`).
+    fn name(&self) -> &'static str;
+    /// The files, main one first.
+    fn render(&self, run: &RunResult) -> anyhow::Result<Vec<Artifact>>;
+}
+
+/// Where an artifact with `suffix` goes for `target`: `dir/out.csv` + `-timeline` →
+/// `dir/out-timeline.csv`.
+pub fn artifact_path(target: &Path, suffix: &str) -> PathBuf {
+    if suffix.is_empty() {
+        return target.to_path_buf();
+    }
+    let stem = target
+        .file_stem()
+        .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    let name = match target.extension() {
+        Some(ext) => format!("{stem}{suffix}.{}", ext.to_string_lossy()),
+        None => format!("{stem}{suffix}"),
+    };
+    target.with_file_name(name)
+}
+
+/// Renders `run` with `exporter` and writes the files for `target`; `-` writes a
+/// single-file export to stdout. Returns the paths written.
+pub fn write(
+    exporter: &dyn Exporter,
+    run: &RunResult,
+    target: &Path,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let artifacts = exporter.render(run)?;
+    if target == Path::new("-") {
+        anyhow::ensure!(
+            artifacts.len() == 1,
+            "the {} export writes {} files: give a file name instead of -",
+            exporter.name(),
+            artifacts.len()
+        );
+        let mut out = std::io::stdout().lock();
+        out.write_all(&artifacts[0].bytes)?;
+        out.flush()?;
+        return Ok(Vec::new());
+    }
+    let mut written = Vec::new();
+    for a in artifacts {
+        let path = artifact_path(target, a.suffix);
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        std::fs::write(&path, &a.bytes).with_context(|| {
+            format!(
+                "cannot write the {} export to {}",
+                exporter.name(),
+                path.display()
+            )
+        })?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// The exports a command was asked for: (exporter, target) pairs.
+pub type Requests = Vec<(Box<dyn Exporter>, PathBuf)>;
+
+/// Builds the requests from the command line's export options.
+pub fn requests(
+    html: Option<PathBuf>,
+    markdown: Option<PathBuf>,
+    csv: Option<PathBuf>,
+    json: Option<PathBuf>,
+) -> Requests {
+    let mut out: Requests = Vec::new();
+    if let Some(p) = html {
+        out.push((Box::new(super::html::HtmlReport), p));
+    }
+    if let Some(p) = markdown {
+        out.push((Box::new(markdown::MarkdownExporter), p));
+    }
+    if let Some(p) = csv {
+        out.push((Box::new(csv::CsvExporter), p));
+    }
+    if let Some(p) = json {
+        out.push((Box::new(json::JsonExporter), p));
+    }
+    out
+}
+
+/// Writes every requested export; a failure does not stop the others. Returns the paths
+/// written and every error.
+pub fn write_all(run: &RunResult, requests: &Requests) -> (Vec<PathBuf>, Vec<anyhow::Error>) {
+    let mut written = Vec::new();
+    let mut errors = Vec::new();
+    for (exporter, target) in requests {
+        match write(exporter.as_ref(), run, target) {
+            Ok(paths) => written.extend(paths),
+            Err(e) => errors.push(e),
+        }
+    }
+    (written, errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suffix_goes_before_the_extension() {
+        assert_eq!(
+            artifact_path(Path::new("a/out.csv"), ""),
+            PathBuf::from("a/out.csv")
+        );
+        assert_eq!(
+            artifact_path(Path::new("a/out.csv"), "-timeline"),
+            PathBuf::from("a/out-timeline.csv")
+        );
+        assert_eq!(
+            artifact_path(Path::new("out"), "-timeline"),
+            PathBuf::from("out-timeline")
+        );
+    }
+}

@@ -113,6 +113,8 @@ fn start_nginx(dir: &Path, cpu: usize) -> (std::process::Child, u16) {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("nginx did not start; see {d}/error.log");
 }
 

@@ -111,6 +111,7 @@ fn plan(phases: Vec<Phase>, paths: &[&str], timeout_ms: u64, max_in_flight: usiz
             cpuset: None,
         },
         configs: vec![],
+        thresholds: vec![],
         phases,
         requests: paths
             .iter()

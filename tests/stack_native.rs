@@ -42,6 +42,7 @@ fn plan(listen: ListenKind) -> Plan {
         configs: vec![],
         phases: vec![],
         requests: vec![],
+        thresholds: vec![],
     }
 }
 

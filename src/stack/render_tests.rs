@@ -29,6 +29,7 @@ fn plan() -> Plan {
         configs: vec![],
         phases: vec![],
         requests: vec![],
+        thresholds: vec![],
     }
 }
 

@@ -93,7 +93,7 @@ fn start_nginx(dir: &Path, cpu: usize) -> (std::process::Child, u16) {
         user = if unsafe { libc::geteuid() } == 0 { "user root;" } else { "" }
     );
     std::fs::write(dir.join("nginx.conf"), conf).unwrap();
-    let child = Command::new("taskset")
+    let mut child = Command::new("taskset")
         .args([
             "-c",
             &cpu.to_string(),

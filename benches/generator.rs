@@ -43,6 +43,8 @@ fn cpus() -> usize {
 }
 
 /// Runs a command pinned to `cpu`; returns (stdout, wall s, user+sys s, max RSS KiB).
+/// The child is reaped with wait4, which also returns its own rusage.
+#[allow(clippy::zombie_processes)]
 fn run_pinned(cpu: usize, program: &str, args: &[String]) -> (String, f64, f64, i64) {
     let mut cmd = Command::new("taskset");
     cmd.arg("-c")

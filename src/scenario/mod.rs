@@ -132,6 +132,19 @@ mod tests {
     }
 
     #[test]
+    fn generator_takes_the_cpus_the_stack_leaves() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let text = format!("{GOOD}\n[stack]\ncpuset = [0]\n");
+        let (plan, warnings) = parse(&text, Path::new("c.toml"), Driver::Native).unwrap();
+        if cores > 1 {
+            assert_eq!(plan.load.cpuset, Some((1..cores).collect()));
+        } else {
+            assert_eq!(plan.load.cpuset, None);
+            assert!(warnings.iter().any(|w| w.contains("every CPU")));
+        }
+    }
+
+    #[test]
     fn reports_every_problem() {
         let text =
             GOOD.replace("max_children = 5", "max_children = 0") + "\n[load]\nmax_in_flight = 0\n";

@@ -34,7 +34,20 @@ pub fn validate(
     let name = raw.name.unwrap_or_else(|| stem.to_string());
     check_name(&mut p, "name", &name);
     let stack = stack_settings(&mut p, &raw.stack, cores);
-    let load = load_settings(&mut p, &raw.load, cores);
+    let mut load = load_settings(&mut p, &raw.load, cores);
+    // A stack confined to some CPUs leaves the rest to the generator, unless told otherwise.
+    if let (Some(s), Some(l)) = (&stack, &mut load) {
+        if let (Some(stack_cpus), None) = (&s.cpuset, &l.cpuset) {
+            let rest: Vec<usize> = (0..cores).filter(|c| !stack_cpus.contains(c)).collect();
+            if rest.is_empty() {
+                warnings.push(
+                    "stack.cpuset takes every CPU: the generator shares them with the stack".into(),
+                );
+            } else {
+                l.cpuset = Some(rest);
+            }
+        }
+    }
 
     if raw.config.is_empty() {
         p.push("config", "no [[config]] given: add at least one pool, e.g. [[config]] name = \"static-4\" pm = \"static\" max_children = 4");

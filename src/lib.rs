@@ -3,8 +3,10 @@
 
 pub mod affinity;
 pub mod app;
+pub mod attribution;
 pub mod cli;
 pub mod clock;
+pub mod incident;
 pub mod load;
 pub mod probe;
 pub mod progress;

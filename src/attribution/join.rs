@@ -162,30 +162,48 @@ fn request_of(line: &str) -> Option<&str> {
     Some(r.rsplit_once(' ').map_or(r, |(req, _)| req))
 }
 
-/// Gives each nginx error line to the failed request on its connection whose time span
-/// holds it (requests on one keep-alive connection never overlap); nearest end wins.
+/// Gives each nginx error line to a failed request on its connection. Requests on one
+/// keep-alive connection run one after the other and nginx writes their lines in that
+/// order, so lines and requests are matched in order: a line goes to the first request of
+/// the same method and URI whose time span (whole seconds, ±1) holds it and that has no
+/// status-deciding line yet. Lines that decide nothing (stderr warnings) join the first such
+/// request without using it up.
 fn assign_errors(logs: &Logs) -> HashMap<u64, Vec<&NginxError>> {
-    let mut by_conn: HashMap<u64, Vec<(u64, i64, i64)>> = HashMap::new();
+    struct Req<'a> {
+        id: u64,
+        start_s: i64,
+        end_s: i64,
+        request: &'a str,
+        decided: bool,
+    }
+    let mut by_conn: HashMap<u64, Vec<Req>> = HashMap::new();
     for (id, (a, _)) in &logs.access {
-        let start = (a.end_ms - a.request_ms).div_euclid(1000);
-        by_conn
-            .entry(a.conn)
-            .or_default()
-            .push((*id, start, a.end_ms.div_euclid(1000)));
+        by_conn.entry(a.conn).or_default().push(Req {
+            id: *id,
+            start_s: (a.end_ms - a.request_ms).div_euclid(1000),
+            end_s: a.end_ms.div_euclid(1000),
+            request: &a.request,
+            decided: false,
+        });
     }
     let mut out: HashMap<u64, Vec<&NginxError>> = HashMap::new();
     for (conn, errors) in &logs.errors {
-        let Some(reqs) = by_conn.get(conn) else {
+        let Some(reqs) = by_conn.get_mut(conn) else {
             continue;
         };
+        reqs.sort_by_key(|r| (r.end_s, r.id));
         for e in errors {
             let t = logs.nginx_epoch_s(e);
-            let best = reqs
-                .iter()
-                .filter(|(_, start, end)| *start - 1 <= t && t <= *end + 1)
-                .min_by_key(|(id, _, end)| ((end - t).abs(), *id));
-            if let Some((id, _, _)) = best {
-                out.entry(*id).or_default().push(e);
+            let decides = classify_line(&e.line).is_some();
+            let fits = |r: &Req| {
+                r.start_s - 1 <= t
+                    && t <= r.end_s + 1
+                    && request_of(&e.line).is_none_or(|q| q == r.request)
+            };
+            let pick = reqs.iter_mut().find(|r| fits(r) && !(decides && r.decided));
+            if let Some(r) = pick {
+                r.decided |= decides;
+                out.entry(r.id).or_default().push(e);
             }
         }
     }

@@ -21,6 +21,8 @@ pub struct NginxAccess {
     /// UTC offset of nginx's local time in seconds, from `$time_iso8601`: the error log's
     /// timestamps are local time without a zone.
     pub utc_offset_s: Option<i32>,
+    /// Method and URI (`GET /io.php?ms=4000`), as the error log's `request: "…"` has them.
+    pub request: String,
 }
 
 /// Parses a line of the `fpmlab` log format.
@@ -38,6 +40,11 @@ pub fn nginx_access(line: &str) -> Option<NginxAccess> {
         .and_then(|(_, r)| r.split_once(']'))
         .and_then(|(t, _)| chrono::DateTime::parse_from_rfc3339(t).ok())
         .map(|t| t.offset().local_minus_utc());
+    let request = line
+        .split_once('"')
+        .and_then(|(_, r)| r.split_once("\" "))
+        .map(|(r, _)| r.rsplit_once(' ').map_or(r, |(req, _)| req).to_string())
+        .unwrap_or_default();
     Some(NginxAccess {
         id,
         conn,
@@ -45,6 +52,7 @@ pub fn nginx_access(line: &str) -> Option<NginxAccess> {
         end_ms,
         request_ms,
         utc_offset_s,
+        request,
     })
 }
 

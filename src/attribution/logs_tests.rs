@@ -15,6 +15,7 @@ fn nginx_access_line() {
             end_ms: 1_795_347_674_171,
             request_ms: 2098,
             utc_offset_s: Some(0),
+            request: "GET /io.php?ms=4000".into(),
         }
     );
     let probe = nginx_access(r#"127.0.0.1 [2026-11-22T12:41:10+01:00] msec=1795347670.266 "GET /nginx-health HTTP/1.1" 200 rt=0.000 uct=- uht=- urt=- us=- ua="-" conn=1 req=1 id=-"#).unwrap();

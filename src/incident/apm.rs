@@ -117,7 +117,8 @@ fn sentence(name: &str, v: &LbVsApm, has_queue: bool) -> String {
     }
     if v.app.count > 0 {
         t.push_str(&format!("; the app's own p99 was {}", fmt_us(v.app.p99_us)));
-        if v.p99_ratio >= 2.0 {
+        // A gap worth a sentence: users wait visibly longer than the app says.
+        if v.p99_ratio >= 2.0 && v.gap_p99_us >= 50_000 {
             t.push_str(&format!(
                 " ({:.0}× less: the APM misses the gap)",
                 v.p99_ratio

@@ -90,6 +90,9 @@ fn config_lines(c: &ConfigResult) -> Vec<String> {
         let more = w.windows.len().saturating_sub(5) as u64 + w.more_windows;
         let tail = match (w.recovered, w.recovered_at_s) {
             (Some(true), Some(t)) => format!("requests succeeded again from {t} s"),
+            _ if c.recorded.timeline.len() as u64 <= w.windows.last().map_or(0, |x| x.to_s) => {
+                "the run ended inside the last window".to_string()
+            }
             _ => "no request succeeded after the last window".to_string(),
         };
         lines.push(format!(

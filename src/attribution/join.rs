@@ -23,6 +23,10 @@ pub struct Logs {
     pub fpm_access: HashMap<u64, (u32, String)>,
     /// php-fpm log lines about children (terminations, signals, worker stderr).
     pub events: Vec<FpmEvent>,
+    /// Indexes into `events` of terminations and signals (few, unlike stderr lines).
+    pub deaths: Vec<usize>,
+    /// Indexes into `events` of each child's stderr lines.
+    pub stderr_by_pid: HashMap<u32, Vec<usize>>,
     /// UTC offsets the daemons write local times in (from their access logs).
     pub nginx_offset_s: Option<i32>,
     pub fpm_offset_s: Option<i32>,
@@ -79,6 +83,13 @@ impl Logs {
             .iter()
             .filter_map(|line| logs::fpm_event(line))
             .collect();
+        for (i, e) in l.events.iter().enumerate() {
+            if matches!(e.kind, FpmEventKind::Stderr { .. }) {
+                l.stderr_by_pid.entry(e.pid).or_default().push(i);
+            } else {
+                l.deaths.push(i);
+            }
+        }
         (l, notes)
     }
 
@@ -192,15 +203,24 @@ fn assign_errors(logs: &Logs) -> HashMap<u64, Vec<&NginxError>> {
             continue;
         };
         reqs.sort_by_key(|r| (r.end_s, r.id));
+        // Lines come in time order: requests that ended before a line, or already have
+        // their deciding line at the front, are never candidates again (linear overall).
+        let mut first = 0;
         for e in errors {
             let t = logs.nginx_epoch_s(e);
+            while first < reqs.len() && (reqs[first].end_s + 1 < t || reqs[first].decided) {
+                first += 1;
+            }
             let decides = classify_line(&e.line).is_some();
             let fits = |r: &Req| {
                 r.start_s - 1 <= t
                     && t <= r.end_s + 1
                     && request_of(&e.line).is_none_or(|q| q == r.request)
             };
-            let pick = reqs.iter_mut().find(|r| fits(r) && !(decides && r.decided));
+            let pick = reqs[first..]
+                .iter_mut()
+                .take_while(|r| r.start_s - 1 <= t)
+                .find(|r| fits(r) && !(decides && r.decided));
             if let Some(r) = pick {
                 r.decided |= decides;
                 out.entry(r.id).or_default().push(e);
@@ -301,9 +321,9 @@ fn fpm_death(
 ) -> Option<(Cause, String)> {
     let near = |e: &FpmEvent| (logs.fpm_epoch_s(e) - t).abs() <= FPM_JOIN_SLACK_S;
     let pick = |want: &dyn Fn(&FpmEvent) -> bool, used: &HashSet<usize>| {
-        logs.events
+        logs.deaths
             .iter()
-            .enumerate()
+            .map(|&i| (i, &logs.events[i]))
             .filter(|(i, e)| !used.contains(i) && near(e) && want(e))
             .min_by_key(|(_, e)| (logs.fpm_epoch_s(e) - t).abs())
             .map(|(i, _)| i)
@@ -331,14 +351,18 @@ fn fpm_death(
 /// the worker's stderr, e.g. `fastcgi.logging = Off`).
 fn fpm_fatal(logs: &Logs, id: u64, end_s: i64) -> Option<(Cause, Vec<String>)> {
     let (pid, raw) = logs.fpm_access.get(&id)?;
-    logs.events.iter().find_map(|e| match &e.kind {
-        FpmEventKind::Stderr { message }
-            if e.pid == *pid && (logs.fpm_epoch_s(e) - end_s).abs() <= FPM_JOIN_SLACK_S =>
-        {
-            classify_php(message).map(|c| (c, vec![raw.clone(), e.line.clone()]))
-        }
-        _ => None,
-    })
+    let stderr = logs.stderr_by_pid.get(pid)?;
+    stderr
+        .iter()
+        .map(|&i| &logs.events[i])
+        .find_map(|e| match &e.kind {
+            FpmEventKind::Stderr { message }
+                if e.pid == *pid && (logs.fpm_epoch_s(e) - end_s).abs() <= FPM_JOIN_SLACK_S =>
+            {
+                classify_php(message).map(|c| (c, vec![raw.clone(), e.line.clone()]))
+            }
+            _ => None,
+        })
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::record::{FailedEnding, FailedList};
+use crate::record::FailedList;
 
 /// The component (or limit) that cut a request, in the order of the chain from the client
 /// inwards. JSON: the snake_case name.
@@ -197,9 +197,4 @@ impl Attribution {
             .find(|c| c.cause == cause)
             .map_or(0, |c| c.count)
     }
-}
-
-/// Whether the client's outcome is a client-side failure (no HTTP response).
-pub fn is_client_failure(e: &FailedEnding) -> bool {
-    matches!(e, FailedEnding::Client(_))
 }

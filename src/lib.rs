@@ -3,9 +3,11 @@
 
 pub mod affinity;
 pub mod app;
+pub mod attribution;
 pub mod cli;
 pub mod clock;
 pub mod compare;
+pub mod incident;
 pub mod load;
 pub mod metric;
 pub mod probe;

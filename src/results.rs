@@ -109,6 +109,19 @@ pub struct ConfigResult {
     pub samples: Vec<Sample>,
     /// The generator's own cost during this config.
     pub generator: GeneratorStats,
+    /// Which component cut each failed request (timeout-chain attribution from the stack's
+    /// logs); `None` before the config's teardown or when no logs were available.
+    #[serde(default)]
+    pub attribution: Option<crate::attribution::Attribution>,
+    /// The load balancer's view against the APM's, side by side.
+    #[serde(default)]
+    pub lb_vs_apm: Option<crate::incident::LbVsApm>,
+    /// The load balancer's health probes (nginx alone, and through php-fpm), once a second.
+    #[serde(default)]
+    pub health: Option<crate::probe::health::HealthReport>,
+    /// Runs of seconds with failed requests, and whether requests recovered.
+    #[serde(default)]
+    pub error_windows: Option<crate::incident::ErrorWindows>,
 }
 
 /// The generator's own resource use, so a saturated generator is never mistaken for a
@@ -139,6 +152,10 @@ impl ConfigResult {
             server: SampleSummary::default(),
             samples: Vec::new(),
             generator: GeneratorStats::default(),
+            attribution: None,
+            lb_vs_apm: None,
+            health: None,
+            error_windows: None,
         }
     }
 }

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::RunClock;
 use crate::load::generator::{self, Shared};
 use crate::progress::ConfigProgress;
-use crate::record::Recorder;
+use crate::record::{FailedList, Recorder};
 use crate::results::{ConfigResult, Environment, GeneratorStats, RunResult, Status};
 use crate::scenario::Plan;
 use crate::{probe, stack};
@@ -145,17 +145,26 @@ async fn run_config(
         r = stack.up() => r,
         _ = cancel.cancelled() => Err(anyhow::anyhow!("interrupted while the stack was starting")),
     };
-    let result = match up {
+    let started = up.is_ok();
+    let (failed, result) = match up {
         Ok(endpoints) => drive(plan, i, dir, state, cancel, &progress, endpoints).await,
-        Err(e) => Err(e),
+        Err(e) => (FailedList::default(), Err(e)),
     };
     progress.note("tearing the stack down");
     let down = stack.down().await;
+    if started {
+        // After teardown: every log line the attribution joins has been written.
+        progress.note("attributing failed requests");
+        let mut s = state.lock().unwrap();
+        crate::incident::analyse(&mut s.configs[i], &config_dir, &failed);
+    }
     progress.finish();
     result?;
     down.context("tearing the stack down")
 }
 
+/// Samples, probes health and drives the load. Returns the failed requests (attributed after
+/// the teardown, once the logs are complete) and the load's result.
 async fn drive(
     plan: &Plan,
     i: usize,
@@ -164,7 +173,7 @@ async fn drive(
     cancel: &CancellationToken,
     progress: &ConfigProgress,
     endpoints: stack::Endpoints,
-) -> anyhow::Result<()> {
+) -> (FailedList, anyhow::Result<()>) {
     let load_start = Instant::now() + LOAD_LEAD;
     let clock = RunClock::starting_at(load_start);
     {
@@ -177,6 +186,14 @@ async fn drive(
         endpoints.clone(),
         clock,
         SAMPLE_INTERVAL,
+        stop_sampler.clone(),
+    ));
+    // The load balancer's health checks, next to the sampler and on the same clock.
+    let health_timeout = Duration::from_millis(plan.load.health_timeout_ms);
+    let health = tokio::spawn(probe::health::run_health(
+        endpoints.clone(),
+        clock,
+        health_timeout,
         stop_sampler.clone(),
     ));
     let shared = Shared::new(Recorder::new(
@@ -208,6 +225,8 @@ async fn drive(
     ticker.abort();
     stop_sampler.cancel();
     let samples = sampler.await.unwrap_or_default();
+    let health = health.await.unwrap_or_default();
+    let failed = shared.recorder.lock().unwrap().failed().clone();
 
     let recorded = shared
         .recorder
@@ -224,7 +243,8 @@ async fn drive(
     c.samples = samples;
     c.recorded = recorded;
     c.generator = generator;
-    load
+    c.health = Some(probe::health::report(health, plan.load.health_timeout_ms));
+    (failed, load)
 }
 
 /// Updates the progress display, and run.json every few seconds, until aborted.

@@ -107,6 +107,7 @@ fn plan(phases: Vec<Phase>, paths: &[&str], timeout_ms: u64, max_in_flight: usiz
         },
         load: LoadSettings {
             client_timeout_ms: timeout_ms,
+            health_timeout_ms: 5000,
             max_in_flight,
             cpuset: None,
         },

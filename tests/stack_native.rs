@@ -36,6 +36,7 @@ fn plan(listen: ListenKind) -> Plan {
         },
         load: LoadSettings {
             client_timeout_ms: 60000,
+            health_timeout_ms: 5000,
             max_in_flight: 100,
             cpuset: None,
         },

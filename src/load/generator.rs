@@ -217,10 +217,11 @@ async fn one(ctx: &Ctx, phase: usize, kind: usize, intended: Instant) {
             message,
         },
         fpm: None,
+        id,
     };
     let outcome = tokio::select! {
         x = tokio::time::timeout(ctx.timeout, work) => match x {
-            Ok(x) => Outcome { phase, kind, intended, sent: x.sent, first_byte: x.first_byte, done: x.done, ending: x.ending, fpm: x.fpm },
+            Ok(x) => Outcome { phase, kind, intended, sent: x.sent, first_byte: x.first_byte, done: x.done, ending: x.ending, fpm: x.fpm, id },
             Err(_) => failed(FailureKind::Timeout, format!("no response within the client timeout ({} ms)", ctx.timeout.as_millis())),
         },
         _ = ctx.cancel.cancelled() => failed(FailureKind::Cancelled, "the run was stopped".into()),

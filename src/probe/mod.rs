@@ -6,6 +6,7 @@
 
 pub mod accept_queue;
 pub mod fpm_status;
+pub mod health;
 mod local;
 pub mod procs;
 mod sock_diag;

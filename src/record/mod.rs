@@ -2,6 +2,7 @@
 //! bounded by (phases × kinds) histograms plus one small bucket per second: no per-request
 //! data is kept.
 
+pub mod failed;
 pub mod histograms;
 pub mod outcome;
 pub mod summary;
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::RunClock;
 use crate::scenario::{Phase, RequestKind};
+pub use failed::{FailedEnding, FailedList, FailedRequest};
 pub use histograms::{Histograms, Percentiles, SerializedHistograms};
 pub use outcome::{Ending, FailureKind, FpmTiming, Outcome};
 pub use summary::{Counts, FailureCounts, Summary};
@@ -49,6 +51,8 @@ pub struct Recorder {
     timeline: Timeline,
     live: Live,
     error_examples: Vec<String>,
+    /// Failed requests one by one (bounded), for timeout-chain attribution.
+    failed: FailedList,
 }
 
 impl Recorder {
@@ -67,6 +71,7 @@ impl Recorder {
             timeline: Timeline::default(),
             live: Live::default(),
             error_examples: Vec::new(),
+            failed: FailedList::default(),
         }
     }
 
@@ -183,6 +188,26 @@ impl Recorder {
         if timed_latency {
             self.timeline.add_latency(t_s, latency_us);
         }
+        let ending = match &o.ending {
+            Ending::Response { status } if *status < 400 => None,
+            Ending::Response { status } => Some(FailedEnding::Status(*status)),
+            Ending::Failed { kind, .. } => Some(FailedEnding::Client(*kind)),
+        };
+        if let Some(ending) = ending {
+            self.failed.push(FailedRequest {
+                id: o.id,
+                phase: o.phase,
+                kind: o.kind,
+                ending,
+                t_ms: done_us / 1000,
+                reported_by_app: o.fpm.is_some(),
+            });
+        }
+    }
+
+    /// The failed requests recorded so far (status >= 400 or no response).
+    pub fn failed(&self) -> &FailedList {
+        &self.failed
     }
 
     /// Live counters for progress display.

@@ -64,4 +64,6 @@ pub struct Outcome {
     pub ending: Ending,
     /// php's timing headers, when the app answered them.
     pub fpm: Option<FpmTiming>,
+    /// The `X-Fpmlab-Id` header it carried: the key into nginx's and php-fpm's access logs.
+    pub id: u64,
 }

@@ -1,8 +1,9 @@
-//! Everything rendered from `run.json`: the terminal table now; HTML, Markdown and CSV later.
+//! Everything rendered from `run.json`: the terminal table, the HTML report, the exports.
 
 pub mod charts;
 pub mod export;
 pub mod html;
+pub mod incident;
 pub mod table;
 
 /// Formats µs for people: `850 µs`, `12.3 ms`, `1.23 s`.

@@ -44,6 +44,7 @@ pub fn render(run: &RunResult) -> String {
         out.push_str(&format!("\n{}", reading(c)));
     }
     out.push('\n');
+    out.push_str(&super::incident::render(&run.configs));
     out
 }
 
@@ -164,6 +165,9 @@ pub fn reading(c: &ConfigResult) -> String {
     let s = &c.recorded.summary;
     if let Some(e) = &c.error {
         return format!("{}: failed: {e}", c.name);
+    }
+    if let Some(v) = &c.lb_vs_apm {
+        return v.sentence.clone();
     }
     if s.latency.count == 0 {
         return format!("{}: no request completed", c.name);

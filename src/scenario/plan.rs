@@ -81,6 +81,14 @@ pub struct LoadSettings {
     pub max_in_flight: usize,
     /// CPUs the generator may use (`None` = all).
     pub cpuset: Option<Vec<usize>>,
+    /// Timeout of the load balancer's health probes (once a second, one to nginx alone and
+    /// one through php-fpm), milliseconds.
+    #[serde(default = "default_health_timeout_ms")]
+    pub health_timeout_ms: u64,
+}
+
+fn default_health_timeout_ms() -> u64 {
+    5_000
 }
 
 /// Process manager kind.

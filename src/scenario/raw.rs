@@ -29,6 +29,9 @@ pub mod defaults {
     pub const KEEPALIVE_TIMEOUT: &str = "75s";
     /// `[load] client_timeout`: an AWS ALB's default idle timeout.
     pub const CLIENT_TIMEOUT: &str = "60s";
+    /// `[load] health_timeout`: an AWS ALB target group's default health check timeout
+    /// (never above `client_timeout`).
+    pub const HEALTH_TIMEOUT: &str = "5s";
     /// `[load] max_in_flight`.
     pub const MAX_IN_FLIGHT: usize = 10_000;
     /// `[[config]] max_requests` (0 = never recycle, php-fpm's default).
@@ -89,6 +92,7 @@ pub struct RawLoad {
     pub client_timeout: Option<String>,
     pub max_in_flight: Option<usize>,
     pub cpuset: Option<Vec<usize>>,
+    pub health_timeout: Option<String>,
 }
 
 /// One `[[config]]`.

@@ -308,6 +308,19 @@ fn load_settings(p: &mut Problems, l: &super::raw::RawLoad, cores: usize) -> Opt
             "0 would send nothing: give a positive limit, e.g. 10000",
         );
     }
+    let health_timeout_ms = match &l.health_timeout {
+        Some(t) => dur(p, "load.health_timeout", Some(t), defaults::HEALTH_TIMEOUT),
+        // The ALB default, but a probe never waits longer than the LB's own timeout.
+        None => dur(p, "load.health_timeout", None, defaults::HEALTH_TIMEOUT)
+            .zip(client_timeout_ms)
+            .map(|(h, c)| h.min(c)),
+    };
+    if health_timeout_ms == Some(0) {
+        p.push(
+            "load.health_timeout",
+            "0 would fail every health probe: give e.g. \"5s\"",
+        );
+    }
     if p.0.len() != before {
         return None;
     }
@@ -315,6 +328,7 @@ fn load_settings(p: &mut Problems, l: &super::raw::RawLoad, cores: usize) -> Opt
         client_timeout_ms: client_timeout_ms?,
         max_in_flight,
         cpuset: l.cpuset.clone(),
+        health_timeout_ms: health_timeout_ms?,
     })
 }
 

@@ -23,6 +23,7 @@ fn plan() -> Plan {
         },
         load: LoadSettings {
             client_timeout_ms: 60000,
+            health_timeout_ms: 5000,
             max_in_flight: 100,
             cpuset: None,
         },

@@ -1,0 +1,210 @@
+//! The lying health check (seed 002): a load balancer probes once a second, with its own
+//! timeout, a health endpoint nginx answers by itself and one php-fpm must answer through
+//! the main pool. While every worker is busy, nginx's says "healthy" and the load balancer
+//! keeps sending traffic to an instance that cannot serve it. Both are recorded; the
+//! intervals where nginx said healthy and php-fpm could not answer in time are reported.
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::RunClock;
+use crate::stack::Endpoints;
+
+/// How often the load balancer probes.
+pub const HEALTH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// One probe of both endpoints, started at the same moment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthSample {
+    /// When the probes were sent, ms since the load's start (`RunClock::now_ms`).
+    pub t_ms: u64,
+    /// nginx's own health endpoint answered 2xx/3xx within the timeout.
+    pub nginx_ok: bool,
+    /// Its response time, ms (`None`: no answer in time).
+    pub nginx_ms: Option<u64>,
+    /// The health script through php-fpm's main pool answered 2xx/3xx within the timeout.
+    pub app_ok: bool,
+    /// Its response time, ms (`None`: no answer in time).
+    pub app_ms: Option<u64>,
+    /// Why a probe failed (`app: timeout after 5000 ms`, `nginx: status 502`); empty if none.
+    pub errors: Vec<String>,
+}
+
+/// The health view of one config, in run.json as `health`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HealthReport {
+    /// The probes' timeout, ms (`load.health_timeout`).
+    pub timeout_ms: u64,
+    /// Every probe, in time order.
+    pub samples: Vec<HealthSample>,
+    /// Intervals where nginx said healthy while php-fpm could not answer in time.
+    pub unable_to_serve: Vec<Interval>,
+    /// Their total length, ms: "healthy but unable to serve".
+    pub unable_to_serve_ms: u64,
+    /// Probes where php-fpm's endpoint failed.
+    pub app_failures: u64,
+    /// Probes where nginx's own endpoint failed (the instance would be taken out).
+    pub nginx_failures: u64,
+}
+
+/// A span of the run, ms since the load's start, `[from_ms, to_ms)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interval {
+    pub from_ms: u64,
+    pub to_ms: u64,
+}
+
+/// Probes both endpoints every [`HEALTH_INTERVAL`] until `cancel`; each probe runs on its
+/// own task so a slow one never delays the next (a load balancer keeps its schedule).
+/// Probes still in flight at `cancel` are dropped.
+pub async fn run_health(
+    endpoints: Endpoints,
+    clock: RunClock,
+    timeout: Duration,
+    cancel: CancellationToken,
+) -> Vec<HealthSample> {
+    let client = match reqwest::Client::builder()
+        .no_proxy()
+        .timeout(timeout)
+        .build()
+    {
+        Ok(c) => c,
+        Err(_) => return Vec::new(),
+    };
+    let nginx_url = format!("{}{}", endpoints.base_url, endpoints.nginx_health_path);
+    let app_url = format!("{}{}", endpoints.base_url, endpoints.app_health_path);
+    let mut ticker = tokio::time::interval(HEALTH_INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut probes = tokio::task::JoinSet::new();
+    let mut samples = Vec::new();
+    loop {
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => break,
+            Some(Ok(s)) = probes.join_next() => samples.push(s),
+            _ = ticker.tick() => {
+                let (client, n, a) = (client.clone(), nginx_url.clone(), app_url.clone());
+                let t_ms = clock.now_ms();
+                probes.spawn(async move {
+                    let ((nginx_ok, nginx_ms, ne), (app_ok, app_ms, ae)) =
+                        tokio::join!(probe(&client, &n, timeout), probe(&client, &a, timeout));
+                    let errors = [("nginx", ne), ("app", ae)]
+                        .into_iter()
+                        .filter_map(|(who, e)| e.map(|e| format!("{who}: {e}")))
+                        .collect();
+                    HealthSample { t_ms, nginx_ok, nginx_ms, app_ok, app_ms, errors }
+                });
+            }
+        }
+    }
+    probes.abort_all();
+    while let Some(r) = probes.join_next().await {
+        if let Ok(s) = r {
+            samples.push(s);
+        }
+    }
+    samples.sort_by_key(|s| s.t_ms);
+    samples
+}
+
+async fn probe(
+    client: &reqwest::Client,
+    url: &str,
+    timeout: Duration,
+) -> (bool, Option<u64>, Option<String>) {
+    let started = Instant::now();
+    let result = async {
+        let r = client.get(url).send().await?;
+        let status = r.status();
+        r.bytes().await?;
+        Ok::<_, reqwest::Error>(status)
+    }
+    .await;
+    let ms = started.elapsed().as_millis() as u64;
+    match result {
+        Ok(s) if s.is_success() || s.is_redirection() => (true, Some(ms), None),
+        Ok(s) => (false, Some(ms), Some(format!("status {}", s.as_u16()))),
+        Err(e) if e.is_timeout() => (
+            false,
+            None,
+            Some(format!("no answer within {} ms", timeout.as_millis())),
+        ),
+        Err(e) => (false, Some(ms), Some(e.to_string())),
+    }
+}
+
+/// Builds the report: each probe where nginx was healthy and php-fpm was not stands for
+/// the time until the next probe (one interval for the last); adjacent ones merge.
+pub fn report(samples: Vec<HealthSample>, timeout_ms: u64) -> HealthReport {
+    let step = HEALTH_INTERVAL.as_millis() as u64;
+    let mut unable: Vec<Interval> = Vec::new();
+    for (i, s) in samples.iter().enumerate() {
+        if !s.nginx_ok || s.app_ok {
+            continue;
+        }
+        let to_ms = samples.get(i + 1).map_or(s.t_ms + step, |n| n.t_ms);
+        match unable.last_mut() {
+            Some(last) if last.to_ms >= s.t_ms => last.to_ms = last.to_ms.max(to_ms),
+            _ => unable.push(Interval {
+                from_ms: s.t_ms,
+                to_ms,
+            }),
+        }
+    }
+    HealthReport {
+        timeout_ms,
+        unable_to_serve_ms: unable.iter().map(|i| i.to_ms - i.from_ms).sum(),
+        unable_to_serve: unable,
+        app_failures: samples.iter().filter(|s| !s.app_ok).count() as u64,
+        nginx_failures: samples.iter().filter(|s| !s.nginx_ok).count() as u64,
+        samples,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(t_ms: u64, nginx_ok: bool, app_ok: bool) -> HealthSample {
+        HealthSample {
+            t_ms,
+            nginx_ok,
+            nginx_ms: Some(1),
+            app_ok,
+            app_ms: app_ok.then_some(2),
+            errors: vec![],
+        }
+    }
+
+    #[test]
+    fn merges_lying_probes_into_intervals() {
+        let r = report(
+            vec![
+                s(0, true, true),
+                s(1000, true, false),
+                s(2000, true, false),
+                s(3000, true, true),
+                s(4000, false, false),
+                s(5000, true, false),
+            ],
+            5000,
+        );
+        assert_eq!(
+            r.unable_to_serve,
+            vec![
+                Interval {
+                    from_ms: 1000,
+                    to_ms: 3000
+                },
+                Interval {
+                    from_ms: 5000,
+                    to_ms: 6000
+                }
+            ]
+        );
+        assert_eq!(r.unable_to_serve_ms, 3000);
+        assert_eq!((r.app_failures, r.nginx_failures), (4, 1));
+    }
+}

@@ -8,6 +8,10 @@ packages=(nginx-light php8.2-fpm iproute2 procps)
 if [[ "${1:-}" == "--tests" ]]; then
     # Peers for side-by-side checks, debootstrap for the offline docker image.
     packages+=(wrk debootstrap)
+    # The docker driver needs compose: the v2 plugin, or Debian's standalone docker-compose.
+    if command -v docker >/dev/null 2>&1 && ! docker compose version >/dev/null 2>&1; then
+        packages+=(docker-compose)
+    fi
 fi
 
 missing=()

@@ -5,6 +5,7 @@ pub mod affinity;
 pub mod app;
 pub mod cli;
 pub mod clock;
+pub mod events;
 pub mod load;
 pub mod probe;
 pub mod progress;

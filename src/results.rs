@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+use crate::events::Event;
 use crate::probe::{Sample, SampleSummary};
 use crate::record::Recorded;
 use crate::scenario::{Plan, PoolConfig};
@@ -105,6 +106,10 @@ pub struct ConfigResult {
     pub samples: Vec<Sample>,
     /// The generator's own cost during this config.
     pub generator: GeneratorStats,
+    /// What happened to the stack during the run, in time order: OOM kills (container
+    /// cgroups) and php-fpm workers that died on a signal (php-fpm's log).
+    #[serde(default)]
+    pub events: Vec<Event>,
 }
 
 /// The generator's own resource use, so a saturated generator is never mistaken for a
@@ -135,6 +140,7 @@ impl ConfigResult {
             server: SampleSummary::default(),
             samples: Vec::new(),
             generator: GeneratorStats::default(),
+            events: Vec::new(),
         }
     }
 }

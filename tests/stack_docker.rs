@@ -11,84 +11,112 @@ mod common;
 use common::docker::{assert_clean, engine, fpmlab, repo, status, stderr, tempdir};
 use fpmlab::results::ConfigResult;
 
+/// The quickstart's phenomenon, as `tests/quickstart.rs` asserts it on native: `Err` says
+/// which comparison failed.
+fn collapse(dynamic: &ConfigResult, stat: &ConfigResult) -> Result<(), String> {
+    let (d, s) = (&dynamic.recorded.summary, &stat.recorded.summary);
+    let burst = |c: &ConfigResult| {
+        let phase = c.recorded.phases.iter().find(|p| p.name == "bursts");
+        phase.unwrap().summary.achieved_rps
+    };
+    let checks = [
+        (
+            d.latency.p99_us >= 5 * s.latency.p99_us,
+            format!(
+                "latency p99: dynamic {} static {}",
+                d.latency.p99_us, s.latency.p99_us
+            ),
+        ),
+        (
+            d.queue_wait.p99_us >= 5 * s.queue_wait.p99_us,
+            format!(
+                "queue wait p99: dynamic {} static {}",
+                d.queue_wait.p99_us, s.queue_wait.p99_us
+            ),
+        ),
+        (
+            burst(stat) >= 1.5 * burst(dynamic),
+            format!(
+                "burst-phase rps: static {} dynamic {}",
+                burst(stat),
+                burst(dynamic)
+            ),
+        ),
+        (
+            dynamic.server.max_listen_queue.unwrap_or(0) >= 5,
+            format!(
+                "dynamic-1 listen queue {:?}",
+                dynamic.server.max_listen_queue
+            ),
+        ),
+    ];
+    match checks.into_iter().find(|(ok, _)| !ok) {
+        Some((_, failed)) => Err(failed),
+        None => Ok(()),
+    }
+}
+
 #[test]
 fn quickstart_on_docker_shows_the_same_collapse() {
     if !engine() {
         return;
     }
     let dir = tempdir();
-    let out = dir.path().join("out");
-    let (o, pid) = fpmlab(
-        &repo().join("scenarios/quickstart.toml"),
-        &out,
-        "docker",
-        &[],
-    );
-    assert_clean(pid);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let table = String::from_utf8_lossy(&o.stdout);
-    let run = common::load(&out);
-    assert!(!run.partial);
-    assert_eq!(run.environment.stack.driver, "docker");
-    assert!(
-        run.environment.stack.php_version.is_some(),
-        "{:?}",
-        run.environment
-    );
-    let [dynamic, stat] = [&run.configs[0], &run.configs[1]];
-    assert_eq!(dynamic.name, "dynamic-1");
-    let (d, s) = (&dynamic.recorded.summary, &stat.recorded.summary);
-    assert!(
-        d.latency.p99_us >= 5 * s.latency.p99_us,
-        "latency p99: dynamic {} static {}\n{table}",
-        d.latency.p99_us,
-        s.latency.p99_us
-    );
-    assert!(
-        d.queue_wait.p99_us >= 5 * s.queue_wait.p99_us,
-        "queue wait p99: dynamic {} static {}\n{table}",
-        d.queue_wait.p99_us,
-        s.queue_wait.p99_us
-    );
-    let burst = |c: &ConfigResult| {
-        let phase = c.recorded.phases.iter().find(|p| p.name == "bursts");
-        phase.unwrap().summary.achieved_rps
-    };
-    assert!(
-        burst(stat) >= 1.5 * burst(dynamic),
-        "burst-phase rps: static {} dynamic {}\n{table}",
-        burst(stat),
-        burst(dynamic)
-    );
-    for c in [dynamic, stat] {
-        let s = &c.recorded.summary;
-        assert_eq!(s.responses, s.scheduled, "{}: {:?}", c.name, s);
-        assert_eq!(s.error_rate, 0.0, "{}: {:?}", c.name, s.status_counts);
-        // The same server-side view as native, plus the containers' own figures.
-        let endpoints = c.endpoints.as_ref().unwrap();
-        assert_eq!(endpoints.containers.len(), 2, "{endpoints:?}");
-        let fpm = c.server.container.as_ref().and_then(|x| x.php_fpm.as_ref());
-        let fpm = fpm.unwrap_or_else(|| panic!("{}: no container summary", c.name));
+    // The static pool needs 1.7 cores: on a machine busy with other work the containers (one
+    // scheduling group under cgroup v1) may not get them. A missed comparison is measured
+    // again once, never loosened.
+    let mut failures = Vec::new();
+    for attempt in 1..=2 {
+        let out = dir.path().join(format!("out-{attempt}"));
+        let quickstart = repo().join("scenarios/quickstart.toml");
+        let (o, pid) = fpmlab(&quickstart, &out, "docker", &[]);
+        assert_clean(pid);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let table = String::from_utf8_lossy(&o.stdout).into_owned();
+        let run = common::load(&out);
+        assert!(!run.partial);
+        assert_eq!(run.environment.stack.driver, "docker");
         assert!(
-            fpm.peak_memory_bytes > 0 && fpm.peak_cpu_pct.unwrap_or(0.0) > 10.0,
-            "{fpm:?}"
+            run.environment.stack.php_version.is_some(),
+            "{:?}",
+            run.environment
         );
-        assert!(c.samples.iter().filter(|s| s.container.is_some()).count() > 20);
-        assert!(c.samples.iter().any(|s| !s.workers.is_empty()));
-        let logs = out.join(&c.dir).join("logs");
-        for f in [
-            "docker-php-fpm.log",
-            "docker-nginx.log",
-            "php-fpm.log",
-            "nginx-access.log",
-        ] {
-            assert!(logs.join(f).is_file(), "{} missing", logs.join(f).display());
+        let [dynamic, stat] = [&run.configs[0], &run.configs[1]];
+        assert_eq!(dynamic.name, "dynamic-1");
+        for c in [dynamic, stat] {
+            let s = &c.recorded.summary;
+            assert_eq!(s.responses, s.scheduled, "{}: {:?}", c.name, s);
+            assert_eq!(s.error_rate, 0.0, "{}: {:?}", c.name, s.status_counts);
+            // The same server-side view as native, plus the containers' own figures.
+            let endpoints = c.endpoints.as_ref().unwrap();
+            assert_eq!(endpoints.containers.len(), 2, "{endpoints:?}");
+            let fpm = c.server.container.as_ref().and_then(|x| x.php_fpm.as_ref());
+            let fpm = fpm.unwrap_or_else(|| panic!("{}: no container summary", c.name));
+            assert!(fpm.peak_memory_bytes > 0, "{fpm:?}");
+            assert!(fpm.peak_cpu_pct.unwrap_or(0.0) > 10.0, "{fpm:?}");
+            assert!(c.samples.iter().filter(|s| s.container.is_some()).count() > 20);
+            assert!(c.samples.iter().any(|s| !s.workers.is_empty()));
+            let logs = out.join(&c.dir).join("logs");
+            for f in [
+                "docker-php-fpm.log",
+                "docker-nginx.log",
+                "php-fpm.log",
+                "nginx-access.log",
+            ] {
+                assert!(logs.join(f).is_file(), "{} missing", logs.join(f).display());
+            }
+        }
+        match collapse(dynamic, stat) {
+            Ok(()) => return,
+            Err(e) => {
+                eprintln!("attempt {attempt}: {e}\n{table}");
+                failures.push(format!("{e}\n{table}"));
+            }
         }
     }
-    assert!(
-        dynamic.server.max_listen_queue.unwrap_or(0) >= 5,
-        "{:?}",
-        dynamic.server
+    panic!(
+        "the quickstart's phenomenon did not show in 2 attempts:\n{}",
+        failures.join("\n")
     );
 }
 

@@ -12,6 +12,7 @@ mod env;
 mod inspect;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -147,7 +148,13 @@ impl DockerStack {
         }
         let (dir, name) = (self.docker_dir.clone(), self.config.name.clone());
         let image = tokio::task::spawn_blocking(move || {
-            image::ensure_image(&dir, &mut |line| eprintln!("[{name}] {line}"))
+            // A build is worth every line; "present, reusing it" once per run is enough.
+            static TOLD: AtomicBool = AtomicBool::new(false);
+            image::ensure_image(&dir, &mut |line| {
+                if !line.ends_with("reusing it") || !TOLD.swap(true, Ordering::Relaxed) {
+                    eprintln!("[{name}] {line}");
+                }
+            })
         })
         .await
         .context("the image build panicked")??;

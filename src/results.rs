@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use crate::events::Event;
+pub use crate::events::Event;
 use crate::probe::{Sample, SampleSummary};
 use crate::record::Recorded;
 use crate::scenario::{Plan, PoolConfig};

@@ -25,7 +25,7 @@ use crate::stack::Endpoints;
 pub use accept_queue::AcceptQueue;
 pub use container::{CgroupUsage, ContainerSample};
 pub use fpm_status::FpmStatus;
-pub use summary::{summarize, SampleSummary};
+pub use summary::{summarize, ContainerPeaks, ContainerSummary, SampleSummary};
 
 use fpm_status::StatusClient;
 use local::LocalProbe;

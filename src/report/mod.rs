@@ -1,5 +1,6 @@
 //! Everything rendered from `run.json`: the terminal table now; HTML, Markdown and CSV later.
 
+pub mod container;
 pub mod table;
 
 /// Formats µs for people: `850 µs`, `12.3 ms`, `1.23 s`.

@@ -191,7 +191,9 @@ impl DockerStack {
 
         let mut containers = Vec::new();
         for service in SERVICES {
-            let id = compose.run(&["ps", "-q", service], QUERY_TIMEOUT).await?;
+            let id = compose
+                .run(&["ps", "-a", "-q", service], QUERY_TIMEOUT)
+                .await?;
             let id = id.trim().to_string();
             if id.is_empty() {
                 bail!(

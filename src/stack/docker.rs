@@ -187,7 +187,13 @@ impl DockerStack {
         compose
             .run(&["up", "-d", "--no-build"], UP_TIMEOUT)
             .await
-            .context("starting the containers")?;
+            .with_context(|| match &self.plan.stack.fpm_image {
+                Some(image) => format!(
+                    "starting the containers ({image} must have php-fpm on PATH and an \
+                     entrypoint that runs its arguments: see docs/docker.md)"
+                ),
+                None => "starting the containers".into(),
+            })?;
 
         let mut containers = Vec::new();
         for service in SERVICES {

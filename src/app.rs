@@ -77,7 +77,18 @@ fn resolve_driver(args: &RunArgs) -> Result<Driver, String> {
         (_, Some(_)) => Err("--target goes with --stack external".into()),
         (StackArg::Native, None) => Ok(Driver::Native),
         (StackArg::Docker, None) => Ok(Driver::Docker),
-        (StackArg::Auto, None) => Ok(crate::stack::auto_driver()),
+        (StackArg::Auto, None) => {
+            let (driver, why) = crate::stack::auto_driver();
+            let name = if driver == Driver::Docker {
+                "docker"
+            } else {
+                "native"
+            };
+            if !args.quiet {
+                eprintln!("stack: {name} ({why})");
+            }
+            Ok(driver)
+        }
     }
 }
 
@@ -89,6 +100,13 @@ fn run(args: &RunArgs) -> u8 {
             return exit::INVALID;
         }
     };
+    // An engine that is missing or stopped must fail here, at once, not config by config.
+    if driver == Driver::Docker && args.stack == StackArg::Docker {
+        if let Err(e) = crate::stack::docker::preflight() {
+            eprintln!("error: --stack docker: {e:#}");
+            return exit::ERROR;
+        }
+    }
     let (mut plan, warnings) = match scenario::load(&args.scenario, driver) {
         Ok(x) => x,
         Err(e) => {

@@ -7,6 +7,7 @@ pub mod attribution;
 pub mod cli;
 pub mod clock;
 pub mod compare;
+pub mod events;
 pub mod incident;
 pub mod load;
 pub mod metric;

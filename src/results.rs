@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+pub use crate::events::Event;
 use crate::probe::{Sample, SampleSummary};
 use crate::record::Recorded;
 use crate::scenario::{Plan, PoolConfig};
@@ -122,6 +123,10 @@ pub struct ConfigResult {
     /// Runs of seconds with failed requests, and whether requests recovered.
     #[serde(default)]
     pub error_windows: Option<crate::incident::ErrorWindows>,
+    /// What happened to the stack during the run, in time order: OOM kills (container
+    /// cgroups) and php-fpm workers that died on a signal (php-fpm's log).
+    #[serde(default)]
+    pub events: Vec<Event>,
 }
 
 /// The generator's own resource use, so a saturated generator is never mistaken for a
@@ -156,6 +161,7 @@ impl ConfigResult {
             lb_vs_apm: None,
             health: None,
             error_windows: None,
+            events: Vec::new(),
         }
     }
 }

@@ -23,6 +23,8 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(5);
 /// Head start between the stack being ready and the first scheduled request, so the
 /// sampler has a baseline and the first requests are not late by construction.
 const LOAD_LEAD: Duration = Duration::from_millis(300);
+/// Events shown as progress notes; run.json has all of them.
+const MAX_EVENT_NOTES: usize = 5;
 /// Client lag p99 above this means the generator, not the stack, set the pace.
 const LAG_WARN_US: u64 = 10_000;
 
@@ -147,7 +149,11 @@ async fn run_config(
     };
     let started = up.is_ok();
     let (failed, result) = match up {
-        Ok(endpoints) => drive(plan, i, dir, state, cancel, &progress, endpoints).await,
+        Ok(endpoints) => {
+            // Drivers learn versions once the stack runs (docker: from inside the containers).
+            state.lock().unwrap().environment.stack = stack.info();
+            drive(plan, i, dir, state, cancel, &progress, endpoints).await
+        }
         Err(e) => (FailedList::default(), Err(e)),
     };
     progress.note("tearing the stack down");
@@ -237,6 +243,21 @@ async fn drive(
     for w in &generator.warnings {
         progress.note(&format!("warning: {w}"));
     }
+    let fpm_log = dir.join(&plan.configs[i].name).join("logs/php-fpm.log");
+    let events = crate::events::collect(
+        &samples,
+        &fpm_log,
+        clock.start_epoch_us(),
+        log_utc_offset_s(&plan.driver),
+    );
+    for e in events.iter().take(MAX_EVENT_NOTES) {
+        let at = e.t_ms as f64 / 1000.0;
+        progress.note(&format!("event at {at:.1} s: {}: {}", e.kind, e.detail));
+    }
+    if events.len() > MAX_EVENT_NOTES {
+        let more = events.len() - MAX_EVENT_NOTES;
+        progress.note(&format!("... and {more} more events (run.json: events)"));
+    }
     let mut s = state.lock().unwrap();
     let c = &mut s.configs[i];
     c.server = probe::summarize(&samples);
@@ -244,7 +265,20 @@ async fn drive(
     c.recorded = recorded;
     c.generator = generator;
     c.health = Some(probe::health::report(health, plan.load.health_timeout_ms));
+    c.events = events;
     (failed, load)
+}
+
+/// The timezone php-fpm writes its log in: fpmlab's image runs in UTC, a native php-fpm in
+/// this machine's local time.
+fn log_utc_offset_s(driver: &crate::scenario::Driver) -> i64 {
+    use chrono::Offset;
+    match driver {
+        crate::scenario::Driver::Native => {
+            i64::from(chrono::Local::now().offset().fix().local_minus_utc())
+        }
+        _ => 0,
+    }
 }
 
 /// Updates the progress display, and run.json every few seconds, until aborted.

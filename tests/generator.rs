@@ -104,6 +104,7 @@ fn plan(phases: Vec<Phase>, paths: &[&str], timeout_ms: u64, max_in_flight: usiz
             fastcgi_read_timeout_ms: 60_000,
             keepalive_timeout_s: 75,
             app_root: None,
+            fpm_image: None,
         },
         load: LoadSettings {
             client_timeout_ms: timeout_ms,

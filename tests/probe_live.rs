@@ -129,6 +129,7 @@ async fn sampler_sees_queue_workers_and_memory() {
         fpm_listen: Some(FpmListen::Unix {
             path: d.join("run/www.sock"),
         }),
+        containers: Vec::new(),
     };
     let cancel = CancellationToken::new();
     let sampler = tokio::spawn(run_sampler(

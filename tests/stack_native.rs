@@ -33,6 +33,7 @@ fn plan(listen: ListenKind) -> Plan {
             fastcgi_read_timeout_ms: 60000,
             keepalive_timeout_s: 75,
             app_root: None,
+            fpm_image: None,
         },
         load: LoadSettings {
             client_timeout_ms: 60000,

@@ -5,8 +5,9 @@ use std::io;
 use std::time::Instant;
 
 use super::accept_queue::{AcceptQueue, AcceptQueueReader};
+use super::container::{ContainerReader, ContainerSample};
 use super::procs::{self, CpuTracker};
-use crate::stack::FpmListen;
+use crate::stack::{ContainerRef, FpmListen};
 
 /// Readers for one php-fpm master, kept across ticks.
 pub(super) struct LocalProbe {
@@ -16,6 +17,8 @@ pub(super) struct LocalProbe {
     /// fpm runs in a child pid namespace (a container): its status page names workers by
     /// their pid in there, so each worker's namespace pid is read for the join.
     in_child_pidns: bool,
+    /// The stack's containers' cgroup files (docker driver).
+    containers: Option<ContainerReader>,
 }
 
 /// One worker as /proc sees it.
@@ -31,16 +34,18 @@ pub(super) struct ProcWorker {
 pub(super) struct LocalReading {
     pub accept_queue: Option<AcceptQueue>,
     pub workers: Vec<ProcWorker>,
+    pub container: Option<ContainerSample>,
     pub errors: Vec<String>,
 }
 
 impl LocalProbe {
-    pub fn new(master_pid: u32, listen: Option<FpmListen>) -> Self {
+    pub fn new(master_pid: u32, listen: Option<FpmListen>, containers: Vec<ContainerRef>) -> Self {
         LocalProbe {
             master_pid,
             accept: listen.map(|l| AcceptQueueReader::new(l, master_pid)),
             cpu: CpuTracker::new(),
             in_child_pidns: procs::read_ns_pid(master_pid).is_ok_and(|ns| ns != master_pid),
+            containers: ContainerReader::new(containers),
         }
     }
 
@@ -48,9 +53,11 @@ impl LocalProbe {
         let mut errors = Vec::new();
         let accept_queue = self.accept.as_mut().and_then(|r| r.read(&mut errors));
         let workers = self.read_workers(&mut errors);
+        let container = self.containers.as_mut().map(|c| c.read(&mut errors));
         LocalReading {
             accept_queue,
             workers,
+            container,
             errors,
         }
     }

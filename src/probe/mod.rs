@@ -5,6 +5,7 @@
 //! other pieces are still recorded.
 
 pub mod accept_queue;
+pub mod container;
 pub mod fpm_status;
 pub mod health;
 mod local;
@@ -23,8 +24,9 @@ use crate::clock::RunClock;
 use crate::stack::Endpoints;
 
 pub use accept_queue::AcceptQueue;
+pub use container::{CgroupUsage, ContainerSample};
 pub use fpm_status::FpmStatus;
-pub use summary::{summarize, SampleSummary};
+pub use summary::{summarize, ContainerPeaks, ContainerSummary, SampleSummary};
 
 use fpm_status::StatusClient;
 use local::LocalProbe;
@@ -48,6 +50,10 @@ pub struct Sample {
     pub workers: Vec<WorkerSample>,
     /// What failed in this sample, one line each; empty when every piece was read.
     pub errors: Vec<String>,
+    /// CPU and memory of the stack's containers from their cgroups (docker driver); `None`
+    /// for the other drivers.
+    #[serde(default)]
+    pub container: Option<ContainerSample>,
 }
 
 /// One php-fpm worker at one sample.
@@ -124,8 +130,10 @@ impl Sampler {
         let (mut local, mut local_lost) = (None, None);
         if let Some(pid) = endpoints.fpm_master_pid {
             let listen = endpoints.fpm_listen.clone();
+            let containers = endpoints.containers.clone();
             // Opening netlink may enter another network namespace: blocking work.
-            match tokio::task::spawn_blocking(move || LocalProbe::new(pid, listen)).await {
+            let open = move || LocalProbe::new(pid, listen, containers);
+            match tokio::task::spawn_blocking(open).await {
                 Ok(probe) => local = Some(probe),
                 Err(e) => local_lost = Some(format!("opening the /proc and netlink probes: {e}")),
             }
@@ -168,7 +176,7 @@ impl Sampler {
                 (None, None)
             }
         };
-        let reading = match local {
+        let mut reading = match local {
             Some(Ok((probe, reading))) => {
                 self.local = Some(probe);
                 Some(reading)
@@ -186,6 +194,7 @@ impl Sampler {
             .flat_map(|p| &p.processes)
             .map(|p| (p.pid, p))
             .collect();
+        let container = reading.as_mut().and_then(|r| r.container.take());
         let (accept_queue, workers) = match reading {
             Some(reading) => {
                 errors.extend(reading.errors);
@@ -222,6 +231,7 @@ impl Sampler {
             accept_queue,
             workers,
             errors,
+            container,
         }
     }
 }

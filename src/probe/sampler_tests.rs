@@ -17,6 +17,7 @@ fn endpoints(master: Option<u32>, port: u16) -> Endpoints {
         app_health_path: "/".into(),
         fpm_master_pid: master,
         fpm_listen: Some(FpmListen::Tcp { port }),
+        containers: Vec::new(),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Sample;
+use super::{CgroupUsage, Sample};
 
 /// Peaks and counts over one run's samples; `None` where no sample had the data.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -35,6 +35,37 @@ pub struct SampleSummary {
     /// Listen backlog of the pool socket: from the kernel, else fpm's `listen queue len`
     /// (TCP only; 0 means unknown there).
     pub listen_backlog: Option<u32>,
+    /// Container CPU and memory over the run (docker driver); `None` for the other drivers.
+    #[serde(default)]
+    pub container: Option<ContainerSummary>,
+}
+
+/// Per-container figures over one run's samples.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ContainerSummary {
+    /// The php-fpm container.
+    pub php_fpm: Option<ContainerPeaks>,
+    /// The nginx container.
+    pub nginx: Option<ContainerPeaks>,
+}
+
+/// One container's peaks and counter increases over the run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ContainerPeaks {
+    /// Highest memory charged to the container (page cache included), bytes.
+    pub peak_memory_bytes: u64,
+    /// Its memory limit, bytes; `None` when unlimited.
+    pub memory_limit_bytes: Option<u64>,
+    /// Highest CPU use over one sample interval, percent of one core.
+    pub peak_cpu_pct: Option<f64>,
+    /// Mean CPU use between the first and last sample, percent of one core.
+    pub mean_cpu_pct: Option<f64>,
+    /// Time the CPU quota held the container back during the run, ms.
+    pub cpu_throttled_ms: Option<u64>,
+    /// Times memory usage hit the limit during the run.
+    pub memory_limit_hits: Option<u64>,
+    /// Processes killed by the kernel's OOM killer during the run.
+    pub oom_kills: Option<u64>,
 }
 
 /// Summarizes `samples` (any order; counters are read in time order).
@@ -77,7 +108,40 @@ pub fn summarize(samples: &[Sample]) -> SampleSummary {
             _ => None,
         },
         listen_backlog,
+        container: summarize_containers(&ordered),
     }
+}
+
+fn summarize_containers(ordered: &[&Sample]) -> Option<ContainerSummary> {
+    let peaks = |pick: fn(&super::ContainerSample) -> Option<&CgroupUsage>| {
+        let seen: Vec<(u64, &CgroupUsage)> = ordered
+            .iter()
+            .filter_map(|s| Some((s.t_ms, pick(s.container.as_ref()?)?)))
+            .collect();
+        let (first, last) = (seen.first()?, seen.last()?);
+        let increase =
+            |f: fn(&CgroupUsage) -> Option<u64>| Some(f(last.1)?.saturating_sub(f(first.1)?));
+        let wall_us = (last.0 - first.0) as f64 * 1000.0;
+        Some(ContainerPeaks {
+            peak_memory_bytes: seen.iter().map(|(_, u)| u.memory_bytes).max()?,
+            memory_limit_bytes: last.1.memory_limit_bytes,
+            peak_cpu_pct: seen
+                .iter()
+                .filter_map(|(_, u)| u.cpu_pct)
+                .max_by(f64::total_cmp),
+            mean_cpu_pct: (wall_us > 0.0).then(|| {
+                last.1.cpu_usage_us.saturating_sub(first.1.cpu_usage_us) as f64 / wall_us * 100.0
+            }),
+            cpu_throttled_ms: increase(|u| u.cpu_throttled_us).map(|us| us / 1000),
+            memory_limit_hits: increase(|u| u.memory_limit_hits),
+            oom_kills: increase(|u| u.oom_kills),
+        })
+    };
+    let summary = ContainerSummary {
+        php_fpm: peaks(|c| c.php_fpm.as_ref()),
+        nginx: peaks(|c| c.nginx.as_ref()),
+    };
+    (summary != ContainerSummary::default()).then_some(summary)
 }
 
 #[cfg(test)]

@@ -40,6 +40,7 @@ fn sample(t_ms: u64) -> Sample {
         accept_queue: None,
         workers: Vec::new(),
         errors: Vec::new(),
+        container: None,
     }
 }
 
@@ -143,4 +144,49 @@ fn json_shape() {
     let v = serde_json::to_value(summarize(&[s])).unwrap();
     assert_eq!(v["peak_worker_pss_kib"], 1036);
     assert_eq!(v["max_accept_queue"], 1);
+}
+
+#[test]
+fn container_peaks_and_increases() {
+    use crate::probe::{CgroupUsage, ContainerSample};
+    let fpm = |cpu_us, cpu_pct, mem, oom| ContainerSample {
+        php_fpm: Some(CgroupUsage {
+            cpu_pct,
+            cpu_usage_us: cpu_us,
+            cpu_throttled_us: Some(cpu_us / 10),
+            memory_bytes: mem,
+            memory_limit_bytes: Some(100),
+            memory_limit_hits: Some(oom * 3),
+            oom_kills: Some(oom),
+        }),
+        nginx: None,
+    };
+    let samples = [
+        Sample {
+            container: Some(fpm(1_000_000, None, 40, 1)),
+            ..sample(0)
+        },
+        Sample {
+            container: Some(fpm(1_200_000, Some(80.0), 99, 1)),
+            ..sample(250)
+        },
+        // A sample whose cgroup read failed has no container data.
+        sample(500),
+        Sample {
+            container: Some(fpm(1_500_000, Some(120.0), 60, 3)),
+            ..sample(1000)
+        },
+    ];
+    let c = summarize(&samples).container.unwrap();
+    assert!(c.nginx.is_none());
+    let p = c.php_fpm.unwrap();
+    assert_eq!(p.peak_memory_bytes, 99);
+    assert_eq!(p.memory_limit_bytes, Some(100));
+    assert_eq!(p.peak_cpu_pct, Some(120.0));
+    // 0.5 s of CPU over 1 s.
+    assert_eq!(p.mean_cpu_pct, Some(50.0));
+    assert_eq!(p.cpu_throttled_ms, Some(50));
+    assert_eq!(p.memory_limit_hits, Some(6));
+    assert_eq!(p.oom_kills, Some(2));
+    assert!(summarize(&[sample(0)]).container.is_none());
 }

@@ -1,6 +1,7 @@
 //! The terminal comparison table: one row per config, then one sentence per config saying
 //! where the time went.
 
+use super::container::{container_line, events_line};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
 
 use super::fmt_us;
@@ -42,6 +43,9 @@ pub fn render(run: &RunResult) -> String {
     out.push('\n');
     for c in &run.configs {
         out.push_str(&format!("\n{}", reading(c)));
+        for line in [container_line(c), events_line(c)].into_iter().flatten() {
+            out.push_str(&format!("\n{line}"));
+        }
     }
     out.push('\n');
     out.push_str(&super::incident::render(&run.configs));

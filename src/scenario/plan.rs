@@ -59,6 +59,11 @@ pub struct StackSettings {
     pub keepalive_timeout_s: u32,
     /// Document root served instead of the built-in app (`None` = `docker/app`).
     pub app_root: Option<std::path::PathBuf>,
+    /// The user's own php-fpm image for the php-fpm container (docker driver; `None` =
+    /// fpmlab's image). It must have `php-fpm` on PATH; fpmlab still mounts its rendered
+    /// configs, so the pool matrix applies.
+    #[serde(default)]
+    pub fpm_image: Option<String>,
 }
 
 /// Socket kind between nginx and php-fpm.

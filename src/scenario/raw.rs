@@ -83,6 +83,7 @@ pub struct RawStack {
     pub fastcgi_read_timeout: Option<String>,
     pub keepalive_timeout: Option<String>,
     pub app_root: Option<String>,
+    pub fpm_image: Option<String>,
 }
 
 /// `[load]`.

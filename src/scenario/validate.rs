@@ -87,6 +87,14 @@ pub fn validate(
     unique(&mut p, "request", requests.iter().map(|r| r.name.as_str()));
     let thresholds = super::threshold::validate(&mut p, &raw.threshold, &configs, &phases);
 
+    if let Some(s) = &stack {
+        if driver == Driver::Docker && s.listen == ListenKind::Unix {
+            p.push("stack.listen", "\"unix\" needs a socket shared by the nginx and php-fpm containers, which the docker driver does not set up: use \"tcp\" or --stack native");
+        }
+        if driver == Driver::Native && s.fpm_image.is_some() {
+            warnings.push("stack.fpm_image only applies to --stack docker: the native driver runs this machine's php-fpm".into());
+        }
+    }
     if let (Some(s), Some(l)) = (&stack, &load) {
         if u64::from(s.keepalive_timeout_s) * 1000 <= l.client_timeout_ms {
             warnings.push(format!("stack.keepalive_timeout ({} s) is not above load.client_timeout ({} ms): behind a real load balancer, nginx closing idle connections first races with new requests and gives 502s", s.keepalive_timeout_s, l.client_timeout_ms));
@@ -267,6 +275,14 @@ fn stack_settings(
             );
         }
     }
+    if let Some(image) = &s.fpm_image {
+        if image.trim().is_empty() || image.chars().any(char::is_whitespace) {
+            p.push(
+                "stack.fpm_image",
+                format!("\"{image}\" is not an image name: give a local image's tag, e.g. \"myapp-fpm:latest\", or remove the key"),
+            );
+        }
+    }
     if p.0.len() != before {
         return None;
     }
@@ -283,6 +299,7 @@ fn stack_settings(
         fastcgi_read_timeout_ms: read?,
         keepalive_timeout_s: keepalive?,
         app_root,
+        fpm_image: s.fpm_image.clone(),
     })
 }
 

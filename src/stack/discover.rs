@@ -125,14 +125,14 @@ fn versioned_fpm(name: &str) -> Option<(u32, u32)> {
 }
 
 /// `nginx version: nginx/1.22.1` → `1.22.1` (other builds add text after a space).
-fn parse_nginx_version(stderr: &str) -> Option<String> {
+pub(super) fn parse_nginx_version(stderr: &str) -> Option<String> {
     let rest = stderr.split("nginx/").nth(1)?;
     let version = rest.split_whitespace().next()?;
     Some(version.to_string())
 }
 
 /// `PHP 8.2.36 (fpm-fcgi) (built: …)` → `8.2.36`.
-fn parse_php_version(stdout: &str) -> Option<String> {
+pub(super) fn parse_php_version(stdout: &str) -> Option<String> {
     let line = stdout.lines().find(|l| l.starts_with("PHP "))?;
     line.split_whitespace().nth(1).map(str::to_string)
 }

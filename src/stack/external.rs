@@ -64,6 +64,7 @@ impl Stack for ExternalStack {
             app_health_path: "/health.php".into(),
             fpm_master_pid: None,
             fpm_listen: None,
+            containers: Vec::new(),
         })
     }
 

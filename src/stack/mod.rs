@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::scenario::{Driver, Plan, PoolConfig};
 
+pub mod container;
 mod discover;
+pub mod docker;
 pub mod external;
 pub mod image;
 mod local;
@@ -16,7 +18,9 @@ pub mod native;
 mod process;
 pub mod render;
 
+pub use container::{CgroupPaths, ContainerRef};
 pub use discover::Binaries;
+pub use docker::DockerStack;
 pub use external::ExternalStack;
 pub use native::NativeStack;
 
@@ -38,6 +42,10 @@ pub struct Endpoints {
     pub fpm_master_pid: Option<u32>,
     /// The pool's listening socket, for reading the kernel's accept queue.
     pub fpm_listen: Option<FpmListen>,
+    /// The stack's containers (docker driver; php-fpm first), for container CPU and memory
+    /// samples; empty for the other drivers.
+    #[serde(default)]
+    pub containers: Vec<ContainerRef>,
 }
 
 /// php-fpm's main pool socket as seen from the host.
@@ -98,14 +106,15 @@ pub fn create(
     Ok(match driver {
         Driver::Native => Box::new(NativeStack::new(plan, config, config_dir)?),
         Driver::External { url } => Box::new(ExternalStack::new(url)),
-        Driver::Docker => anyhow::bail!(
-            "the docker stack driver is not available yet: use --stack native (needs nginx \
-             and php-fpm installed) or --stack external"
-        ),
+        Driver::Docker => Box::new(DockerStack::new(plan, config, config_dir)?),
     })
 }
 
-/// `--stack auto`: the native driver until the docker driver lands.
-pub fn auto_driver() -> crate::scenario::Driver {
-    crate::scenario::Driver::Native
+/// `--stack auto`: docker when an engine answers and a compose command exists, else native.
+/// Returns the driver and why, e.g. `engine answered` or `no docker engine: …`.
+pub fn auto_driver() -> (Driver, String) {
+    match docker::preflight() {
+        Ok(_) => (Driver::Docker, "engine answered".into()),
+        Err(e) => (Driver::Native, format!("{e:#}")),
+    }
 }

@@ -381,6 +381,7 @@ impl Stack for NativeStack {
                                 path: self.socket_path()?,
                             },
                         }),
+                        containers: Vec::new(),
                     })
                 }
                 // Port clashes are avoided, not fatal: pick fresh ports and start again.

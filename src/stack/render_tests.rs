@@ -20,6 +20,7 @@ fn plan() -> Plan {
             fastcgi_read_timeout_ms: 45000,
             keepalive_timeout_s: 75,
             app_root: None,
+            fpm_image: None,
         },
         load: LoadSettings {
             client_timeout_ms: 60000,

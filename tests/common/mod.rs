@@ -7,6 +7,8 @@ use std::process::{Command, Output};
 
 use fpmlab::results::RunResult;
 
+pub mod docker;
+
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_fpmlab")
 }

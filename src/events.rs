@@ -1,0 +1,214 @@
+//! Discrete things that happened to the stack during a config's run, on the run's timeline:
+//! processes killed by the kernel's OOM killer (container cgroup counters) and php-fpm workers
+//! that died on a signal (php-fpm's own log).
+
+use std::path::Path;
+
+use chrono::NaiveDateTime;
+use serde::{Deserialize, Serialize};
+
+use crate::probe::{ContainerSample, Sample};
+
+/// Event kinds.
+pub mod kind {
+    /// The kernel's OOM killer killed processes in a container (its cgroup's `oom_kill`
+    /// counter went up). `detail` names the container, the count and the memory figures.
+    pub const OOM_KILL: &str = "oom_kill";
+    /// php-fpm logged that a worker exited on a signal (`child N exited on signal 9
+    /// (SIGKILL)`): killed by the OOM killer, `request_terminate_timeout`, or by hand.
+    pub const WORKER_KILLED: &str = "worker_killed";
+}
+
+/// One event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// Milliseconds since the load's start (negative: before it, e.g. during startup).
+    /// Cgroup events carry the time of the sample that saw them (250 ms resolution); log
+    /// events the middle of the second their log line names (php-fpm logs whole seconds
+    /// unless `log_level = debug`), so they are within ±500 ms.
+    pub t_ms: i64,
+    /// What happened: one of [`kind`].
+    pub kind: String,
+    /// A sentence for people, with the numbers and the source.
+    pub detail: String,
+}
+
+/// Every event of one config's run, in time order: OOM kills from the samples' cgroup
+/// counters, worker deaths from php-fpm's log `fpm_log` (if it exists). `log_utc_offset_s` is
+/// the timezone php-fpm wrote its log in (0 in fpmlab's image, which runs in UTC).
+pub fn collect(
+    samples: &[Sample],
+    fpm_log: &Path,
+    load_start_epoch_us: i64,
+    log_utc_offset_s: i64,
+) -> Vec<Event> {
+    let mut events = from_samples(samples);
+    if let Ok(text) = std::fs::read_to_string(fpm_log) {
+        events.extend(from_fpm_log(&text, load_start_epoch_us, log_utc_offset_s));
+    }
+    events.sort_by_key(|e| e.t_ms);
+    events
+}
+
+/// `oom_kill` events where a container's OOM-kill counter went up between two samples.
+pub fn from_samples(samples: &[Sample]) -> Vec<Event> {
+    let mut ordered: Vec<&Sample> = samples.iter().collect();
+    ordered.sort_by_key(|s| s.t_ms);
+    let mut events = Vec::new();
+    for service in ContainerSample::SERVICES {
+        let mut last: Option<u64> = None;
+        for s in &ordered {
+            let Some(usage) = s.container.as_ref().and_then(|c| c.service(service)) else {
+                continue;
+            };
+            let Some(kills) = usage.oom_kills else {
+                continue;
+            };
+            if let Some(prev) = last.filter(|&prev| kills > prev) {
+                let n = kills - prev;
+                let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+                let limit = usage
+                    .memory_limit_bytes
+                    .map_or("no limit".to_string(), |l| {
+                        format!("limit {:.0} MiB", mib(l))
+                    });
+                events.push(Event {
+                    t_ms: s.t_ms as i64,
+                    kind: kind::OOM_KILL.into(),
+                    detail: format!(
+                        "the kernel's OOM killer killed {n} process{} in the {service} container \
+                         (memory {:.1} MiB, {limit})",
+                        if n == 1 { "" } else { "es" },
+                        mib(usage.memory_bytes)
+                    ),
+                });
+            }
+            last = Some(kills);
+        }
+    }
+    events
+}
+
+/// `worker_killed` events from php-fpm's error log lines such as
+/// `[22-Nov-2026 11:44:42] WARNING: [pool www] child 57 exited on signal 9 (SIGKILL) after
+/// 1.5 seconds from start`.
+pub fn from_fpm_log(text: &str, load_start_epoch_us: i64, utc_offset_s: i64) -> Vec<Event> {
+    text.lines()
+        .filter_map(|line| {
+            let at = line.find("child ")?;
+            let rest = &line[at..];
+            if !rest.contains(" exited on signal ") {
+                return None;
+            }
+            let stamp = line.strip_prefix('[')?.split_once(']')?.0;
+            let local = NaiveDateTime::parse_from_str(stamp, "%d-%b-%Y %H:%M:%S%.f").ok()?;
+            let mut epoch_ms = local.and_utc().timestamp_millis() - utc_offset_s * 1000;
+            if !stamp.contains('.') {
+                // Somewhere in that second: its middle is off by at most half of it.
+                epoch_ms += 500;
+            }
+            let mut detail = format!("php-fpm: {}", rest.trim());
+            if rest.contains("(SIGKILL)") {
+                detail.push_str(
+                    " (SIGKILL: the OOM killer, when the container has a memory limit, or \
+                     request_terminate_timeout's last resort)",
+                );
+            }
+            Some(Event {
+                t_ms: epoch_ms - load_start_epoch_us / 1000,
+                kind: kind::WORKER_KILLED.into(),
+                detail,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::CgroupUsage;
+
+    fn with_kills(t_ms: u64, kills: Option<u64>) -> Sample {
+        Sample {
+            t_ms,
+            fpm: None,
+            fpm_status_rtt_us: None,
+            accept_queue: None,
+            workers: Vec::new(),
+            errors: Vec::new(),
+            container: Some(ContainerSample {
+                php_fpm: Some(CgroupUsage {
+                    memory_bytes: 96 << 20,
+                    memory_limit_bytes: Some(96 << 20),
+                    oom_kills: kills,
+                    ..CgroupUsage::default()
+                }),
+                nginx: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn oom_counter_increases_become_events() {
+        let samples = [
+            with_kills(500, Some(3)),
+            with_kills(0, Some(1)),
+            with_kills(250, Some(1)),
+            with_kills(750, None),
+        ];
+        let events = from_samples(&samples);
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(events[0].t_ms, 500);
+        assert_eq!(events[0].kind, "oom_kill");
+        assert!(
+            events[0]
+                .detail
+                .contains("killed 2 processes in the php-fpm container")
+                && events[0].detail.contains("limit 96 MiB"),
+            "{}",
+            events[0].detail
+        );
+    }
+
+    #[test]
+    fn signal_exits_in_the_fpm_log_become_events() {
+        let log = "\
+[22-Nov-2026 11:44:42] NOTICE: ready to handle connections
+[22-Nov-2026 11:44:45] WARNING: [pool www] child 57 exited on signal 9 (SIGKILL) after 3.2 seconds from start
+[22-Nov-2026 11:44:45] NOTICE: [pool www] child 60 started
+[22-Nov-2026 11:44:46.250000] WARNING: [pool www] child 58 exited on signal 15 (SIGTERM) after 4 seconds from start
+";
+        // Load started at 11:44:44.500 UTC.
+        let start = NaiveDateTime::parse_from_str("2026-11-22 11:44:44.5", "%Y-%m-%d %H:%M:%S%.f")
+            .unwrap()
+            .and_utc()
+            .timestamp_micros();
+        let events = from_fpm_log(log, start, 0);
+        assert_eq!(events.len(), 2, "{events:?}");
+        // Whole seconds count from their middle; fractions are taken as they are.
+        assert_eq!((events[0].t_ms, events[1].t_ms), (1000, 1750));
+        assert!(events[0]
+            .detail
+            .contains("child 57 exited on signal 9 (SIGKILL)"));
+        assert!(events[0].detail.contains("OOM killer"));
+        assert!(!events[1].detail.contains("OOM"));
+        // A log written in UTC+1 is an hour ahead.
+        assert_eq!(from_fpm_log(log, start, 3600)[0].t_ms, 1000 - 3_600_000);
+    }
+
+    #[test]
+    fn collect_merges_in_time_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("php-fpm.log");
+        std::fs::write(
+            &log,
+            "[01-Jan-1970 00:00:01] WARNING: [pool www] child 7 exited on signal 9 (SIGKILL) after 1 seconds from start\n",
+        )
+        .unwrap();
+        let samples = [with_kills(0, Some(0)), with_kills(2000, Some(1))];
+        let events = collect(&samples, &log, 0, 0);
+        let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(kinds, ["worker_killed", "oom_kill"]);
+        assert_eq!(collect(&samples, &dir.path().join("none"), 0, 0).len(), 1);
+    }
+}

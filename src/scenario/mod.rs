@@ -1,6 +1,8 @@
 //! Scenario files: TOML in, a validated [`Plan`] out. Nothing starts before a file passes.
 
+mod phase;
 pub mod plan;
+mod pool;
 pub mod raw;
 pub mod threshold;
 pub mod units;

@@ -2,8 +2,9 @@
 //! nginx or the generator would refuse or misbehave on. Every problem is collected (not just
 //! the first), each naming the field and the fix.
 
+use super::phase::expected_requests;
 use super::plan::*;
-use super::raw::{defaults, RawConfig, RawPhase, RawRequest, RawScenario};
+use super::raw::{defaults, RawRequest, RawScenario};
 use super::units::{check_php_size, parse_duration_ms, parse_mib, parse_whole_seconds};
 
 /// Upper bound on requests one config may schedule: a typo (`rate = 1e9`) must not start a
@@ -56,7 +57,7 @@ pub fn validate(
         .config
         .iter()
         .enumerate()
-        .filter_map(|(i, c)| pool_config(&mut p, i, c))
+        .filter_map(|(i, c)| super::pool::pool_config(&mut p, i, c))
         .collect();
     unique(&mut p, "config", configs.iter().map(|c| c.name.as_str()));
 
@@ -67,7 +68,7 @@ pub fn validate(
         .phase
         .iter()
         .enumerate()
-        .filter_map(|(i, ph)| phase(&mut p, i, ph))
+        .filter_map(|(i, ph)| super::phase::phase(&mut p, i, ph))
         .collect();
     unique(&mut p, "phase", phases.iter().map(|ph| ph.name.as_str()));
     let expected: f64 = phases.iter().map(expected_requests).sum();
@@ -123,7 +124,7 @@ pub fn validate(
     Ok((plan, warnings))
 }
 
-fn check_name(p: &mut Problems, field: &str, name: &str) {
+pub(super) fn check_name(p: &mut Problems, field: &str, name: &str) {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name
@@ -147,13 +148,23 @@ fn unique<'a>(p: &mut Problems, what: &str, names: impl Iterator<Item = &'a str>
     }
 }
 
-fn dur(p: &mut Problems, field: &str, value: Option<&str>, default: &str) -> Option<u64> {
+pub(super) fn dur(
+    p: &mut Problems,
+    field: &str,
+    value: Option<&str>,
+    default: &str,
+) -> Option<u64> {
     parse_duration_ms(value.unwrap_or(default))
         .map_err(|e| p.push(field, e))
         .ok()
 }
 
-fn secs(p: &mut Problems, field: &str, value: Option<&str>, default: &str) -> Option<u32> {
+pub(super) fn secs(
+    p: &mut Problems,
+    field: &str,
+    value: Option<&str>,
+    default: &str,
+) -> Option<u32> {
     parse_whole_seconds(value.unwrap_or(default))
         .map_err(|e| p.push(field, e))
         .ok()
@@ -349,362 +360,6 @@ fn load_settings(p: &mut Problems, l: &super::raw::RawLoad, cores: usize) -> Opt
     })
 }
 
-/// Reads a whole-number pool setting: php-fpm itself refuses non-numbers at parse time.
-fn count(p: &mut Problems, field: &str, v: Option<i64>) -> Option<u32> {
-    let v = v?;
-    u32::try_from(v)
-        .map_err(|_| {
-            p.push(
-                field,
-                format!("{v} is out of range: php-fpm takes a whole number from 0 up"),
-            )
-        })
-        .ok()
-}
-
-fn pool_config(p: &mut Problems, i: usize, c: &RawConfig) -> Option<PoolConfig> {
-    let before = p.0.len();
-    let name = c
-        .name
-        .clone()
-        .unwrap_or_else(|| format!("config-{}", i + 1));
-    let at = format!("config[{i}] \"{name}\"");
-    check_name(p, &format!("{at}.name"), &name);
-    let f = |key: &str| format!("{at}.{key}");
-    let pm = match c.pm.as_deref() {
-        None => {
-            p.push(f("pm"), "the process manager is missing (static, dynamic or ondemand): php-fpm refuses a pool without one; add pm = \"static\"");
-            return None;
-        }
-        Some("static") => Pm::Static,
-        Some("dynamic") => Pm::Dynamic,
-        Some("ondemand") => Pm::Ondemand,
-        Some(other) => {
-            p.push(
-                f("pm"),
-                format!("invalid process manager \"{other}\": use static, dynamic or ondemand"),
-            );
-            return None;
-        }
-    };
-    let max_children = count(p, &f("max_children"), c.max_children);
-    match max_children {
-        None if c.max_children.is_none() => p.push(
-            f("max_children"),
-            "pm.max_children is missing: php-fpm requires it; add e.g. max_children = 4",
-        ),
-        Some(0) => p.push(
-            f("max_children"),
-            "pm.max_children must be a positive value (php-fpm refuses 0): give at least 1",
-        ),
-        _ => {}
-    }
-    let max_children = max_children.unwrap_or(0);
-    let max_requests =
-        count(p, &f("max_requests"), c.max_requests).unwrap_or(defaults::MAX_REQUESTS);
-    let only = |p: &mut Problems, key: &str, set: bool, kind: &str| {
-        if set {
-            p.push(
-                f(key),
-                format!(
-                    "{key} applies only to pm = {kind} (this pool is {}): remove it, or change pm",
-                    pm.as_str()
-                ),
-            );
-        }
-    };
-    let mut cfg = PoolConfig {
-        name,
-        pm,
-        max_children,
-        start_servers: None,
-        min_spare_servers: None,
-        max_spare_servers: None,
-        max_spawn_rate: None,
-        process_idle_timeout_s: None,
-        max_requests,
-    };
-    if pm != Pm::Dynamic {
-        for (key, set) in [
-            ("start_servers", c.start_servers.is_some()),
-            ("min_spare_servers", c.min_spare_servers.is_some()),
-            ("max_spare_servers", c.max_spare_servers.is_some()),
-            ("max_spawn_rate", c.max_spawn_rate.is_some()),
-        ] {
-            only(p, key, set, "dynamic");
-        }
-    }
-    if pm != Pm::Ondemand {
-        only(
-            p,
-            "process_idle_timeout",
-            c.process_idle_timeout.is_some(),
-            "ondemand",
-        );
-    }
-    match pm {
-        Pm::Static => {}
-        Pm::Dynamic => dynamic_rules(p, &f, c, &mut cfg),
-        Pm::Ondemand => {
-            let t = secs(
-                p,
-                &f("process_idle_timeout"),
-                c.process_idle_timeout.as_deref(),
-                defaults::PROCESS_IDLE_TIMEOUT,
-            );
-            if t == Some(0) {
-                p.push(f("process_idle_timeout"), "pm.process_idle_timeout(0s) must be greater than 0s (php-fpm refuses it): give e.g. \"10s\"");
-            }
-            cfg.process_idle_timeout_s = t;
-        }
-    }
-    (p.0.len() == before).then_some(cfg)
-}
-
-/// php-fpm's own checks for `pm = dynamic` (fpm_conf.c), in its order, with its wording.
-fn dynamic_rules(
-    p: &mut Problems,
-    f: &dyn Fn(&str) -> String,
-    c: &RawConfig,
-    cfg: &mut PoolConfig,
-) {
-    let max = cfg.max_children;
-    let min_spare = count(p, &f("min_spare_servers"), c.min_spare_servers);
-    let max_spare = count(p, &f("max_spare_servers"), c.max_spare_servers);
-    let (Some(min_spare), Some(max_spare)) = (min_spare, max_spare) else {
-        if c.min_spare_servers.is_none() {
-            p.push(f("min_spare_servers"), "pm.min_spare_servers(0) must be a positive value (php-fpm requires it for dynamic): add e.g. min_spare_servers = 1");
-        }
-        if c.max_spare_servers.is_none() {
-            p.push(f("max_spare_servers"), "pm.max_spare_servers(0) must be a positive value (php-fpm requires it for dynamic): add e.g. max_spare_servers = 2");
-        }
-        return;
-    };
-    if min_spare == 0 {
-        p.push(
-            f("min_spare_servers"),
-            "pm.min_spare_servers(0) must be a positive value: give at least 1",
-        );
-    }
-    if max_spare == 0 {
-        p.push(
-            f("max_spare_servers"),
-            "pm.max_spare_servers(0) must be a positive value: give at least 1",
-        );
-    }
-    if max > 0 && (min_spare > max || max_spare > max) {
-        p.push(f("max_spare_servers"), format!("pm.min_spare_servers({min_spare}) and pm.max_spare_servers({max_spare}) cannot be greater than pm.max_children({max}): lower them or raise max_children"));
-    }
-    if max_spare < min_spare {
-        p.push(f("max_spare_servers"), format!("pm.max_spare_servers({max_spare}) must not be less than pm.min_spare_servers({min_spare}): raise max_spare_servers to at least {min_spare}"));
-    }
-    // php-fpm's own default when start_servers is unset or 0.
-    let start = match count(p, &f("start_servers"), c.start_servers) {
-        Some(0) | None => min_spare + max_spare.saturating_sub(min_spare) / 2,
-        Some(s) => s,
-    };
-    if start < min_spare || start > max_spare {
-        p.push(f("start_servers"), format!("pm.start_servers({start}) must not be less than pm.min_spare_servers({min_spare}) and not greater than pm.max_spare_servers({max_spare}): pick a value in that range"));
-    }
-    let rate = count(p, &f("max_spawn_rate"), c.max_spawn_rate).unwrap_or(defaults::MAX_SPAWN_RATE);
-    if rate == 0 {
-        p.push(
-            f("max_spawn_rate"),
-            "pm.max_spawn_rate must be a positive value: give at least 1 (php-fpm's default is 32)",
-        );
-    }
-    cfg.start_servers = Some(start);
-    cfg.min_spare_servers = Some(min_spare);
-    cfg.max_spare_servers = Some(max_spare);
-    cfg.max_spawn_rate = Some(rate);
-}
-
-fn phase(p: &mut Problems, i: usize, ph: &RawPhase) -> Option<Phase> {
-    let before = p.0.len();
-    let name = ph
-        .name
-        .clone()
-        .unwrap_or_else(|| format!("phase-{}", i + 1));
-    let at = format!("phase[{i}] \"{name}\"");
-    let f = |key: &str| format!("{at}.{key}");
-    check_name(p, &f("name"), &name);
-    let duration_ms = match ph.duration.as_deref() {
-        None => {
-            p.push(
-                f("duration"),
-                "duration is missing: add e.g. duration = \"20s\"",
-            );
-            None
-        }
-        Some(d) => parse_duration_ms(d)
-            .map_err(|e| p.push(f("duration"), e))
-            .ok(),
-    };
-    if duration_ms == Some(0) {
-        p.push(
-            f("duration"),
-            "a phase of 0 s sends nothing: give a positive duration",
-        );
-    }
-    let pattern = ph.pattern.as_deref().unwrap_or("");
-    let allowed: &[&str] = match pattern {
-        "constant" | "poisson" => &["rate"],
-        "burst" => &["size", "every"],
-        "ramp" => &["from_rate", "to_rate"],
-        "closed" => &["users", "think_time"],
-        "" => {
-            p.push(
-                f("pattern"),
-                "pattern is missing: use constant, poisson, burst, ramp or closed",
-            );
-            return None;
-        }
-        other => {
-            p.push(
-                f("pattern"),
-                format!(
-                    "unknown pattern \"{other}\": use constant, poisson, burst, ramp or closed"
-                ),
-            );
-            return None;
-        }
-    };
-    let given = [
-        ("rate", ph.rate.is_some()),
-        ("from_rate", ph.from_rate.is_some()),
-        ("to_rate", ph.to_rate.is_some()),
-        ("size", ph.size.is_some()),
-        ("every", ph.every.is_some()),
-        ("users", ph.users.is_some()),
-        ("think_time", ph.think_time.is_some()),
-    ];
-    for (key, set) in given {
-        if set && !allowed.contains(&key) {
-            p.push(
-                f(key),
-                format!(
-                    "{key} does not apply to pattern \"{pattern}\" (it takes {}): remove it",
-                    allowed.join(", ")
-                ),
-            );
-        }
-    }
-    let rate = |p: &mut Problems, key: &str, v: Option<f64>, zero_ok: bool| -> f64 {
-        match v {
-            None => {
-                p.push(f(key), format!("{key} is missing for pattern \"{pattern}\": add e.g. {key} = 10 (requests per second)"));
-                0.0
-            }
-            Some(r) if !r.is_finite() || r < 0.0 || (r == 0.0 && !zero_ok) || r > 1e6 => {
-                p.push(f(key), format!("{r} is not a usable rate: give requests per second, above 0 and at most 1000000"));
-                0.0
-            }
-            Some(r) => r,
-        }
-    };
-    let arrival = match pattern {
-        "constant" => Arrival::Constant {
-            rate: rate(p, "rate", ph.rate, false),
-        },
-        "poisson" => Arrival::Poisson {
-            rate: rate(p, "rate", ph.rate, false),
-        },
-        "ramp" => {
-            let from_rate = rate(p, "from_rate", ph.from_rate, true);
-            let to_rate = rate(p, "to_rate", ph.to_rate, true);
-            if from_rate == 0.0 && to_rate == 0.0 && ph.from_rate.is_some() && ph.to_rate.is_some()
-            {
-                p.push(
-                    f("to_rate"),
-                    "a ramp from 0 to 0 sends nothing: give to_rate above 0",
-                );
-            }
-            Arrival::Ramp { from_rate, to_rate }
-        }
-        "burst" => {
-            let size = match ph.size {
-                Some(s) if (1..=1_000_000).contains(&s) => s as u32,
-                Some(s) => {
-                    p.push(
-                        f("size"),
-                        format!("{s} is not a burst size: give 1 to 1000000 requests"),
-                    );
-                    0
-                }
-                None => {
-                    p.push(f("size"), "size is missing for pattern \"burst\": add e.g. size = 10 (requests per burst)");
-                    0
-                }
-            };
-            let every_ms = match ph.every.as_deref() {
-                None => {
-                    p.push(
-                        f("every"),
-                        "every is missing for pattern \"burst\": add e.g. every = \"2s\"",
-                    );
-                    0
-                }
-                Some(e) => parse_duration_ms(e)
-                    .map_err(|e| p.push(f("every"), e))
-                    .unwrap_or(0),
-            };
-            if ph.every.is_some() && every_ms == 0 && p.0.len() == before {
-                p.push(
-                    f("every"),
-                    "bursts every 0 s never end: give a positive interval",
-                );
-            }
-            Arrival::Burst { size, every_ms }
-        }
-        _ => {
-            let users = match ph.users {
-                Some(u) if (1..=100_000).contains(&u) => u as u32,
-                Some(u) => {
-                    p.push(
-                        f("users"),
-                        format!("{u} is not a user count: give 1 to 100000"),
-                    );
-                    0
-                }
-                None => {
-                    p.push(
-                        f("users"),
-                        "users is missing for pattern \"closed\": add e.g. users = 8",
-                    );
-                    0
-                }
-            };
-            let think_time_ms = ph.think_time.as_deref().map_or(Some(0), |t| {
-                parse_duration_ms(t)
-                    .map_err(|e| p.push(f("think_time"), e))
-                    .ok()
-            });
-            Arrival::Closed {
-                users,
-                think_time_ms: think_time_ms.unwrap_or(0),
-            }
-        }
-    };
-    (p.0.len() == before).then(|| Phase {
-        name,
-        duration_ms: duration_ms.unwrap_or(0),
-        arrival,
-    })
-}
-
-/// Expected number of requests a phase schedules (closed loop: none are scheduled ahead).
-pub fn expected_requests(ph: &Phase) -> f64 {
-    let secs = ph.duration_ms as f64 / 1000.0;
-    match &ph.arrival {
-        Arrival::Constant { rate } | Arrival::Poisson { rate } => rate * secs,
-        Arrival::Ramp { from_rate, to_rate } => (from_rate + to_rate) / 2.0 * secs,
-        Arrival::Burst { size, every_ms } => {
-            f64::from(*size) * (ph.duration_ms as f64 / *every_ms as f64).ceil()
-        }
-        Arrival::Closed { .. } => 0.0,
-    }
-}
-
 fn request(p: &mut Problems, i: usize, r: &RawRequest) -> Option<RequestKind> {
     let before = p.0.len();
     let name = r
@@ -739,4 +394,21 @@ fn request(p: &mut Problems, i: usize, r: &RawRequest) -> Option<RequestKind> {
         path,
         weight,
     })
+}
+
+/// The settings a scenario gets when it leaves `[stack]` empty: resolved by the validator
+/// itself, so the defaults live only in [`defaults`].
+impl Default for StackSettings {
+    fn default() -> Self {
+        let mut p = Problems::default();
+        stack_settings(&mut p, &super::raw::RawStack::default(), 1).expect("the defaults are valid")
+    }
+}
+
+/// The settings a scenario gets when it leaves `[load]` empty.
+impl Default for LoadSettings {
+    fn default() -> Self {
+        let mut p = Problems::default();
+        load_settings(&mut p, &super::raw::RawLoad::default(), 1).expect("the defaults are valid")
+    }
 }

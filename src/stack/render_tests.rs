@@ -7,10 +7,8 @@ fn plan() -> Plan {
         description: String::new(),
         seed: 1,
         driver: Driver::Native,
+        // Values the templates must carry through, all different from the defaults.
         stack: StackSettings {
-            cpuset: None,
-            cpus: None,
-            memory_mib: None,
             php_memory_limit: "64M".into(),
             max_execution_time_s: 7,
             request_terminate_timeout_s: 11,
@@ -18,16 +16,9 @@ fn plan() -> Plan {
             listen_backlog: 123,
             fastcgi_connect_timeout_ms: 3000,
             fastcgi_read_timeout_ms: 45000,
-            keepalive_timeout_s: 75,
-            app_root: None,
-            fpm_image: None,
+            ..StackSettings::default()
         },
-        load: LoadSettings {
-            client_timeout_ms: 60000,
-            health_timeout_ms: 5000,
-            max_in_flight: 100,
-            cpuset: None,
-        },
+        load: LoadSettings::default(),
         configs: vec![],
         phases: vec![],
         requests: vec![],

@@ -1,0 +1,192 @@
+//! Validation of `[[phase]]`s: the arrival pattern picks which keys apply.
+
+use super::plan::{Arrival, Phase};
+use super::raw::RawPhase;
+use super::units::parse_duration_ms;
+use super::validate::{check_name, Problems};
+
+pub(super) fn phase(p: &mut Problems, i: usize, ph: &RawPhase) -> Option<Phase> {
+    let before = p.0.len();
+    let name = ph
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("phase-{}", i + 1));
+    let at = format!("phase[{i}] \"{name}\"");
+    let f = |key: &str| format!("{at}.{key}");
+    check_name(p, &f("name"), &name);
+    let duration_ms = match ph.duration.as_deref() {
+        None => {
+            p.push(
+                f("duration"),
+                "duration is missing: add e.g. duration = \"20s\"",
+            );
+            None
+        }
+        Some(d) => parse_duration_ms(d)
+            .map_err(|e| p.push(f("duration"), e))
+            .ok(),
+    };
+    if duration_ms == Some(0) {
+        p.push(
+            f("duration"),
+            "a phase of 0 s sends nothing: give a positive duration",
+        );
+    }
+    let pattern = ph.pattern.as_deref().unwrap_or("");
+    let allowed: &[&str] = match pattern {
+        "constant" | "poisson" => &["rate"],
+        "burst" => &["size", "every"],
+        "ramp" => &["from_rate", "to_rate"],
+        "closed" => &["users", "think_time"],
+        "" => {
+            p.push(
+                f("pattern"),
+                "pattern is missing: use constant, poisson, burst, ramp or closed",
+            );
+            return None;
+        }
+        other => {
+            p.push(
+                f("pattern"),
+                format!(
+                    "unknown pattern \"{other}\": use constant, poisson, burst, ramp or closed"
+                ),
+            );
+            return None;
+        }
+    };
+    let given = [
+        ("rate", ph.rate.is_some()),
+        ("from_rate", ph.from_rate.is_some()),
+        ("to_rate", ph.to_rate.is_some()),
+        ("size", ph.size.is_some()),
+        ("every", ph.every.is_some()),
+        ("users", ph.users.is_some()),
+        ("think_time", ph.think_time.is_some()),
+    ];
+    for (key, set) in given {
+        if set && !allowed.contains(&key) {
+            p.push(
+                f(key),
+                format!(
+                    "{key} does not apply to pattern \"{pattern}\" (it takes {}): remove it",
+                    allowed.join(", ")
+                ),
+            );
+        }
+    }
+    let rate = |p: &mut Problems, key: &str, v: Option<f64>, zero_ok: bool| -> f64 {
+        match v {
+            None => {
+                p.push(f(key), format!("{key} is missing for pattern \"{pattern}\": add e.g. {key} = 10 (requests per second)"));
+                0.0
+            }
+            Some(r) if !r.is_finite() || r < 0.0 || (r == 0.0 && !zero_ok) || r > 1e6 => {
+                p.push(f(key), format!("{r} is not a usable rate: give requests per second, above 0 and at most 1000000"));
+                0.0
+            }
+            Some(r) => r,
+        }
+    };
+    let arrival = match pattern {
+        "constant" => Arrival::Constant {
+            rate: rate(p, "rate", ph.rate, false),
+        },
+        "poisson" => Arrival::Poisson {
+            rate: rate(p, "rate", ph.rate, false),
+        },
+        "ramp" => {
+            let from_rate = rate(p, "from_rate", ph.from_rate, true);
+            let to_rate = rate(p, "to_rate", ph.to_rate, true);
+            if from_rate == 0.0 && to_rate == 0.0 && ph.from_rate.is_some() && ph.to_rate.is_some()
+            {
+                p.push(
+                    f("to_rate"),
+                    "a ramp from 0 to 0 sends nothing: give to_rate above 0",
+                );
+            }
+            Arrival::Ramp { from_rate, to_rate }
+        }
+        "burst" => {
+            let size = match ph.size {
+                Some(s) if (1..=1_000_000).contains(&s) => s as u32,
+                Some(s) => {
+                    p.push(
+                        f("size"),
+                        format!("{s} is not a burst size: give 1 to 1000000 requests"),
+                    );
+                    0
+                }
+                None => {
+                    p.push(f("size"), "size is missing for pattern \"burst\": add e.g. size = 10 (requests per burst)");
+                    0
+                }
+            };
+            let every_ms = match ph.every.as_deref() {
+                None => {
+                    p.push(
+                        f("every"),
+                        "every is missing for pattern \"burst\": add e.g. every = \"2s\"",
+                    );
+                    0
+                }
+                Some(e) => parse_duration_ms(e)
+                    .map_err(|e| p.push(f("every"), e))
+                    .unwrap_or(0),
+            };
+            if ph.every.is_some() && every_ms == 0 && p.0.len() == before {
+                p.push(
+                    f("every"),
+                    "bursts every 0 s never end: give a positive interval",
+                );
+            }
+            Arrival::Burst { size, every_ms }
+        }
+        _ => {
+            let users = match ph.users {
+                Some(u) if (1..=100_000).contains(&u) => u as u32,
+                Some(u) => {
+                    p.push(
+                        f("users"),
+                        format!("{u} is not a user count: give 1 to 100000"),
+                    );
+                    0
+                }
+                None => {
+                    p.push(
+                        f("users"),
+                        "users is missing for pattern \"closed\": add e.g. users = 8",
+                    );
+                    0
+                }
+            };
+            let think_time_ms = ph.think_time.as_deref().map_or(Some(0), |t| {
+                parse_duration_ms(t)
+                    .map_err(|e| p.push(f("think_time"), e))
+                    .ok()
+            });
+            Arrival::Closed {
+                users,
+                think_time_ms: think_time_ms.unwrap_or(0),
+            }
+        }
+    };
+    (p.0.len() == before).then(|| Phase {
+        name,
+        duration_ms: duration_ms.unwrap_or(0),
+        arrival,
+    })
+}
+
+/// Expected number of requests a phase schedules (closed loop: none are scheduled ahead).
+pub fn expected_requests(ph: &Phase) -> f64 {
+    let secs = ph.duration_ms as f64 / 1000.0;
+    match &ph.arrival {
+        Arrival::Constant { rate } | Arrival::Poisson { rate } => rate * secs,
+        Arrival::Ramp { from_rate, to_rate } => (from_rate + to_rate) / 2.0 * secs,
+        Arrival::Burst { size, every_ms } => {
+            f64::from(*size) * (ph.duration_ms as f64 / *every_ms as f64).ceil()
+        }
+        Arrival::Closed { .. } => 0.0,
+    }
+}

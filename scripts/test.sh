@@ -13,4 +13,4 @@ else
     echo "test.sh: no docker engine answers: the docker stack tests will say so and skip" >&2
 fi
 # Tests share two cores with the stacks they start: one test at a time keeps timings honest.
-cargo test --release -- --test-threads=1
+cargo test --release --no-fail-fast -- --test-threads=1

@@ -64,6 +64,10 @@ async fn stub() -> String {
                                     .await;
                                 let _ = sock.write_all(&body).await;
                             }
+                            "/close" => {
+                                let _ = sock.write_all(b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok").await;
+                                return;
+                            }
                             "/teapot" => {
                                 let _ = sock
                                     .write_all(
@@ -151,8 +155,16 @@ fn burst(size: u32) -> Phase {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_are_classified_never_merged_with_status_codes() {
     let url = stub().await;
-    let kinds = ["/ok", "/reset", "/stall", "/truncate", "/huge", "/teapot"];
-    let p = plan(vec![burst(60)], &kinds, 2_000, 10_000);
+    let kinds = [
+        "/ok",
+        "/reset",
+        "/stall",
+        "/truncate",
+        "/huge",
+        "/teapot",
+        "/close",
+    ];
+    let p = plan(vec![burst(70)], &kinds, 2_000, 10_000);
     let r = drive(&p, &url).await;
     let by_kind = |name: &str| {
         &r.phases[0]
@@ -163,7 +175,7 @@ async fn failures_are_classified_never_merged_with_status_codes() {
             .summary
     };
     let total: u64 = r.phases[0].kinds.iter().map(|k| k.summary.scheduled).sum();
-    assert_eq!(total, 60);
+    assert_eq!(total, 70);
     for k in &r.phases[0].kinds {
         let s = &k.summary;
         assert_eq!(
@@ -188,6 +200,11 @@ async fn failures_are_classified_never_merged_with_status_codes() {
         by_kind("teapot").status_counts.get("418"),
         Some(&by_kind("teapot").scheduled)
     );
+    // A response with `Connection: close` is a response, not a reset.
+    assert_eq!(
+        by_kind("close").status_counts.get("200"),
+        Some(&by_kind("close").scheduled)
+    );
     assert_eq!(
         by_kind("reset").client_failures.reset,
         by_kind("reset").scheduled
@@ -204,7 +221,7 @@ async fn failures_are_classified_never_merged_with_status_codes() {
         by_kind("truncate").scheduled
     );
     // The stub sends no php timing headers: every request is unreported by the app.
-    assert_eq!(r.summary.unreported_by_app, 60);
+    assert_eq!(r.summary.unreported_by_app, 70);
     assert!(!r.error_examples.is_empty());
 }
 

@@ -151,12 +151,16 @@ impl Client {
         h.insert("x-fpmlab-id", HeaderValue::from(id));
         let sent = Instant::now();
         let send = c.tx.send_request(req);
+        tokio::pin!(send);
+        let mut io_open = true;
         let resp = tokio::select! {
             biased;
-            r = send => r,
-            r = &mut c.io => {
-                let message = match r { Ok(()) => "connection closed before the response".to_string(), Err(e) => e.to_string() };
-                return Err((Early { kind: FailureKind::Reset, message, retryable: reused }, Some(sent)));
+            r = &mut send => r,
+            _ = &mut c.io => {
+                // One poll of the connection can both deliver the response and end the
+                // connection (`Connection: close`): the response decides, not the close.
+                io_open = false;
+                send.await
             }
         };
         let resp = resp.map_err(|e| {
@@ -179,7 +183,6 @@ impl Client {
         let status = resp.status().as_u16();
         let fpm = fpm_timing(resp.headers());
         let mut body = resp.into_body();
-        let mut io_open = true;
         // The body's bytes are not needed: frames are dropped as they come, never collected.
         let body_result = loop {
             tokio::select! {

@@ -3,8 +3,8 @@
 
 use plotters::prelude::*;
 
-use super::time::Frame;
-use super::{label_font, placeholder, segments, shade_phases, svg, title_font, GRID, SMALL};
+use super::time::{linear_time_chart, Frame};
+use super::{placeholder, segments, svg, SMALL};
 use crate::probe::Sample;
 
 pub const ACCEPT_QUEUE_COLOR: RGBColor = RGBColor(203, 24, 29);
@@ -64,25 +64,7 @@ pub fn listen_queue(frame: &Frame, samples: &[Sample], y_max: u32) -> anyhow::Re
     }
     let y_top = (f64::from(y_max.max(4)) * 1.12).ceil();
     svg(SMALL, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(frame.title, title_font().color(&frame.color))
-            .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(62)
-            .build_cartesian_2d(0f64..frame.x_max, 0f64..y_top)?;
-        shade_phases(&mut chart, frame.phases, 0.0..y_top)?;
-        chart
-            .configure_mesh()
-            .x_label_formatter(&|v| format!("{v:.0} s"))
-            .y_label_formatter(&|v| format!("{v:.0}"))
-            .label_style(label_font())
-            .bold_line_style(GRID)
-            .light_line_style(GRID.mix(0.5))
-            .x_labels(8)
-            .x_max_light_lines(1)
-            .y_labels(6)
-            .y_max_light_lines(1)
-            .draw()?;
+        let mut chart = linear_time_chart(root, frame, y_top, &|v| format!("{v:.0}"))?;
         let kernel = samples
             .iter()
             .map(|s| accept_queue(s).map(|q| (x(s), f64::from(q))));
@@ -114,25 +96,7 @@ pub fn workers(
     }
     let y_top = (f64::from(y_max.max(1)) * 1.25).ceil().max(2.0);
     svg(SMALL, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(frame.title, title_font().color(&frame.color))
-            .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(62)
-            .build_cartesian_2d(0f64..frame.x_max, 0f64..y_top)?;
-        shade_phases(&mut chart, frame.phases, 0.0..y_top)?;
-        chart
-            .configure_mesh()
-            .x_label_formatter(&|v| format!("{v:.0} s"))
-            .y_label_formatter(&|v| format!("{v:.0}"))
-            .label_style(label_font())
-            .bold_line_style(GRID)
-            .light_line_style(GRID.mix(0.5))
-            .x_labels(8)
-            .x_max_light_lines(1)
-            .y_labels(6)
-            .y_max_light_lines(1)
-            .draw()?;
+        let mut chart = linear_time_chart(root, frame, y_top, &|v| format!("{v:.0}"))?;
         let limit = f64::from(max_children);
         chart.draw_series(DashedLineSeries::new(
             [(0.0, limit), (frame.x_max, limit)],

@@ -1,11 +1,12 @@
 //! Charts over the run's time, one per config, from the per-second timeline: latency
 //! percentiles, queue wait and service time, requests per second by outcome.
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::{
-    draw_line, label_font, log_ms_axis, ms_label, placeholder, shade_phases, svg, title_font,
-    PhaseSpan, GRID, SMALL,
+    draw_line, label_font, log_ms_axis, ms_label, placeholder, shade_phases, svg, title_font, Area,
+    PhaseSpan, TimeChart, GRID, SMALL,
 };
 use crate::record::timeline::Bucket;
 
@@ -26,6 +27,36 @@ pub struct Line {
     pub color: RGBColor,
     pub width: u32,
     pub read: fn(&Bucket) -> u64,
+}
+
+/// A chart over time with a linear y axis from 0 to `y_top`: the config's title, the phases
+/// shaded, the grid drawn; the caller adds its series.
+pub fn linear_time_chart<'a, 'b>(
+    root: &'a Area<'b>,
+    frame: &Frame<'_>,
+    y_top: f64,
+    y_label: &dyn Fn(&f64) -> String,
+) -> Result<TimeChart<'a, 'b, RangedCoordf64>, Box<dyn std::error::Error>> {
+    let mut chart = ChartBuilder::on(root)
+        .caption(frame.title, title_font().color(&frame.color))
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(62)
+        .build_cartesian_2d(0f64..frame.x_max, 0f64..y_top)?;
+    shade_phases(&mut chart, frame.phases, 0.0..y_top)?;
+    chart
+        .configure_mesh()
+        .x_label_formatter(&|v| format!("{v:.0} s"))
+        .y_label_formatter(y_label)
+        .label_style(label_font())
+        .bold_line_style(GRID)
+        .light_line_style(GRID.mix(0.5))
+        .x_labels(8)
+        .x_max_light_lines(1)
+        .y_labels(6)
+        .y_max_light_lines(1)
+        .draw()?;
+    Ok(chart)
 }
 
 /// Latency percentiles per second.
@@ -168,25 +199,7 @@ pub fn rps_by_outcome(frame: &Frame, timeline: &[Bucket], y_max: u64) -> anyhow:
     }
     let y_top = (y_max.max(1) as f64 * 1.12).ceil();
     svg(SMALL, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(frame.title, title_font().color(&frame.color))
-            .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(62)
-            .build_cartesian_2d(0f64..frame.x_max, 0f64..y_top)?;
-        shade_phases(&mut chart, frame.phases, 0.0..y_top)?;
-        chart
-            .configure_mesh()
-            .x_label_formatter(&|v| format!("{v:.0} s"))
-            .y_label_formatter(&|v| format!("{v:.0}/s"))
-            .label_style(label_font())
-            .bold_line_style(GRID)
-            .light_line_style(GRID.mix(0.5))
-            .x_labels(8)
-            .x_max_light_lines(1)
-            .y_labels(6)
-            .y_max_light_lines(1)
-            .draw()?;
+        let mut chart = linear_time_chart(root, frame, y_top, &|v| format!("{v:.0}/s"))?;
         for b in timeline {
             let x0 = b.t_s as f64 + 0.08;
             let x1 = b.t_s as f64 + 0.92;

@@ -132,11 +132,11 @@ async fn static_pool_serves_timed_requests_and_tears_down() {
 
     // The calibration is judged on the script's own CPU time (getrusage), which a busy
     // neighbour on the machine does not inflate; wall time (end − start) can only be longer.
-    let mut best = f64::MAX;
+    // The median of five, in a wide band: the reference VM's speed for the same work drifts
+    // by up to ±40 % over a day, and this check is there to catch a calibration that is off
+    // by 2×, not the host's mood.
+    let mut cpu = Vec::new();
     for i in 0..5 {
-        if (30.0..=70.0).contains(&best) {
-            break;
-        }
         let resp = http
             .get(format!("{}/cpu.php?units=50", ep.base_url))
             .header("X-Fpmlab-Id", format!("req-{i}"))
@@ -163,11 +163,13 @@ async fn static_pool_serves_timed_requests_and_tears_down() {
             wall_ms >= cpu_ms * 0.95,
             "wall {wall_ms} ms < cpu {cpu_ms} ms"
         );
-        best = best.min(cpu_ms);
+        cpu.push(cpu_ms);
     }
+    cpu.sort_by(f64::total_cmp);
+    let median = cpu[cpu.len() / 2];
     assert!(
-        (30.0..=70.0).contains(&best),
-        "cpu.php?units=50 used {best:.1} ms of CPU, expected 50 ms ± 40%: recalibrate lib.php"
+        (25.0..=80.0).contains(&median),
+        "cpu.php?units=50 used {median:.1} ms of CPU (median of {cpu:?}), expected about 50: recalibrate lib.php"
     );
 
     let bad = http.get(format!("{}/cpu.php?units=-1", ep.base_url));

@@ -180,13 +180,7 @@ fn run(args: &RunArgs) -> u8 {
     let result = &result;
     // An export to stdout owns stdout: the table and the verdicts go to stderr then.
     let to_stdout = !args.exports.uses_stdout();
-    let say = |text: &str| {
-        if to_stdout {
-            println!("{text}")
-        } else {
-            eprintln!("{text}")
-        }
-    };
+    let say = printer(to_stdout);
     if args.json {
         let summary: Vec<_> = result.configs.iter().map(|c| serde_json::json!({"name": c.name, "status": c.status, "error": c.error, "summary": c.recorded.summary, "server": c.server, "generator": c.generator})).collect();
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({"run_dir": finished.dir, "status": result.status, "configs": summary})).expect("summary serializes"));
@@ -260,13 +254,7 @@ fn report(args: &ReportArgs) -> u8 {
     };
     let html = (!args.no_html).then(|| args.out.clone().unwrap_or_else(|| dir.join("report.html")));
     let to_stdout = !args.exports.uses_stdout();
-    let say = |text: &str| {
-        if to_stdout {
-            println!("{text}")
-        } else {
-            eprintln!("{text}")
-        }
-    };
+    let say = printer(to_stdout);
     if write_exports(&run, html, &args.exports, &say) {
         exit::OK
     } else {
@@ -344,4 +332,15 @@ async fn watch_signals(cancel: CancellationToken, quiet: bool) {
     cancel.cancel();
     tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
     std::process::exit(i32::from(exit::INTERRUPTED));
+}
+
+/// Prints lines to stdout, or to stderr when an export to stdout owns it.
+fn printer(to_stdout: bool) -> impl Fn(&str) {
+    move |text: &str| {
+        if to_stdout {
+            println!("{text}")
+        } else {
+            eprintln!("{text}")
+        }
+    }
 }

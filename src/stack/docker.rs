@@ -22,10 +22,11 @@ use async_trait::async_trait;
 use super::container::{cgroup_paths, ContainerRef};
 use super::discover::{parse_nginx_version, parse_php_version};
 use super::local::ready;
+use super::process::Watchdog;
 use super::render::render_configs;
 use super::{image, Endpoints, FpmListen, Stack, StackInfo};
 use crate::scenario::{Plan, PoolConfig};
-use compose::{docker, Compose, Watchdog};
+use compose::{docker, watchdog, Compose};
 pub use env::project_prefix;
 use inspect::{alive, cached_versions, find_fpm_master, parse_port, remove_leftovers};
 use inspect::{remember_versions, version_key};
@@ -181,7 +182,7 @@ impl DockerStack {
 
         let compose = self.compose(&image);
         self.running = Some(Running {
-            watchdog: Some(Watchdog::spawn(&compose)?),
+            watchdog: Some(watchdog(&compose)?),
             compose: compose.clone(),
         });
         compose

@@ -222,21 +222,27 @@ pub struct Watchdog {
 impl Watchdog {
     /// Starts a watchdog for the process groups of `daemons`.
     pub fn spawn(daemons: &[Daemon]) -> Result<Watchdog> {
-        let (read_end, write_end) = std::io::pipe().context("cannot create a pipe")?;
         let mut cmd = Command::new("/bin/sh");
         // `kill -9 -PGID`: dash's kill takes neither `--` nor `-s KILL` before a group.
         cmd.arg("-c")
             .arg(r#"read _; for g in "$@"; do kill -9 "-$g"; done 2>/dev/null"#)
             .arg("fpmlab-watchdog")
-            .args(daemons.iter().map(|d| d.pid().to_string()))
-            .stdin(read_end)
+            .args(daemons.iter().map(|d| d.pid().to_string()));
+        Self::arm(cmd, "the stack's watchdog")
+    }
+
+    /// Starts `cmd` (a shell that begins with `read`) on a pipe whose only write end fpmlab
+    /// holds: when fpmlab ends, however it ends, `read` returns and the rest runs.
+    pub fn arm(mut cmd: Command, what: &str) -> Result<Watchdog> {
+        let (read_end, write_end) = std::io::pipe().context("cannot create a pipe")?;
+        cmd.stdin(read_end)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             // Out of the terminal's group: a Ctrl-C must leave it to fpmlab's own teardown.
             .process_group(0);
         let child = cmd
             .spawn()
-            .context("cannot start /bin/sh as the stack's watchdog")?;
+            .with_context(|| format!("cannot start /bin/sh as {what}"))?;
         Ok(Watchdog {
             child,
             _write_end: write_end,

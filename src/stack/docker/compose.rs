@@ -1,12 +1,13 @@
 //! Running `docker compose` / `docker-compose` and `docker` with time limits, and the watchdog
 //! that takes a compose project down if fpmlab dies without doing it itself.
 
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+
+use crate::stack::process::Watchdog;
 
 /// Lines of a failed command's stderr quoted in its error.
 const ERROR_LINES: usize = 12;
@@ -113,48 +114,18 @@ fn run_blocking(mut cmd: std::process::Command, timeout: Duration) -> bool {
     }
 }
 
-/// Takes the project down if fpmlab dies (SIGKILL, a second Ctrl-C, abort) while it runs.
-///
-/// A small `sh` waits on a pipe whose only write end fpmlab holds; however fpmlab ends, the
-/// kernel closes that end, `read` returns and the shell runs `compose down`. A clean teardown
-/// disarms it first.
-#[derive(Debug)]
-pub struct Watchdog {
-    child: std::process::Child,
-    _write_end: std::io::PipeWriter,
-}
-
-impl Watchdog {
-    /// Starts a watchdog for `compose`'s project.
-    pub fn spawn(compose: &Compose) -> Result<Watchdog> {
-        let (read_end, write_end) = std::io::pipe().context("cannot create a pipe")?;
-        let down = compose.command(&["down", "-v", "--remove-orphans", "-t", "1"]);
-        let mut cmd = std::process::Command::new("/bin/sh");
-        cmd.arg("-c")
-            .arg(r#"read _; exec "$@""#)
-            .arg("fpmlab-compose-watchdog")
-            .arg(down.get_program())
-            .args(down.get_args())
-            .envs(compose.env.iter().map(|(k, v)| (k, v)))
-            .env_remove("COMPOSE_FILE")
-            .env_remove("COMPOSE_PROJECT_NAME")
-            .stdin(read_end)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            // Out of the terminal's group: Ctrl-C is fpmlab's to handle.
-            .process_group(0);
-        let child = cmd
-            .spawn()
-            .context("cannot start /bin/sh as the compose project's watchdog")?;
-        Ok(Watchdog {
-            child,
-            _write_end: write_end,
-        })
-    }
-
-    /// Stops the watchdog without letting it fire.
-    pub fn disarm(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Takes the project down if fpmlab dies (SIGKILL, a second Ctrl-C, abort) while it runs:
+/// the stack's shared watchdog running `compose down`. A clean teardown disarms it first.
+pub fn watchdog(compose: &Compose) -> Result<Watchdog> {
+    let down = compose.command(&["down", "-v", "--remove-orphans", "-t", "1"]);
+    let mut cmd = std::process::Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg(r#"read _; exec "$@""#)
+        .arg("fpmlab-compose-watchdog")
+        .arg(down.get_program())
+        .args(down.get_args())
+        .envs(compose.env.iter().map(|(k, v)| (k, v)))
+        .env_remove("COMPOSE_FILE")
+        .env_remove("COMPOSE_PROJECT_NAME");
+    Watchdog::arm(cmd, "the compose project's watchdog")
 }

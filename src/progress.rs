@@ -70,7 +70,7 @@ impl ConfigProgress {
 
     pub fn update(&self, shared: &Shared, load_start: Instant) {
         let Some(i) = &self.inner else { return };
-        let live = shared.recorder.lock().expect("recorder lock").live();
+        let live = *shared.live.lock().expect("live lock");
         let in_flight = shared.in_flight.load(Ordering::Relaxed);
         let phase = shared.phase.load(Ordering::Relaxed);
         let mut st = i.state.lock().expect("progress lock");

@@ -139,6 +139,13 @@ pub struct GeneratorStats {
     pub wall_ms: u64,
     /// cpu_ms / wall_ms × 100: 100 means one core fully busy.
     pub cpu_pct: f64,
+    /// CPU time of the load thread alone (it sends, reads and records every request), ms.
+    #[serde(default)]
+    pub load_thread_cpu_ms: u64,
+    /// load_thread_cpu_ms / wall_ms × 100. The load thread runs on one core: near 100 it,
+    /// not the stack, sets the pace.
+    #[serde(default)]
+    pub load_thread_cpu_pct: f64,
     /// Warnings such as "client lag p99 12 ms: the generator could not keep up".
     pub warnings: Vec<String>,
 }

@@ -2,6 +2,7 @@
 //! it down (always), and keep `run.json` current throughout.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -9,10 +10,11 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::RunClock;
+use crate::load::bottleneck::{self, CpuUse};
 use crate::load::generator::{self, Shared};
 use crate::progress::ConfigProgress;
 use crate::record::{FailedList, Recorder};
-use crate::results::{ConfigResult, Environment, GeneratorStats, RunResult, Status};
+use crate::results::{ConfigResult, Environment, RunResult, Status};
 use crate::scenario::Plan;
 use crate::{probe, stack};
 
@@ -25,8 +27,6 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(5);
 const LOAD_LEAD: Duration = Duration::from_millis(300);
 /// Events shown as progress notes; run.json has all of them.
 const MAX_EVENT_NOTES: usize = 5;
-/// Client lag p99 above this means the generator, not the stack, set the pace.
-const LAG_WARN_US: u64 = 10_000;
 
 /// Options of one run besides the plan.
 #[derive(Debug, Clone)]
@@ -217,7 +217,7 @@ async fn drive(
         progress.clone(),
         load_start,
     ));
-    let cpu_before = cpu_time_ms();
+    let cpu_before = bottleneck::process_cpu_us();
     let load = generator::run(
         plan,
         &endpoints.base_url,
@@ -226,8 +226,11 @@ async fn drive(
         cancel.clone(),
     )
     .await;
-    let wall_ms = load_start.elapsed().as_millis() as u64;
-    let cpu_ms = cpu_time_ms().saturating_sub(cpu_before);
+    let cpu = CpuUse {
+        process_ms: bottleneck::process_cpu_us().saturating_sub(cpu_before) / 1000,
+        load_thread_ms: shared.load_thread_cpu_us.load(Ordering::Relaxed) / 1000,
+        wall_ms: load_start.elapsed().as_millis() as u64,
+    };
     ticker.abort();
     stop_sampler.cancel();
     let samples = sampler.await.unwrap_or_default();
@@ -239,7 +242,7 @@ async fn drive(
         .lock()
         .unwrap()
         .result(&plan.phases, &plan.requests);
-    let generator = generator_stats(cpu_ms, wall_ms, &recorded);
+    let generator = bottleneck::assess(cpu, &recorded.summary);
     for w in &generator.warnings {
         progress.note(&format!("warning: {w}"));
     }
@@ -309,39 +312,3 @@ async fn tick(
     }
 }
 
-fn generator_stats(cpu_ms: u64, wall_ms: u64, r: &crate::record::Recorded) -> GeneratorStats {
-    let cpu_pct = if wall_ms == 0 {
-        0.0
-    } else {
-        (cpu_ms as f64 / wall_ms as f64 * 1000.0).round() / 10.0
-    };
-    let mut warnings = Vec::new();
-    let lag = r.summary.client_lag.p99_us;
-    if lag > LAG_WARN_US {
-        warnings.push(format!("client lag p99 {:.1} ms: the generator could not send on time, so part of the latency is its own (it is still measured from the intended time)", lag as f64 / 1000.0));
-    }
-    if cpu_pct > 80.0 {
-        warnings.push(format!("the generator used {cpu_pct:.0}% of a core: on a small machine it competes with the stack for CPU (set load.cpuset / stack.cpuset)"));
-    }
-    if r.summary.dropped_max_in_flight > 0 {
-        warnings.push(format!(
-            "{} scheduled requests were not sent because load.max_in_flight was reached",
-            r.summary.dropped_max_in_flight
-        ));
-    }
-    GeneratorStats {
-        cpu_ms,
-        wall_ms,
-        cpu_pct,
-        warnings,
-    }
-}
-
-/// CPU time (user + sys) this process has used, ms.
-fn cpu_time_ms() -> u64 {
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage fills the struct we own.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    let ms = |t: libc::timeval| t.tv_sec as u64 * 1000 + t.tv_usec as u64 / 1000;
-    ms(ru.ru_utime) + ms(ru.ru_stime)
-}

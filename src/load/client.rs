@@ -1,31 +1,29 @@
-//! The load path's HTTP/1.1 client: keep-alive connections in a small pool, one request in,
-//! instants and an [`Ending`] out. Built on hyper's connection API rather than a pooled
-//! client so "sent" can be taken when a ready connection takes the request, not before the
-//! pool found one.
+//! The load path's HTTP/1.1 client: keep-alive connections in a pool owned by the load
+//! thread, one request in, instants and an [`Ending`] out. Each exchange is one `write` of
+//! pre-rendered bytes and, for a small response, one `read`: no header maps, no body
+//! buffers, no allocation once a connection exists.
 
+use std::cell::RefCell;
+use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::sync::Mutex;
 use std::time::Instant;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper::header::{self, HeaderValue};
-use hyper::{Method, Request, Uri};
-use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 
+use super::http::{parse_head, BodySkipper, Parsed, RequestTemplate};
 use crate::record::{Ending, FailureKind, FpmTiming};
 
-type Body = Empty<Bytes>;
+/// Initial read buffer of a connection: a typical response head and small body in one read.
+const READ_BUF: usize = 16 * 1024;
+/// Largest response head accepted.
+const MAX_HEAD: usize = 256 * 1024;
 
-/// A keep-alive connection. Its connection future is driven by whichever request task holds
-/// it, inline, instead of by a task of its own: one task switch per request fewer, and an
-/// idle connection costs nothing.
+/// A keep-alive connection and its reusable buffers.
 struct Conn {
-    tx: SendRequest<Body>,
-    io: Pin<Box<http1::Connection<TokioIo<TcpStream>, Body>>>,
+    stream: TcpStream,
+    read_buf: Vec<u8>,
+    write_buf: Vec<u8>,
 }
 
 /// What one exchange produced.
@@ -38,16 +36,15 @@ pub struct Exchange {
     pub fpm: Option<FpmTiming>,
 }
 
-/// A keep-alive HTTP/1.1 client for one target.
+/// A keep-alive HTTP/1.1 client for one target, used from one thread.
 pub struct Client {
     addr: SocketAddr,
-    host: HeaderValue,
-    user_agent: HeaderValue,
-    idle: Mutex<Vec<Conn>>,
+    templates: Vec<RequestTemplate>,
+    idle: RefCell<Vec<Conn>>,
 }
 
-/// A failure before any response, with whether it happened on a reused connection (where
-/// the server may simply have closed it while idle, so one retry is honest).
+/// A failure before any response byte, with whether it happened on a reused connection
+/// (where the server may simply have closed it while idle, so one retry is honest).
 struct Early {
     kind: FailureKind,
     message: String,
@@ -55,8 +52,9 @@ struct Early {
 }
 
 impl Client {
-    /// `base_url` is `http://host:port`; the host is resolved once, here.
-    pub async fn new(base_url: &str) -> anyhow::Result<Self> {
+    /// `base_url` is `http://host:port`; the host is resolved once, here. `kinds` are the
+    /// (method, path) of each request kind, indexed as the plan's.
+    pub async fn new(base_url: &str, kinds: &[(String, String)]) -> anyhow::Result<Self> {
         let rest = base_url.strip_prefix("http://").ok_or_else(|| {
             anyhow::anyhow!("{base_url}: only http:// targets are supported (put TLS in front of fpmlab's target, not between)")
         })?;
@@ -71,49 +69,46 @@ impl Client {
             .map_err(|e| anyhow::anyhow!("cannot resolve {with_port}: {e}"))?
             .next()
             .ok_or_else(|| anyhow::anyhow!("{with_port} resolves to no address"))?;
+        for (method, path) in kinds {
+            if !method.bytes().all(|b| b.is_ascii_alphabetic()) || !path.starts_with('/') {
+                anyhow::bail!("request {method} {path}: the method must be a word and the path start with /");
+            }
+        }
         Ok(Client {
             addr,
-            host: HeaderValue::from_str(authority)?,
-            user_agent: HeaderValue::from_static(concat!("fpmlab/", env!("CARGO_PKG_VERSION"))),
-            idle: Mutex::new(Vec::new()),
+            templates: kinds
+                .iter()
+                .map(|(m, p)| RequestTemplate::new(m, p, authority))
+                .collect(),
+            idle: RefCell::new(Vec::new()),
         })
-    }
-
-    fn take_idle(&self) -> Option<Conn> {
-        self.idle.lock().expect("pool lock").pop()
     }
 
     async fn connect(&self) -> Result<Conn, Early> {
         let stream = TcpStream::connect(self.addr).await.map_err(|e| Early {
             kind: match e.kind() {
-                std::io::ErrorKind::ConnectionRefused => FailureKind::Refused,
-                std::io::ErrorKind::ConnectionReset => FailureKind::Reset,
+                ErrorKind::ConnectionRefused => FailureKind::Refused,
+                ErrorKind::ConnectionReset => FailureKind::Reset,
                 _ => FailureKind::Other,
             },
             message: format!("connect {}: {e}", self.addr),
             retryable: false,
         })?;
         let _ = stream.set_nodelay(true);
-        let (tx, io) = http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| Early {
-                kind: FailureKind::Other,
-                message: format!("handshake: {e}"),
-                retryable: false,
-            })?;
         Ok(Conn {
-            tx,
-            io: Box::pin(io),
+            stream,
+            read_buf: vec![0; READ_BUF],
+            write_buf: Vec::with_capacity(256),
         })
     }
 
-    /// Sends one request and reads the whole response. The caller bounds it with the
-    /// client timeout.
-    pub async fn exchange(&self, method: &Method, uri: &Uri, id: u64) -> Exchange {
+    /// Sends one request of kind `kind` and reads the whole response. The caller bounds it
+    /// with the client timeout.
+    pub async fn exchange(&self, kind: usize, id: u64) -> Exchange {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.try_exchange(method, uri, id).await {
+            match self.try_exchange(kind, id).await {
                 Ok(x) => return x,
                 Err((early, _)) if early.retryable && attempt == 1 => continue,
                 Err((early, sent)) => {
@@ -134,78 +129,98 @@ impl Client {
 
     async fn try_exchange(
         &self,
-        method: &Method,
-        uri: &Uri,
+        kind: usize,
         id: u64,
     ) -> Result<Exchange, (Early, Option<Instant>)> {
-        let (mut c, reused) = match self.take_idle() {
+        let popped = self.idle.borrow_mut().pop();
+        let (mut c, reused) = match popped {
             Some(c) => (c, true),
             None => (self.connect().await.map_err(|e| (e, None))?, false),
         };
-        let mut req = Request::new(Empty::<Bytes>::new());
-        *req.method_mut() = method.clone();
-        *req.uri_mut() = uri.clone();
-        let h = req.headers_mut();
-        h.insert(header::HOST, self.host.clone());
-        h.insert(header::USER_AGENT, self.user_agent.clone());
-        h.insert("x-fpmlab-id", HeaderValue::from(id));
+        let template = &self.templates[kind];
+        template.render(id, &mut c.write_buf);
         let sent = Instant::now();
-        let send = c.tx.send_request(req);
-        tokio::pin!(send);
-        let mut io_open = true;
-        let resp = tokio::select! {
-            biased;
-            r = &mut send => r,
-            _ = &mut c.io => {
-                // One poll of the connection can both deliver the response and end the
-                // connection (`Connection: close`): the response decides, not the close.
-                io_open = false;
-                send.await
-            }
-        };
-        let resp = resp.map_err(|e| {
-            let closed = e.is_incomplete_message() || e.is_canceled() || e.is_closed();
-            let kind = if closed || io_kind(&e) == Some(std::io::ErrorKind::ConnectionReset) {
-                FailureKind::Reset
-            } else {
-                FailureKind::Other
+        if let Err(e) = c.stream.write_all(&c.write_buf).await {
+            let early = Early {
+                kind: reset_or_other(&e),
+                message: format!("send: {e}"),
+                retryable: reused,
             };
-            (
-                Early {
-                    kind,
-                    message: e.to_string(),
-                    retryable: reused && closed,
-                },
-                Some(sent),
-            )
-        })?;
-        let first_byte = Instant::now();
-        let status = resp.status().as_u16();
-        let fpm = fpm_timing(resp.headers());
-        let mut body = resp.into_body();
-        // The body's bytes are not needed: frames are dropped as they come, never collected.
-        let body_result = loop {
-            tokio::select! {
-                biased;
-                frame = body.frame() => match frame {
-                    None => break Ok(()),
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => break Err(e),
-                },
-                _ = &mut c.io, if io_open => io_open = false,
+            return Err((early, Some(sent)));
+        }
+        // Head: read until it parses; interim 1xx heads are skipped.
+        let mut filled = 0;
+        let head = loop {
+            let n = match read_some(&mut c, filled).await {
+                Ok(0) | Err(_) if filled == 0 => {
+                    let early = Early {
+                        kind: FailureKind::Reset,
+                        message: "connection closed before a response".into(),
+                        retryable: reused,
+                    };
+                    return Err((early, Some(sent)));
+                }
+                Ok(0) => {
+                    let message = "connection closed in the response head".to_string();
+                    return Err((early(FailureKind::Reset, message), Some(sent)));
+                }
+                Err(e) => {
+                    let message = format!("response head: {e}");
+                    return Err((early(reset_or_other(&e), message), Some(sent)));
+                }
+                Ok(n) => n,
+            };
+            filled += n;
+            match parse_head(&c.read_buf[..filled], template.expects_body()) {
+                Ok(Parsed::Partial) if filled == MAX_HEAD => {
+                    let message = format!("response head larger than {MAX_HEAD} bytes");
+                    return Err((early(FailureKind::Other, message), Some(sent)));
+                }
+                Ok(Parsed::Partial) => {}
+                Ok(Parsed::Interim(len)) => {
+                    c.read_buf.copy_within(len..filled, 0);
+                    filled -= len;
+                }
+                Ok(Parsed::Head(h)) => break h,
+                Err(message) => return Err((early(FailureKind::Other, message), Some(sent))),
             }
         };
-        let done = Instant::now();
-        let ending = match body_result {
-            Ok(()) => {
-                if io_open {
-                    self.release(c).await;
+        let first_byte = Instant::now();
+        let mut body = BodySkipper::new(head.framing);
+        let mut extra = false;
+        let mut result = body.feed(&c.read_buf[head.len..filled]).map(|used| {
+            extra = head.len + used < filled;
+        });
+        let mut last_read_short = filled < c.read_buf.len();
+        while result.is_ok() && !body.is_done() {
+            match read_some(&mut c, 0).await {
+                Ok(0) if body == BodySkipper::UntilClose => body = BodySkipper::Done,
+                Ok(0) => result = Err("connection closed in the body".into()),
+                Ok(n) => {
+                    last_read_short = n < c.read_buf.len();
+                    result = body.feed(&c.read_buf[..n]).map(|used| extra = used < n);
                 }
-                Ending::Response { status }
+                Err(e) => result = Err(format!("body: {e}")),
             }
-            Err(e) => Ending::Failed {
+        }
+        let done = Instant::now();
+        let ending = match result {
+            Ok(()) => {
+                // Bytes beyond the response (no pipelining is used) mean the connection's
+                // framing cannot be trusted for another request.
+                if !head.close && !extra {
+                    if last_read_short {
+                        forget_read_readiness(&c.stream);
+                    }
+                    self.idle.borrow_mut().push(c);
+                }
+                Ending::Response {
+                    status: head.status,
+                }
+            }
+            Err(message) => Ending::Failed {
                 kind: FailureKind::Incomplete,
-                message: format!("body: {e}"),
+                message,
             },
         };
         Ok(Exchange {
@@ -213,70 +228,44 @@ impl Client {
             first_byte: Some(first_byte),
             done,
             ending,
-            fpm,
+            fpm: head.fpm,
         })
     }
+}
 
-    /// Returns a connection to the pool once it is ready for the next request (the
-    /// connection must be polled past the end of the response for that).
-    async fn release(&self, mut c: Conn) {
-        let ready = tokio::select! {
-            biased;
-            r = c.tx.ready() => r.is_ok(),
-            _ = &mut c.io => false,
-        };
-        if ready {
-            self.idle.lock().expect("pool lock").push(c);
+fn early(kind: FailureKind, message: String) -> Early {
+    Early {
+        kind,
+        message,
+        retryable: false,
+    }
+}
+
+fn reset_or_other(e: &io::Error) -> FailureKind {
+    match e.kind() {
+        ErrorKind::ConnectionReset | ErrorKind::BrokenPipe | ErrorKind::ConnectionAborted => {
+            FailureKind::Reset
         }
+        _ => FailureKind::Other,
     }
 }
 
-fn io_kind(e: &hyper::Error) -> Option<std::io::ErrorKind> {
-    let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
-    while let Some(s) = src {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            return Some(io.kind());
-        }
-        src = s.source();
+/// Reads into the connection's buffer from `at`, growing it (up to the head limit) when it
+/// is full.
+async fn read_some(c: &mut Conn, at: usize) -> io::Result<usize> {
+    if at == c.read_buf.len() {
+        let grown = (c.read_buf.len() * 2).min(MAX_HEAD);
+        c.read_buf.resize(grown, 0);
     }
-    None
+    c.stream.read(&mut c.read_buf[at..]).await
 }
 
-/// Reads the app's timing headers (see `docker/app/lib.php`).
-fn fpm_timing(h: &hyper::HeaderMap) -> Option<FpmTiming> {
-    let get = |name: &str| h.get(name)?.to_str().ok();
-    Some(FpmTiming {
-        request_time_us: epoch_us(get("x-fpm-request-time-float")?)?,
-        script_start_us: epoch_us(get("x-fpm-script-start")?)?,
-        script_end_us: epoch_us(get("x-fpm-script-end")?)?,
-        pid: get("x-fpm-pid")?.parse().ok()?,
-    })
-}
-
-/// Parses `1795342330.123456` into epoch µs exactly (no float rounding).
-pub fn epoch_us(text: &str) -> Option<i64> {
-    let (secs, frac) = text.trim().split_once('.').unwrap_or((text.trim(), ""));
-    let secs: i64 = secs.parse().ok()?;
-    let mut digits: String = frac.chars().take(6).collect();
-    if !digits.chars().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    while digits.len() < 6 {
-        digits.push('0');
-    }
-    Some(secs * 1_000_000 + digits.parse::<i64>().ok()?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_php_times_exactly() {
-        assert_eq!(epoch_us("1795342330.123456"), Some(1_795_342_330_123_456));
-        assert_eq!(epoch_us("1795342330.1"), Some(1_795_342_330_100_000));
-        assert_eq!(epoch_us("1795342330"), Some(1_795_342_330_000_000));
-        assert_eq!(epoch_us("17953x"), None);
-        assert_eq!(epoch_us("1.2e3"), None);
-    }
+/// A read that returned less than the buffer drained the socket: tell the runtime so, or
+/// the next exchange's first read is a wasted syscall that only learns "would block". The
+/// server sends nothing unasked on an HTTP/1.1 connection, and whatever it does send (a
+/// close) arrives as a fresh edge-triggered event that sets readiness again.
+fn forget_read_readiness(stream: &TcpStream) {
+    let _ = stream.try_io(Interest::READABLE, || {
+        Err::<(), _>(io::Error::from(ErrorKind::WouldBlock))
+    });
 }

@@ -1,55 +1,76 @@
-//! Executes a plan's phases against one target. Open-loop phases: a dispatcher task sleeps
+//! Executes a plan's phases against one target. Open-loop phases: a dispatcher sleeps
 //! precisely (timerfd) until each intended time and starts the request, whether or not
 //! earlier ones have returned. Closed-loop phases: N users send, wait, think, repeat.
 //! Latency is always measured from the intended time.
+//!
+//! The load runs on a thread of its own with a single-threaded runtime: on a small machine
+//! it suits one pinned core, no request ever waits for another thread to wake, and the
+//! recorder is owned by that thread (no lock, no atomic per request). Other threads see it
+//! through [`Shared`], published a few times a second.
 
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use super::client::Client;
 use super::rng::{Rng, WeightedPick};
 use super::schedule::{phase_starts_us, Schedule, Scheduled};
 use super::timer::PreciseTimer;
-use crate::record::{Ending, FailureKind, Outcome, Recorder};
+use crate::record::{Ending, FailureKind, Live, Outcome, Recorder};
 use crate::scenario::{Arrival, Plan};
 
-/// State shared by the dispatcher, the request tasks and the progress display.
+/// How often the live counters are published.
+const LIVE_EVERY: Duration = Duration::from_millis(100);
+/// How often a copy of the whole recorder is published (for run.json checkpoints). A copy
+/// is a memcpy of the histograms: cheap, but not free, so not every tick.
+const SNAPSHOT_EVERY: Duration = Duration::from_secs(2);
+
+/// What the load thread shows the rest of the process.
 pub struct Shared {
+    /// The recorder as last published: a copy every [`SNAPSHOT_EVERY`] during the load, the
+    /// final one once [`run`] returns. Give the recorder to start with to [`Shared::new`].
     pub recorder: Mutex<Recorder>,
+    /// Live counters, published every [`LIVE_EVERY`].
+    pub live: Mutex<Live>,
+    /// Requests in flight, as last published.
     pub in_flight: AtomicU64,
     /// Index of the phase now running; `usize::MAX` once all phases are over (draining).
     pub phase: AtomicUsize,
-    next_id: AtomicU64,
+    /// CPU time (user + sys) the load thread used, µs; set when [`run`] returns.
+    pub load_thread_cpu_us: AtomicU64,
 }
 
 impl Shared {
     pub fn new(recorder: Recorder) -> Arc<Self> {
         Arc::new(Shared {
+            live: Mutex::new(recorder.live()),
             recorder: Mutex::new(recorder),
             in_flight: AtomicU64::new(0),
             phase: AtomicUsize::new(0),
-            next_id: AtomicU64::new(1),
+            load_thread_cpu_us: AtomicU64::new(0),
         })
     }
 }
 
-/// Everything one request task needs.
+/// Everything one request task needs; lives on the load thread only.
 struct Ctx {
     client: Client,
-    shared: Arc<Shared>,
-    methods: Vec<hyper::Method>,
-    uris: Vec<hyper::Uri>,
+    recorder: Rc<RefCell<Recorder>>,
+    in_flight: Cell<u64>,
+    next_id: Cell<u64>,
     timeout: Duration,
     max_in_flight: u64,
     cancel: CancellationToken,
 }
 
-/// Runs every phase, then waits for in-flight requests (each bounded by the client timeout).
-/// Returns when done or when `cancel` fires (in-flight requests are then recorded as
-/// cancelled).
+/// Runs every phase on the load thread, then waits for in-flight requests (each bounded by
+/// the client timeout). Returns when done or when `cancel` fires (in-flight requests are
+/// then recorded as cancelled). The recorder in `shared` is the final one afterwards.
 pub async fn run(
     plan: &Plan,
     base_url: &str,
@@ -57,179 +78,263 @@ pub async fn run(
     load_start: Instant,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
-    let methods = plan
-        .requests
-        .iter()
-        .map(|r| hyper::Method::from_bytes(r.method.as_bytes()))
-        .collect::<Result<Vec<_>, _>>()?;
-    let ctx = Arc::new(Ctx {
-        client: Client::new(base_url).await?,
-        shared: shared.clone(),
-        methods,
-        uris: plan
+    let (plan, base_url) = (plan.clone(), base_url.to_string());
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("fpmlab-load".into())
+        .spawn(move || {
+            let _ = tx.send(run_here(&plan, &base_url, &shared, load_start, &cancel));
+        })
+        .context("cannot start the load thread")?;
+    rx.await
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("the load thread panicked")))
+}
+
+fn run_here(
+    plan: &Plan,
+    base_url: &str,
+    shared: &Arc<Shared>,
+    load_start: Instant,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
+    let cpu_start = super::bottleneck::thread_cpu_us();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the load thread's runtime")?;
+    let local = tokio::task::LocalSet::new();
+    let recorder = Rc::new(RefCell::new(shared.recorder.lock().expect("lock").clone()));
+    let result = local.block_on(&rt, async {
+        let kinds: Vec<(String, String)> = plan
             .requests
             .iter()
-            .map(|r| r.path.parse::<hyper::Uri>())
-            .collect::<Result<Vec<_>, _>>()?,
-        timeout: Duration::from_millis(plan.load.client_timeout_ms),
-        max_in_flight: plan.load.max_in_flight as u64,
-        cancel: cancel.clone(),
+            .map(|r| (r.method.clone(), r.path.clone()))
+            .collect();
+        let ctx = Rc::new(Ctx {
+            client: Client::new(base_url, &kinds).await?,
+            recorder: recorder.clone(),
+            in_flight: Cell::new(0),
+            next_id: Cell::new(1),
+            timeout: Duration::from_millis(plan.load.client_timeout_ms),
+            max_in_flight: plan.load.max_in_flight as u64,
+            cancel: cancel.clone(),
+        });
+        tokio::task::spawn_local(publish_live(ctx.clone(), shared.clone()));
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => Ok(()),
+            r = drive(plan, &ctx, shared, load_start) => r,
+        }
     });
-    let starts = phase_starts_us(&plan.phases);
+    // Dropping the tasks still running ends their requests: each records itself as
+    // cancelled (see `InFlight`).
+    drop(local);
+    let final_recorder = recorder.borrow().clone();
+    *shared.live.lock().expect("lock") = final_recorder.live();
+    shared.in_flight.store(0, Ordering::Relaxed);
+    *shared.recorder.lock().expect("lock") = final_recorder;
+    let cpu_us = super::bottleneck::thread_cpu_us().saturating_sub(cpu_start);
+    shared.load_thread_cpu_us.store(cpu_us, Ordering::Relaxed);
+    result
+}
 
+/// Copies the live counters (often) and the recorder (now and then) where other threads
+/// can read them.
+async fn publish_live(ctx: Rc<Ctx>, shared: Arc<Shared>) {
+    let mut every = tokio::time::interval(LIVE_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_snapshot = Instant::now();
+    loop {
+        every.tick().await;
+        let rec = ctx.recorder.borrow();
+        *shared.live.lock().expect("lock") = rec.live();
+        shared
+            .in_flight
+            .store(ctx.in_flight.get(), Ordering::Relaxed);
+        if last_snapshot.elapsed() >= SNAPSHOT_EVERY {
+            last_snapshot = Instant::now();
+            let copy = rec.clone();
+            drop(rec);
+            *shared.recorder.lock().expect("lock") = copy;
+        }
+    }
+}
+
+async fn drive(
+    plan: &Plan,
+    ctx: &Rc<Ctx>,
+    shared: &Shared,
+    load_start: Instant,
+) -> anyhow::Result<()> {
+    let starts = phase_starts_us(&plan.phases);
     // The open-loop schedule spans all phases; closed phases are skipped by it and run
     // here, each at its start time.
-    let dispatcher = spawn_dispatcher(plan, ctx.clone(), load_start);
+    let dispatcher = tokio::task::spawn_local(dispatch(plan.clone(), ctx.clone(), load_start));
     for (i, phase) in plan.phases.iter().enumerate() {
         let start = load_start + Duration::from_micros(starts[i]);
         let end = start + Duration::from_millis(phase.duration_ms);
-        tokio::select! {
-            _ = tokio::time::sleep_until(start.into()) => {}
-            _ = cancel.cancelled() => break,
-        }
+        tokio::time::sleep_until(start.into()).await;
         shared.phase.store(i, Ordering::Relaxed);
         if let Arrival::Closed {
             users,
             think_time_ms,
         } = phase.arrival
         {
-            run_closed(
-                &ctx,
-                plan,
-                i,
-                users,
-                Duration::from_millis(think_time_ms),
-                end,
-            )
-            .await;
+            let think = Duration::from_millis(think_time_ms);
+            run_closed(ctx, plan, i, users, think, end).await;
         } else {
-            tokio::select! {
-                _ = tokio::time::sleep_until(end.into()) => {}
-                _ = cancel.cancelled() => break,
-            }
+            tokio::time::sleep_until(end.into()).await;
         }
     }
-    let _ = dispatcher.await;
+    dispatcher.await.context("the dispatcher failed")??;
     shared.phase.store(usize::MAX, Ordering::Relaxed);
     // Every request ends by itself within the client timeout; this loop only waits.
-    while shared.in_flight.load(Ordering::Acquire) > 0 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
+    while ctx.in_flight.get() > 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
     Ok(())
 }
 
-/// Sends every open-loop request at its intended time, from a task on the runtime itself so
-/// a send never waits for another thread to wake.
-fn spawn_dispatcher(
-    plan: &Plan,
-    ctx: Arc<Ctx>,
-    load_start: Instant,
-) -> tokio::task::JoinHandle<()> {
-    let phases = plan.phases.clone();
-    let requests = plan.requests.clone();
-    let seed = plan.seed;
-    tokio::spawn(async move {
-        let mut timer = match PreciseTimer::new() {
-            Ok(t) => t,
-            Err(e) => {
-                // Without a timerfd the run cannot keep its schedule honestly: stop it.
-                eprintln!("error: cannot create a timer for the schedule: {e}");
-                ctx.cancel.cancel();
-                return;
-            }
-        };
-        for Scheduled { at_us, phase, kind } in Schedule::new(&phases, &requests, seed) {
-            let at = load_start + Duration::from_micros(at_us);
-            tokio::select! {
-                biased;
-                _ = ctx.cancel.cancelled() => return,
-                r = timer.sleep_until(at) => if let Err(e) = r {
-                    eprintln!("error: schedule timer failed: {e}");
-                    ctx.cancel.cancel();
-                    return;
-                },
-            }
-            let ctx = ctx.clone();
-            tokio::spawn(async move { one(&ctx, phase, kind, at).await });
-        }
-    })
+/// Sends every open-loop request at its intended time.
+async fn dispatch(plan: Plan, ctx: Rc<Ctx>, load_start: Instant) -> anyhow::Result<()> {
+    let result = dispatch_all(&plan, &ctx, load_start).await;
+    if let Err(e) = &result {
+        // Without its timer the run cannot keep its schedule honestly: it stops.
+        eprintln!("error: {e:#}");
+        ctx.cancel.cancel();
+    }
+    result
+}
+
+async fn dispatch_all(plan: &Plan, ctx: &Rc<Ctx>, load_start: Instant) -> anyhow::Result<()> {
+    let mut timer = PreciseTimer::new().context("cannot create a timer for the schedule")?;
+    for Scheduled { at_us, phase, kind } in Schedule::new(&plan.phases, &plan.requests, plan.seed)
+    {
+        let at = load_start + Duration::from_micros(at_us);
+        timer
+            .sleep_until(at)
+            .await
+            .context("the schedule's timer failed")?;
+        let ctx = ctx.clone();
+        tokio::task::spawn_local(async move { one(&ctx, phase, kind, at).await });
+    }
+    Ok(())
 }
 
 async fn run_closed(
-    ctx: &Arc<Ctx>,
+    ctx: &Rc<Ctx>,
     plan: &Plan,
     phase: usize,
     users: u32,
     think: Duration,
     end: Instant,
 ) {
-    let mut tasks = tokio::task::JoinSet::new();
+    let mut tasks = Vec::with_capacity(users as usize);
     for user in 0..users {
         let ctx = ctx.clone();
         let pick = WeightedPick::new(plan.requests.iter().map(|r| r.weight));
         let mut rng = Rng::new(
             plan.seed ^ (u64::from(user) + 1).wrapping_mul(0x2545_F491_4F6C_DD1D) ^ phase as u64,
         );
-        tasks.spawn(async move {
+        tasks.push(tokio::task::spawn_local(async move {
             while Instant::now() < end && !ctx.cancel.is_cancelled() {
                 one(&ctx, phase, pick.pick(&mut rng), Instant::now()).await;
                 if !think.is_zero() {
-                    tokio::select! {
-                        _ = tokio::time::sleep(think) => {}
-                        _ = ctx.cancel.cancelled() => {}
-                    }
+                    tokio::time::sleep(think).await;
                 }
             }
-        });
+        }));
     }
-    while tasks.join_next().await.is_some() {}
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
+/// A request between its send and its record. Dropped unrecorded (the run was stopped and
+/// its task dropped), it records the request as cancelled, so every request is counted
+/// exactly once however the run ends.
+struct InFlight<'a> {
+    ctx: &'a Ctx,
+    phase: usize,
+    kind: usize,
+    intended: Instant,
+    id: u64,
+    recorded: bool,
+}
+
+impl InFlight<'_> {
+    fn record(&mut self, outcome: &Outcome) {
+        self.ctx.recorder.borrow_mut().record(outcome);
+        self.recorded = true;
+    }
+
+    fn failed(&self, kind: FailureKind, message: String) -> Outcome {
+        Outcome {
+            phase: self.phase,
+            kind: self.kind,
+            intended: self.intended,
+            sent: None,
+            first_byte: None,
+            done: Instant::now(),
+            ending: Ending::Failed { kind, message },
+            fpm: None,
+            id: self.id,
+        }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if !self.recorded {
+            let o = self.failed(FailureKind::Cancelled, "the run was stopped".into());
+            self.record(&o);
+        }
+        self.ctx.in_flight.set(self.ctx.in_flight.get() - 1);
+    }
 }
 
 /// Sends one request intended for `intended` and records how it ended.
 async fn one(ctx: &Ctx, phase: usize, kind: usize, intended: Instant) {
-    let shared = &ctx.shared;
-    let n = shared.in_flight.fetch_add(1, Ordering::AcqRel) + 1;
+    let n = ctx.in_flight.get() + 1;
     if n > ctx.max_in_flight {
-        shared.in_flight.fetch_sub(1, Ordering::AcqRel);
-        shared
-            .recorder
-            .lock()
-            .expect("recorder lock")
+        ctx.recorder
+            .borrow_mut()
             .on_dropped(phase, kind, Instant::now());
         return;
     }
-    shared
-        .recorder
-        .lock()
-        .expect("recorder lock")
+    ctx.in_flight.set(n);
+    ctx.recorder
+        .borrow_mut()
         .on_send(phase, kind, Instant::now(), n);
-    let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
-    let work = ctx.client.exchange(&ctx.methods[kind], &ctx.uris[kind], id);
-    let failed = |failure: FailureKind, message: String| Outcome {
+    let id = ctx.next_id.get();
+    ctx.next_id.set(id + 1);
+    let mut req = InFlight {
+        ctx,
         phase,
         kind,
         intended,
-        sent: None,
-        first_byte: None,
-        done: Instant::now(),
-        ending: Ending::Failed {
-            kind: failure,
-            message,
-        },
-        fpm: None,
         id,
+        recorded: false,
     };
-    let outcome = tokio::select! {
-        x = tokio::time::timeout(ctx.timeout, work) => match x {
-            Ok(x) => Outcome { phase, kind, intended, sent: x.sent, first_byte: x.first_byte, done: x.done, ending: x.ending, fpm: x.fpm, id },
-            Err(_) => failed(FailureKind::Timeout, format!("no response within the client timeout ({} ms)", ctx.timeout.as_millis())),
+    let outcome = match tokio::time::timeout(ctx.timeout, ctx.client.exchange(kind, id)).await {
+        Ok(x) => Outcome {
+            phase,
+            kind,
+            intended,
+            sent: x.sent,
+            first_byte: x.first_byte,
+            done: x.done,
+            ending: x.ending,
+            fpm: x.fpm,
+            id,
         },
-        _ = ctx.cancel.cancelled() => failed(FailureKind::Cancelled, "the run was stopped".into()),
+        Err(_) => req.failed(
+            FailureKind::Timeout,
+            format!(
+                "no response within the client timeout ({} ms)",
+                ctx.timeout.as_millis()
+            ),
+        ),
     };
-    shared
-        .recorder
-        .lock()
-        .expect("recorder lock")
-        .record(&outcome);
-    shared.in_flight.fetch_sub(1, Ordering::AcqRel);
+    req.record(&outcome);
 }

@@ -1,7 +1,9 @@
 //! The load generator: executes the schedule (open loop) or runs closed-loop users.
 
+pub mod bottleneck;
 pub mod client;
 pub mod generator;
+pub mod http;
 pub mod rng;
 pub mod schedule;
 pub mod timer;

@@ -40,7 +40,7 @@ pub struct Live {
 }
 
 /// Accumulates one config's outcomes.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Recorder {
     clock: RunClock,
     load_start: Instant,

@@ -63,7 +63,7 @@ pub enum Series {
 }
 
 /// The histograms of one still-open second (2 significant digits: plenty for a chart).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Open {
     t_s: u64,
     latency: Histogram<u64>,
@@ -103,7 +103,7 @@ impl Open {
 }
 
 /// Builds the timeline as outcomes arrive.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Timeline {
     buckets: Vec<Bucket>,
     /// The still-open seconds, oldest first.

@@ -1,0 +1,324 @@
+//! The HTTP/1.1 wire format as the load path needs it, and nothing more: requests rendered
+//! once per kind (only the id changes per request), response heads parsed in place with
+//! `httparse`, and bodies skipped without being kept. Pure code: no sockets here.
+
+use crate::record::FpmTiming;
+
+/// Most headers a response head may carry; a head with more is refused as invalid.
+const MAX_HEADERS: usize = 64;
+
+/// One request kind's bytes around its `X-Fpmlab-Id` value.
+#[derive(Debug, Clone)]
+pub struct RequestTemplate {
+    head: Vec<u8>,
+    /// False for HEAD: its response has no body whatever its headers say.
+    expects_body: bool,
+}
+
+impl RequestTemplate {
+    /// `authority` is the `Host` header (`host:port`); `path` includes the query.
+    pub fn new(method: &str, path: &str, authority: &str) -> Self {
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: fpmlab/{}\r\nX-Fpmlab-Id: ",
+            env!("CARGO_PKG_VERSION")
+        );
+        RequestTemplate {
+            head: head.into_bytes(),
+            expects_body: !method.eq_ignore_ascii_case("HEAD"),
+        }
+    }
+
+    /// False for HEAD requests.
+    pub fn expects_body(&self) -> bool {
+        self.expects_body
+    }
+
+    /// Writes the request with id `id` into `out` (cleared first; its capacity is reused).
+    pub fn render(&self, id: u64, out: &mut Vec<u8>) {
+        out.clear();
+        out.extend_from_slice(&self.head);
+        out.extend_from_slice(itoa::Buffer::new().format(id).as_bytes());
+        out.extend_from_slice(b"\r\n\r\n");
+    }
+}
+
+/// How the body of a response is delimited (RFC 9112 section 6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// No body (HEAD, 1xx, 204, 304, or `Content-Length: 0`).
+    Empty,
+    /// Exactly this many bytes.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// Until the server closes the connection.
+    UntilClose,
+}
+
+/// A parsed response head.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Head {
+    pub status: u16,
+    /// Bytes of the buffer the head took (body bytes follow).
+    pub len: usize,
+    pub framing: Framing,
+    /// The connection cannot carry another request after this response.
+    pub close: bool,
+    /// The app's timing headers, when all of them were present and valid.
+    pub fpm: Option<FpmTiming>,
+}
+
+/// What parsing a buffer's start as a response head gave.
+#[derive(Debug, PartialEq)]
+pub enum Parsed {
+    /// More bytes are needed.
+    Partial,
+    /// A final (non-1xx) response head.
+    Head(Head),
+    /// An interim 1xx response of this many bytes, to skip.
+    Interim(usize),
+}
+
+/// Parses a response head at the start of `buf`. `expects_body` is false for HEAD requests.
+pub fn parse_head(buf: &[u8], expects_body: bool) -> Result<Parsed, String> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut headers);
+    let len = match resp.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(Parsed::Partial),
+        Err(e) => return Err(format!("invalid response head: {e}")),
+    };
+    let status = resp.code.unwrap_or(0);
+    if (100..200).contains(&status) && status != 101 {
+        return Ok(Parsed::Interim(len));
+    }
+    let http10 = resp.version == Some(0);
+    let mut length: Option<u64> = None;
+    let mut chunked = false;
+    let mut close = http10;
+    let (mut req_time, mut start, mut end, mut pid) = (None, None, None, None);
+    for h in resp.headers.iter() {
+        let name = h.name.as_bytes();
+        let value = h.value;
+        if name.eq_ignore_ascii_case(b"content-length") {
+            let n = std::str::from_utf8(value)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .ok_or_else(|| "invalid Content-Length".to_string())?;
+            if length.is_some_and(|l| l != n) {
+                return Err("conflicting Content-Length headers".into());
+            }
+            length = Some(n);
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            // Chunked must be the last coding; anything else is read until close.
+            chunked = last_token(value).eq_ignore_ascii_case(b"chunked");
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            for token in value.split(|&b| b == b',') {
+                let token = trim(token);
+                if token.eq_ignore_ascii_case(b"close") {
+                    close = true;
+                } else if token.eq_ignore_ascii_case(b"keep-alive") && http10 {
+                    close = false;
+                }
+            }
+        } else if name.len() > 6 && name[..6].eq_ignore_ascii_case(b"x-fpm-") {
+            let rest = &name[6..];
+            let text = std::str::from_utf8(value).ok();
+            if rest.eq_ignore_ascii_case(b"request-time-float") {
+                req_time = text.and_then(epoch_us);
+            } else if rest.eq_ignore_ascii_case(b"script-start") {
+                start = text.and_then(epoch_us);
+            } else if rest.eq_ignore_ascii_case(b"script-end") {
+                end = text.and_then(epoch_us);
+            } else if rest.eq_ignore_ascii_case(b"pid") {
+                pid = text.and_then(|t| t.trim().parse().ok());
+            }
+        }
+    }
+    let framing = if !expects_body || status == 204 || status == 304 {
+        Framing::Empty
+    } else if chunked {
+        Framing::Chunked
+    } else {
+        match length {
+            Some(0) => Framing::Empty,
+            Some(n) => Framing::Length(n),
+            None => Framing::UntilClose,
+        }
+    };
+    if framing == Framing::UntilClose {
+        close = true;
+    }
+    let fpm = match (req_time, start, end, pid) {
+        (Some(request_time_us), Some(script_start_us), Some(script_end_us), Some(pid)) => {
+            Some(FpmTiming {
+                request_time_us,
+                script_start_us,
+                script_end_us,
+                pid,
+            })
+        }
+        _ => None,
+    };
+    Ok(Parsed::Head(Head {
+        status,
+        len,
+        framing,
+        close,
+        fpm,
+    }))
+}
+
+fn trim(b: &[u8]) -> &[u8] {
+    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    &b[start..end.max(start)]
+}
+
+fn last_token(value: &[u8]) -> &[u8] {
+    trim(value.rsplit(|&b| b == b',').next().unwrap_or(value))
+}
+
+/// Parses `1795342330.123456` into epoch µs exactly (no float rounding).
+pub fn epoch_us(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (secs, frac) = text.split_once('.').unwrap_or((text, ""));
+    let secs: i64 = secs.parse().ok()?;
+    if !frac.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let mut micros: i64 = 0;
+    for i in 0..6 {
+        let digit = frac.as_bytes().get(i).map_or(0, |d| i64::from(d - b'0'));
+        micros = micros * 10 + digit;
+    }
+    Some(secs * 1_000_000 + micros)
+}
+
+/// Skips a body as its bytes arrive, keeping none of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodySkipper {
+    /// This many bytes still to come.
+    Length(u64),
+    Chunked(Chunk),
+    UntilClose,
+    Done,
+}
+
+/// Where a chunked decoder stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Chunk {
+    /// Reading the hex size; `seen` is whether any digit came yet.
+    Size { size: u64, seen: bool },
+    /// After the size: an extension, up to LF.
+    Extension { size: u64 },
+    /// This many data bytes left in the chunk.
+    Data(u64),
+    /// The CRLF after a chunk's data (`lf`: CR seen, LF next).
+    DataEnd { lf: bool },
+    /// Trailer lines after the last chunk; `empty_line` is whether the current line is
+    /// still empty (an empty line ends the body).
+    Trailer { empty_line: bool },
+}
+
+impl BodySkipper {
+    pub fn new(framing: Framing) -> Self {
+        match framing {
+            Framing::Empty | Framing::Length(0) => BodySkipper::Done,
+            Framing::Length(n) => BodySkipper::Length(n),
+            Framing::Chunked => BodySkipper::Chunked(Chunk::Size {
+                size: 0,
+                seen: false,
+            }),
+            Framing::UntilClose => BodySkipper::UntilClose,
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        *self == BodySkipper::Done
+    }
+
+    /// Consumes body bytes; returns how many belonged to the body (the rest, if the body
+    /// ended, are the start of something the server should not have sent yet).
+    pub fn feed(&mut self, buf: &[u8]) -> Result<usize, String> {
+        match self {
+            BodySkipper::Done => Ok(0),
+            BodySkipper::UntilClose => Ok(buf.len()),
+            BodySkipper::Length(left) => {
+                let take = (*left).min(buf.len() as u64);
+                *left -= take;
+                if *left == 0 {
+                    *self = BodySkipper::Done;
+                }
+                Ok(take as usize)
+            }
+            BodySkipper::Chunked(state) => {
+                let mut i = 0;
+                while i < buf.len() {
+                    let b = buf[i];
+                    *state = match *state {
+                        Chunk::Size { size, seen } => match b {
+                            b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
+                                let digit = (b as char).to_digit(16).unwrap_or(0) as u64;
+                                let size = size
+                                    .checked_mul(16)
+                                    .and_then(|s| s.checked_add(digit))
+                                    .ok_or("chunk size overflows")?;
+                                Chunk::Size { size, seen: true }
+                            }
+                            b';' | b' ' | b'\t' | b'\r' if seen => Chunk::Extension { size },
+                            b'\n' if seen => end_of_size(size),
+                            _ => return Err(format!("invalid chunk size byte {b:#04x}")),
+                        },
+                        Chunk::Extension { size } => match b {
+                            b'\n' => end_of_size(size),
+                            _ => Chunk::Extension { size },
+                        },
+                        Chunk::Data(left) => {
+                            let take = left.min((buf.len() - i) as u64);
+                            i += take as usize;
+                            let left = left - take;
+                            *state = if left == 0 {
+                                Chunk::DataEnd { lf: false }
+                            } else {
+                                Chunk::Data(left)
+                            };
+                            continue;
+                        }
+                        Chunk::DataEnd { lf } => match (b, lf) {
+                            (b'\r', false) => Chunk::DataEnd { lf: true },
+                            (b'\n', _) => Chunk::Size {
+                                size: 0,
+                                seen: false,
+                            },
+                            _ => return Err("missing CRLF after chunk data".into()),
+                        },
+                        Chunk::Trailer { empty_line } => match b {
+                            b'\n' if empty_line => {
+                                *self = BodySkipper::Done;
+                                return Ok(i + 1);
+                            }
+                            b'\n' => Chunk::Trailer { empty_line: true },
+                            b'\r' => Chunk::Trailer { empty_line },
+                            _ => Chunk::Trailer { empty_line: false },
+                        },
+                    };
+                    i += 1;
+                }
+                Ok(i)
+            }
+        }
+    }
+}
+
+fn end_of_size(size: u64) -> Chunk {
+    if size == 0 {
+        Chunk::Trailer { empty_line: true }
+    } else {
+        Chunk::Data(size)
+    }
+}
+
+#[cfg(test)]
+#[path = "http_tests.rs"]
+mod tests;

@@ -82,6 +82,11 @@ pub struct Environment {
     pub memory_mib: u64,
     /// Driver and versions of nginx and php-fpm.
     pub stack: StackInfo,
+    /// Iterations of the built-in app's CPU loop in one `cpu.php` unit: 1 ms of CPU time on
+    /// this machine, measured with its PHP when the run started (`None` for an external
+    /// stack, whose app fpmlab does not configure).
+    #[serde(default)]
+    pub cpu_unit_iterations: Option<u64>,
 }
 
 /// One pool config's results.
@@ -236,6 +241,7 @@ impl Environment {
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
             memory_mib,
             stack: StackInfo::default(),
+            cpu_unit_iterations: None,
         }
     }
 }

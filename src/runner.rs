@@ -15,7 +15,8 @@ use crate::load::generator::{self, Shared};
 use crate::progress::ConfigProgress;
 use crate::record::{FailedList, Recorder};
 use crate::results::{ConfigResult, Environment, RunResult, Status};
-use crate::scenario::Plan;
+use crate::scenario::{Driver, Plan};
+use crate::stack::calibrate::CpuUnit;
 use crate::{probe, stack};
 
 /// How often server-side samples are taken.
@@ -65,6 +66,20 @@ pub async fn run(
             dir.display()
         )
     })?;
+    let mut warnings = warnings;
+    let mut environment = Environment::detect();
+    if !matches!(plan.driver, Driver::External { .. }) {
+        // Measured before the first stack starts, while the machine is quiet.
+        let unit = stack::calibrate::cpu_unit();
+        environment.cpu_unit_iterations = Some(unit.iterations());
+        if let CpuUnit::Reference(why) = unit {
+            let w = format!("cannot measure this machine's CPU unit ({why}): a cpu.php unit is the reference machine's millisecond, not this one's");
+            if !opts.quiet {
+                eprintln!("warning: {w}");
+            }
+            warnings.push(w);
+        }
+    }
     let state = Arc::new(Mutex::new(RunResult {
         schema_version: crate::results::SCHEMA_VERSION,
         fpmlab_version: env!("CARGO_PKG_VERSION").into(),
@@ -75,7 +90,7 @@ pub async fn run(
         finished_at: None,
         scenario_file: opts.scenario_file.display().to_string(),
         plan: plan.clone(),
-        environment: Environment::detect(),
+        environment,
         warnings,
         configs: plan.configs.iter().map(ConfigResult::pending).collect(),
         thresholds: Vec::new(),

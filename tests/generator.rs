@@ -2,6 +2,8 @@
 //! resets, stalls, truncated and huge bodies, refused connections), and the accounting
 //! invariant: every scheduled request is counted exactly once.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fpmlab::clock::RunClock;
@@ -14,11 +16,19 @@ use tokio_util::sync::CancellationToken;
 
 /// A raw HTTP/1.1 stub whose behaviour is chosen by the request path.
 async fn stub() -> String {
+    stub_counting().await.0
+}
+
+/// The stub, and how many connections it has accepted.
+async fn stub_counting() -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
     tokio::spawn(async move {
         loop {
             let (mut sock, _) = listener.accept().await.unwrap();
+            counter.fetch_add(1, Ordering::Relaxed);
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 8192];
                 let mut have = Vec::new();
@@ -66,6 +76,26 @@ async fn stub() -> String {
                             }
                             "/close" => {
                                 let _ = sock.write_all(b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok").await;
+                                return;
+                            }
+                            "/chunked" => {
+                                // Split mid-chunk, with an extension and a trailer.
+                                let _ = sock.write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5;x=1\r\nhel").await;
+                                tokio::time::sleep(Duration::from_millis(5)).await;
+                                let _ = sock.write_all(b"lo\r\n0\r\nx-trailer: 1\r\n\r\n").await;
+                            }
+                            "/interim" => {
+                                // An interim 100 and the final response in one segment.
+                                let _ = sock.write_all(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await;
+                            }
+                            "/until-close" => {
+                                let _ = sock
+                                    .write_all(b"HTTP/1.0 200 OK\r\n\r\nbody to the close")
+                                    .await;
+                                return;
+                            }
+                            "/garbage" => {
+                                let _ = sock.write_all(b"SSH-2.0-nope\r\n\r\n").await;
                                 return;
                             }
                             "/teapot" => {
@@ -334,4 +364,46 @@ async fn cancel_records_in_flight_requests_as_cancelled() {
         .unwrap()
         .result(&p.phases, &p.requests);
     assert_eq!(r.summary.client_failures.cancelled, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_framing_is_read_to_its_end() {
+    let url = stub().await;
+    let kinds = ["/ok", "/chunked", "/interim", "/until-close", "/garbage"];
+    let p = plan(vec![burst(60)], &kinds, 2_000, 10_000);
+    let r = drive(&p, &url).await;
+    for k in &r.phases[0].kinds {
+        let s = &k.summary;
+        assert!(s.scheduled > 0, "{} was never picked", k.name);
+        if k.name == "garbage" {
+            assert_eq!(s.client_failures.other, s.scheduled, "{s:?}");
+        } else {
+            assert_eq!(s.status_counts.get("200"), Some(&s.scheduled), "{}: {s:?}", k.name);
+        }
+    }
+    assert!(r
+        .error_examples
+        .iter()
+        .any(|e| e.contains("invalid response head")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_alive_connections_are_reused() {
+    let (url, accepted) = stub_counting().await;
+    let phases = vec![Phase {
+        name: "closed".into(),
+        duration_ms: 300,
+        arrival: Arrival::Closed {
+            users: 3,
+            think_time_ms: 0,
+        },
+    }];
+    let p = plan(phases, &["/ok", "/chunked"], 2_000, 10_000);
+    let r = drive(&p, &url).await;
+    let s = &r.summary;
+    assert!(s.responses > 30, "{s:?}");
+    assert_eq!(s.status_counts.get("200"), Some(&s.responses));
+    // Three users hold at most three connections at a time, and keep them.
+    let n = accepted.load(Ordering::Relaxed);
+    assert!(n <= 3, "{n} connections for {} requests", s.responses);
 }

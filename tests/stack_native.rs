@@ -286,9 +286,9 @@ async fn dropping_a_started_stack_kills_it() {
     assert!(!config_dir.join("tmp").exists());
 }
 
-/// Calibration helper for `FPMLAB_CPU_ITERATIONS_PER_UNIT` in docker/app/lib.php: run on a
-/// quiet machine with `cargo test --test stack_native calibrate -- --ignored --nocapture`
-/// and scale the constant by 200 / (median cpu_ms).
+/// Checks the CPU unit fpmlab measured with the PHP CLI (src/stack/calibrate.rs) against
+/// php-fpm itself: run on a quiet machine with `cargo test --release --test stack_native
+/// calibrate -- --ignored --nocapture`; the median should be near 200 ms.
 #[tokio::test]
 #[ignore]
 async fn calibrate_cpu_units() {
@@ -325,8 +325,9 @@ async fn calibrate_cpu_units() {
     stack.down().await.unwrap();
     cpu_ms.sort_by(f64::total_cmp);
     println!(
-        "median cpu_ms for 200 units: {:.3}",
-        cpu_ms[cpu_ms.len() / 2]
+        "median cpu_ms for 200 units: {:.3} ({:?} iterations per unit)",
+        cpu_ms[cpu_ms.len() / 2],
+        fpmlab::stack::calibrate::cpu_unit()
     );
 }
 

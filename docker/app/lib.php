@@ -9,16 +9,15 @@ declare(strict_types=1);
 // Taken when the script starts executing (the require is the first statement of every script).
 define('FPMLAB_SCRIPT_START', microtime(true));
 
-// Iterations of fpmlab_cpu_work()'s loop per unit, so that 1 unit ~ 1 ms of CPU time.
-// Calibrated 2026-11-22 on the reference VM (2 vCPU Intel Xeon @ 2.10GHz, Debian 12,
-// php-fpm 8.2.36 NTS with Debian's opcache, no JIT) through php-fpm itself: a static pool of
-// one worker served cpu.php?units=200 seven times per run, the script measuring its own
-// user+system CPU time with getrusage (the cpu_ms in the body). On the idle machine three
-// runs at 193000 iterations gave medians of 259, 260 and 252 ms (single requests 198-296 ms:
-// the VM's speed itself varies by about 20%), so 193000 * 200 / 257 ~ 150000. Re-measure on
-// other hardware with `cargo test --release --test stack_native calibrate -- --ignored
-// --nocapture`.
-const FPMLAB_CPU_ITERATIONS_PER_UNIT = 150000;
+// Iterations of fpmlab_cpu_work()'s loop per unit, so that 1 unit ~ 1 ms of CPU time on the
+// machine at hand: fpmlab times this loop with the host's PHP before it starts a stack
+// (src/stack/calibrate.rs) and passes the count to the pool as FPMLAB_CPU_ITERATIONS_PER_UNIT.
+// Without it (the app served by hand), the reference value: measured 2026-11-22 through
+// php-fpm on a 2 vCPU Intel Xeon @ 2.10GHz VM (Debian 12, php-fpm 8.2 with opcache, no JIT).
+define(
+    'FPMLAB_CPU_ITERATIONS_PER_UNIT',
+    max(1, (int) (getenv('FPMLAB_CPU_ITERATIONS_PER_UNIT') ?: 150000))
+);
 
 /**
  * Reads an integer query parameter in [0, $max]. Anything else (missing, signed, decimal,

@@ -151,12 +151,39 @@ impl Client {
         // Head: read until it parses; interim 1xx heads are skipped.
         let mut filled = 0;
         let head = loop {
-            let n = match read_some(&mut c, filled).await {
-                Ok(0) | Err(_) if filled == 0 => {
+            if filled > 0 {
+                match parse_head(&c.read_buf[..filled], template.expects_body()) {
+                    Ok(Parsed::Head(h)) => break h,
+                    Ok(Parsed::Interim(len)) => {
+                        c.read_buf.copy_within(len..filled, 0);
+                        filled -= len;
+                        continue;
+                    }
+                    Ok(Parsed::Partial) if filled == MAX_HEAD => {
+                        let message = format!("response head larger than {MAX_HEAD} bytes");
+                        return Err((early(FailureKind::Other, message), Some(sent)));
+                    }
+                    Ok(Parsed::Partial) => {}
+                    Err(message) => return Err((early(FailureKind::Other, message), Some(sent))),
+                }
+            }
+            match read_some(&mut c, filled).await {
+                // Nothing came back: on a reused connection the server may have closed
+                // it while idle, as HTTP/1.1 lets it.
+                Ok(0) if filled == 0 => {
                     let early = Early {
                         kind: FailureKind::Reset,
                         message: "connection closed before a response".into(),
                         retryable: reused,
+                    };
+                    return Err((early, Some(sent)));
+                }
+                Err(e) if filled == 0 => {
+                    let kind = reset_or_other(&e);
+                    let early = Early {
+                        kind,
+                        message: format!("before a response: {e}"),
+                        retryable: reused && kind == FailureKind::Reset,
                     };
                     return Err((early, Some(sent)));
                 }
@@ -168,21 +195,7 @@ impl Client {
                     let message = format!("response head: {e}");
                     return Err((early(reset_or_other(&e), message), Some(sent)));
                 }
-                Ok(n) => n,
-            };
-            filled += n;
-            match parse_head(&c.read_buf[..filled], template.expects_body()) {
-                Ok(Parsed::Partial) if filled == MAX_HEAD => {
-                    let message = format!("response head larger than {MAX_HEAD} bytes");
-                    return Err((early(FailureKind::Other, message), Some(sent)));
-                }
-                Ok(Parsed::Partial) => {}
-                Ok(Parsed::Interim(len)) => {
-                    c.read_buf.copy_within(len..filled, 0);
-                    filled -= len;
-                }
-                Ok(Parsed::Head(h)) => break h,
-                Err(message) => return Err((early(FailureKind::Other, message), Some(sent))),
+                Ok(n) => filled += n,
             }
         };
         let first_byte = Instant::now();

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::scenario::{Driver, Plan, PoolConfig};
 
+pub mod calibrate;
 pub mod container;
 mod discover;
 pub mod docker;

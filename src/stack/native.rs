@@ -136,6 +136,7 @@ impl NativeStack {
             status_pass: format!("127.0.0.1:{status}"),
             nginx_user: user.clone(),
             fpm_user: user,
+            cpu_unit_iterations: super::calibrate::cpu_unit().iterations(),
         })
     }
 

@@ -10,6 +10,29 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
+/// How long a teardown waits for a killed group's last members to die.
+const GROUP_EXIT_WAIT: Duration = Duration::from_secs(2);
+
+/// Whether a process of group `pgid` is still alive (zombies, already dead, do not count).
+fn group_has_live_members(pgid: u32) -> bool {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    dir.flatten()
+        .filter(|e| e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()))
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .any(|stat| {
+            // After the command's closing parenthesis: state, ppid, pgrp, …
+            let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+                return false;
+            };
+            let mut fields = rest.split_whitespace();
+            let state = fields.next().unwrap_or("Z");
+            let pgrp = fields.nth(1).and_then(|g| g.parse::<u32>().ok());
+            pgrp == Some(pgid) && !matches!(state, "Z" | "X")
+        })
+}
+
 /// A daemon started by [`Daemon::spawn`]. Its pid is also its process group id.
 #[derive(Debug)]
 pub struct Daemon {
@@ -145,8 +168,15 @@ impl Daemon {
         // Also kills workers still alive after their master exited (the group outlives it
         // while the unreaped master holds the id).
         self.signal_group(libc::SIGKILL);
+        let pgid = self.pid();
         let _ = self.child.wait();
         self.reaped = true;
+        // SIGKILL is delivered asynchronously: a worker on the other CPU may still run for
+        // a moment. Return only once the whole group is dead, so nothing outlives teardown.
+        let deadline = Instant::now() + GROUP_EXIT_WAIT;
+        while group_has_live_members(pgid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
     }
 
     /// The exit status if it has exited (reaping it), for error messages.

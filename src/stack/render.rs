@@ -41,6 +41,8 @@ pub struct Layout {
     pub nginx_user: Option<String>,
     /// php-fpm pool `user`/`group` (`None`: omitted, e.g. when not running as root).
     pub fpm_user: Option<String>,
+    /// Iterations of the app's CPU loop per `cpu.php` unit (see `calibrate`).
+    pub cpu_unit_iterations: u64,
 }
 
 impl Layout {
@@ -169,6 +171,7 @@ pub fn render_configs(
             ),
             ("php_memory_limit", s.php_memory_limit.clone()),
             ("max_execution_time_s", s.max_execution_time_s.to_string()),
+            ("cpu_unit_iterations", layout.cpu_unit_iterations.to_string()),
         ],
     )?;
 

@@ -53,6 +53,7 @@ fn layout(fpm_listen: &str) -> Layout {
         status_pass: "127.0.0.1:9001".into(),
         nginx_user: None,
         fpm_user: None,
+        cpu_unit_iterations: 123_456,
     }
 }
 
@@ -173,4 +174,9 @@ fn plan_settings_and_layout_reach_the_files() {
     assert!(!tcp.php_fpm_conf.contains("listen.mode"));
     assert!(!tcp.php_fpm_conf.contains("user ="));
     assert!(!tcp.nginx_conf.contains("user root"));
+}
+
+#[test]
+fn the_pool_gets_this_machines_cpu_unit() {
+    assert!(fpm_conf(Pm::Static).contains("env[FPMLAB_CPU_ITERATIONS_PER_UNIT] = 123456\n"));
 }

@@ -58,6 +58,8 @@ pub fn layout() -> Layout {
         status_pass: "php:9001".into(),
         nginx_user: Some("root".into()),
         fpm_user: Some("root".into()),
+        // The containers run the same Debian php on the same CPU as the host's CLI.
+        cpu_unit_iterations: crate::stack::calibrate::cpu_unit().iterations(),
     }
 }
 

@@ -1,0 +1,194 @@
+//! Generator benchmark: fpmlab against wrk and oha on the same target in the same run.
+//!
+//! `cargo bench --bench generator` starts nginx serving a tiny response on 127.0.0.1, pinned
+//! to the last CPU, and runs each load generator pinned to CPU 0, alternating wrk, oha,
+//! fpmlab, wrk, … so drift hits all alike. It prints ratios (fpmlab ÷ peer) for closed-loop
+//! throughput, CPU per request and peak RSS; fpmlab's open-loop accuracy at fixed rates
+//! beside oha at the same rates; and (BENCH_LONG=1) fpmlab's resident size through 10
+//! million requests. The report is also written to benches/results/latest.md.
+//!
+//! Environment: BENCH_SECS (default 10), BENCH_ROUNDS (3), BENCH_RATES ("10000,30000"),
+//! BENCH_LONG=1. Needs nginx and wrk (Debian's packages); oha is used when `oha` is on PATH
+//! (`cargo install oha --locked`).
+
+mod peers;
+mod run;
+mod target;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use peers::Measured;
+
+fn env_or<T: std::str::FromStr>(k: &str, d: T) -> T {
+    std::env::var(k)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(d)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn med(m: &[Measured], f: impl Fn(&Measured) -> f64) -> f64 {
+    median(m.iter().map(f).collect())
+}
+
+/// The report, printed as it is written.
+#[derive(Default)]
+struct Report(String);
+
+impl Report {
+    fn line(&mut self, s: impl AsRef<str>) {
+        println!("{}", s.as_ref());
+        self.0.push_str(s.as_ref());
+        self.0.push('\n');
+    }
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list" || a == "--test") {
+        return; // `cargo test --benches` probes harness=false benches; nothing to list.
+    }
+    let secs: u64 = env_or("BENCH_SECS", 10);
+    let rounds: usize = env_or("BENCH_ROUNDS", 3).max(1);
+    let rates: Vec<u64> = std::env::var("BENCH_RATES")
+        .unwrap_or_else(|_| "10000,30000".into())
+        .split(',')
+        .filter_map(|r| r.trim().parse().ok())
+        .collect();
+    let have_oha = Command::new("oha").arg("--version").output().is_ok();
+    let dir = tempfile::tempdir().unwrap();
+    let nginx = target::Nginx::start(dir.path());
+    let url = nginx.url();
+    eprintln!(
+        "target: nginx on CPU {}, {url}; generators on CPU 0; {rounds} rounds of {secs} s",
+        nginx.cpu
+    );
+
+    let closed = peers::closed_phase(secs);
+    let (mut wrk, mut oha, mut fpm) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 1..=rounds {
+        eprintln!("closed loop, round {round}: wrk, oha, fpmlab");
+        wrk.push(peers::wrk(&url, secs));
+        if have_oha {
+            oha.push(peers::oha(&url, secs, None));
+        }
+        fpm.push(peers::fpmlab(&url, dir.path(), &closed));
+    }
+    let mut open: Vec<(u64, Vec<Measured>, Vec<Measured>)> =
+        rates.iter().map(|&r| (r, Vec::new(), Vec::new())).collect();
+    for round in 1..=rounds {
+        for (rate, fp, oh) in &mut open {
+            eprintln!("open loop at {rate}/s, round {round}: oha, fpmlab");
+            if have_oha {
+                oh.push(peers::oha(&url, secs, Some(*rate)));
+            }
+            fp.push(peers::fpmlab(&url, dir.path(), &peers::constant_phase(secs, *rate)));
+        }
+    }
+
+    let mut r = Report::default();
+    r.line("# Generator benchmark\n");
+    r.line(format!(
+        "Machine: {}. Target: nginx `return 200`, 1 worker on CPU {}; each generator on CPU 0; {} keep-alive connections; {rounds} alternating rounds of {secs} s; medians. CPU is user + sys of the whole generator process (for fpmlab: startup, the load, run.json).\n",
+        target::machine(),
+        nginx.cpu,
+        peers::CONNECTIONS
+    ));
+    closed_table(&mut r, &[("wrk", &wrk), ("oha", &oha), ("fpmlab", &fpm)]);
+    open_table(&mut r, secs, &open);
+    if std::env::var("BENCH_LONG").is_ok() {
+        memory_run(&mut r, &url, dir.path());
+    }
+    drop(nginx);
+    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/results/latest.md");
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    std::fs::write(&out, r.0).unwrap();
+    eprintln!("written to {}", out.display());
+}
+
+fn closed_table(r: &mut Report, runs: &[(&str, &Vec<Measured>)]) {
+    r.line("## Closed loop, maximum throughput (fpmlab records everything: histograms, timeline, status counts)\n");
+    r.line("| generator | requests/s | CPU µs/request | peak RSS MiB | fpmlab ÷ it: throughput | fpmlab ÷ it: CPU/request |");
+    r.line("| --- | ---: | ---: | ---: | ---: | ---: |");
+    let fpm = runs.iter().find(|(n, _)| *n == "fpmlab").unwrap().1;
+    let (fp_rps, fp_cpu) = (med(fpm, Measured::rps), med(fpm, Measured::cpu_us_per_req));
+    for (name, m) in runs.iter().filter(|(_, m)| !m.is_empty()) {
+        let (rps, cpu) = (med(m, Measured::rps), med(m, Measured::cpu_us_per_req));
+        r.line(format!(
+            "| {name} | {rps:.0} | {cpu:.2} | {:.1} | {:.2}× | {:.2}× |",
+            med(m, Measured::peak_rss_mib),
+            fp_rps / rps,
+            fp_cpu / cpu
+        ));
+    }
+}
+
+fn open_table(r: &mut Report, secs: u64, open: &[(u64, Vec<Measured>, Vec<Measured>)]) {
+    r.line("\n## Open loop at fixed rates (client lag = sent − intended send time)\n");
+    r.line("| target rate | generator | achieved rate | achieved ÷ target | client lag p50 / p99 / p99.9 / max µs | CPU µs/request | peak RSS MiB |");
+    r.line("| ---: | --- | ---: | ---: | ---: | ---: | ---: |");
+    for (rate, fpm, oha) in open {
+        for (name, m) in [("oha", oha), ("fpmlab", fpm)] {
+            if m.is_empty() {
+                continue;
+            }
+            // Over the planned duration: fpmlab sends every scheduled request even when late
+            // (the lag columns show how late); oha sends fewer when it falls behind.
+            let achieved = med(m, |x| x.responses / secs as f64);
+            let lag = match m.iter().filter_map(|x| x.lag_us).collect::<Vec<_>>() {
+                l if l.is_empty() => "not reported".to_string(),
+                l => {
+                    let p = |i: usize| median(l.iter().map(|x| x[i] as f64).collect());
+                    format!("{:.0} / {:.0} / {:.0} / {:.0}", p(0), p(1), p(2), p(3))
+                }
+            };
+            r.line(format!(
+                "| {rate} | {name} | {achieved:.0} | {:.4} | {lag} | {:.2} | {:.1} |",
+                achieved / *rate as f64,
+                med(m, Measured::cpu_us_per_req),
+                med(m, Measured::peak_rss_mib),
+            ));
+        }
+    }
+}
+
+/// 10 million requests at 50,000/s; resident size sampled through the run.
+fn memory_run(r: &mut Report, url: &str, dir: &std::path::Path) {
+    let (n, rate) = (10_000_000u64, 50_000u64);
+    eprintln!("memory: {n} requests at {rate}/s");
+    let m = peers::fpmlab(url, dir, &peers::constant_phase(n / rate, rate));
+    let samples = &m.usage.rss_kib;
+    let at = |frac: f64| {
+        let t = m.usage.wall_s * frac;
+        samples
+            .iter()
+            .min_by(|a, b| (a.0 - t).abs().total_cmp(&(b.0 - t).abs()))
+            .map_or(0.0, |s| s.1 as f64 / 1024.0)
+    };
+    r.line(format!(
+        "\n## Memory through a long run\n\nfpmlab, {:.0} responses at {rate}/s (open loop), resident size sampled every 250 ms:\n",
+        m.responses
+    ));
+    r.line("| at 10% | 25% | 50% | 75% | end | peak (kernel) |");
+    r.line("| ---: | ---: | ---: | ---: | ---: | ---: |");
+    r.line(format!(
+        "| {:.1} MiB | {:.1} MiB | {:.1} MiB | {:.1} MiB | {:.1} MiB | {:.1} MiB |",
+        at(0.1),
+        at(0.25),
+        at(0.5),
+        at(0.75),
+        at(0.99),
+        m.peak_rss_mib()
+    ));
+    if let Some([p50, p99, p999, max]) = m.lag_us {
+        r.line(format!(
+            "\nAchieved {:.0}/s; client lag p50 {p50} µs, p99 {p99} µs, p99.9 {p999} µs, max {max} µs; CPU {:.2} µs/request.",
+            m.responses / (n / rate) as f64,
+            m.cpu_us_per_req()
+        ));
+    }
+}

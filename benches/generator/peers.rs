@@ -1,0 +1,136 @@
+//! The three generators, each run the same way: pinned to CPU 0, 64 connections, against
+//! the same URL, for the same time.
+
+use std::path::Path;
+
+use crate::run::{pinned, Usage};
+
+/// Connections (wrk, oha) or users (fpmlab closed loop).
+pub const CONNECTIONS: u32 = 64;
+/// The CPU every generator is pinned to.
+const GENERATOR_CPU: usize = 0;
+
+/// One generator run, reduced to what the tables show.
+pub struct Measured {
+    /// Responses (2xx) counted by the tool itself.
+    pub responses: f64,
+    /// The load's window: from its start to its last response.
+    pub window_s: f64,
+    pub usage: Usage,
+    /// Client lag percentiles (sent − intended), µs: fpmlab only.
+    pub lag_us: Option<[u64; 4]>,
+}
+
+impl Measured {
+    pub fn rps(&self) -> f64 {
+        self.responses / self.window_s
+    }
+    pub fn cpu_us_per_req(&self) -> f64 {
+        self.usage.cpu_s * 1e6 / self.responses
+    }
+    pub fn peak_rss_mib(&self) -> f64 {
+        self.usage.max_rss_kib as f64 / 1024.0
+    }
+}
+
+pub fn wrk(url: &str, secs: u64) -> Measured {
+    let args = vec![
+        "-t1".into(),
+        format!("-c{CONNECTIONS}"),
+        format!("-d{secs}s"),
+        url.into(),
+    ];
+    let usage = pinned(GENERATOR_CPU, "wrk", &args);
+    let responses: f64 = usage
+        .stdout
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .split_once(" requests in ")
+                .and_then(|(n, _)| n.trim().parse().ok())
+        })
+        .unwrap_or_else(|| panic!("unexpected wrk output: {}", usage.stdout));
+    Measured {
+        responses,
+        // wrk stops its clock at the duration; its exit adds a little wall time.
+        window_s: usage.wall_s.clamp(secs as f64, secs as f64 + 0.5),
+        usage,
+        lag_us: None,
+    }
+}
+
+/// oha closed loop (`rate` None) or open loop at `rate` per second.
+pub fn oha(url: &str, secs: u64, rate: Option<u64>) -> Measured {
+    let mut args: Vec<String> = vec![
+        "-z".into(),
+        format!("{secs}s"),
+        "-c".into(),
+        CONNECTIONS.to_string(),
+        "--no-tui".into(),
+        "--output-format".into(),
+        "json".into(),
+    ];
+    if let Some(r) = rate {
+        args.extend(["-q".into(), r.to_string(), "--latency-correction".into()]);
+    }
+    args.push(url.into());
+    let usage = pinned(GENERATOR_CPU, "oha", &args);
+    let v: serde_json::Value = serde_json::from_str(&usage.stdout).expect("oha json");
+    let responses: f64 = v["statusCodeDistribution"]
+        .as_object()
+        .map_or(0.0, |m| m.values().filter_map(|x| x.as_f64()).sum());
+    Measured {
+        responses,
+        window_s: secs as f64,
+        usage,
+        lag_us: None,
+    }
+}
+
+/// The closed-loop phase the peers' `-c 64` corresponds to.
+pub fn closed_phase(secs: u64) -> String {
+    format!("[[phase]]\nduration = \"{secs}s\"\npattern = \"closed\"\nusers = {CONNECTIONS}\n")
+}
+
+/// An open-loop phase at a constant rate.
+pub fn constant_phase(secs: u64, rate: u64) -> String {
+    format!("[[phase]]\nduration = \"{secs}s\"\npattern = \"constant\"\nrate = {rate}\n")
+}
+
+/// fpmlab with full recording (histograms, timeline, status counts, run.json), against the
+/// target as an external stack.
+pub fn fpmlab(url: &str, dir: &Path, phase: &str) -> Measured {
+    let scenario = dir.join("bench.toml");
+    std::fs::write(
+        &scenario,
+        format!("# generator benchmark\n[load]\nclient_timeout = \"10s\"\nmax_in_flight = 100000\n[[config]]\nname = \"bench\"\npm = \"static\"\nmax_children = 1\n{phase}\n[[request]]\npath = \"/\"\n"),
+    )
+    .unwrap();
+    let out = dir.join("run");
+    let _ = std::fs::remove_dir_all(&out);
+    let args: Vec<String> = [
+        "run",
+        scenario.to_str().unwrap(),
+        "--stack",
+        "external",
+        "--target",
+        url,
+        "--quiet",
+        "--no-report",
+        "--out",
+        out.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec();
+    let usage = pinned(GENERATOR_CPU, env!("CARGO_BIN_EXE_fpmlab"), &args);
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    let s = &run["configs"][0]["summary"];
+    let lag = |k: &str| s["client_lag"][k].as_u64().unwrap_or(0);
+    Measured {
+        responses: s["status_counts"]["200"].as_f64().unwrap_or(0.0),
+        window_s: s["window_ms"].as_f64().unwrap_or(1.0) / 1000.0,
+        usage,
+        lag_us: Some([lag("p50_us"), lag("p99_us"), lag("p999_us"), lag("max_us")]),
+    }
+}

@@ -326,4 +326,3 @@ async fn tick(
         }
     }
 }
-

@@ -116,7 +116,7 @@ async fn stub_counting() -> (String, Arc<AtomicUsize>) {
             });
         }
     });
-    format!("http://{addr}")
+    (format!("http://{addr}"), accepted)
 }
 
 fn plan(phases: Vec<Phase>, paths: &[&str], timeout_ms: u64, max_in_flight: usize) -> Plan {
@@ -378,7 +378,12 @@ async fn every_framing_is_read_to_its_end() {
         if k.name == "garbage" {
             assert_eq!(s.client_failures.other, s.scheduled, "{s:?}");
         } else {
-            assert_eq!(s.status_counts.get("200"), Some(&s.scheduled), "{}: {s:?}", k.name);
+            assert_eq!(
+                s.status_counts.get("200"),
+                Some(&s.scheduled),
+                "{}: {s:?}",
+                k.name
+            );
         }
     }
     assert!(r

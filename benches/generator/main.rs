@@ -86,7 +86,11 @@ fn main() {
             if have_oha {
                 oh.push(peers::oha(&url, secs, Some(*rate)));
             }
-            fp.push(peers::fpmlab(&url, dir.path(), &peers::constant_phase(secs, *rate)));
+            fp.push(peers::fpmlab(
+                &url,
+                dir.path(),
+                &peers::constant_phase(secs, *rate),
+            ));
         }
     }
 

@@ -110,7 +110,11 @@ mod tests {
     fn late_sends_are_named() {
         let g = assess(cpu(2_000, 1_500), &summary(12_500, 0));
         assert_eq!(g.warnings.len(), 1);
-        assert!(g.warnings[0].starts_with("client lag p99 12.5 ms"), "{:?}", g.warnings);
+        assert!(
+            g.warnings[0].starts_with("client lag p99 12.5 ms"),
+            "{:?}",
+            g.warnings
+        );
     }
 
     #[test]

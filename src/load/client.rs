@@ -71,7 +71,9 @@ impl Client {
             .ok_or_else(|| anyhow::anyhow!("{with_port} resolves to no address"))?;
         for (method, path) in kinds {
             if !method.bytes().all(|b| b.is_ascii_alphabetic()) || !path.starts_with('/') {
-                anyhow::bail!("request {method} {path}: the method must be a word and the path start with /");
+                anyhow::bail!(
+                    "request {method} {path}: the method must be a word and the path start with /"
+                );
             }
         }
         Ok(Client {

@@ -208,8 +208,7 @@ async fn dispatch(plan: Plan, ctx: Rc<Ctx>, load_start: Instant) -> anyhow::Resu
 
 async fn dispatch_all(plan: &Plan, ctx: &Rc<Ctx>, load_start: Instant) -> anyhow::Result<()> {
     let mut timer = PreciseTimer::new().context("cannot create a timer for the schedule")?;
-    for Scheduled { at_us, phase, kind } in Schedule::new(&plan.phases, &plan.requests, plan.seed)
-    {
+    for Scheduled { at_us, phase, kind } in Schedule::new(&plan.phases, &plan.requests, plan.seed) {
         let at = load_start + Duration::from_micros(at_us);
         timer
             .sleep_until(at)

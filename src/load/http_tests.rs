@@ -64,7 +64,10 @@ fn connection_rules() {
 
 #[test]
 fn bodiless_responses() {
-    assert_eq!(head("HTTP/1.1 204 No Content\r\n\r\n").framing, Framing::Empty);
+    assert_eq!(
+        head("HTTP/1.1 204 No Content\r\n\r\n").framing,
+        Framing::Empty
+    );
     assert_eq!(
         head("HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n").framing,
         Framing::Empty
@@ -87,10 +90,11 @@ fn interim_partial_and_invalid_heads() {
     );
     assert!(parse_head(b"SSH-2.0-OpenSSH\r\n\r\n", true).is_err());
     assert!(parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", true).is_err());
-    assert!(
-        parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", true)
-            .is_err()
-    );
+    assert!(parse_head(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        true
+    )
+    .is_err());
 }
 
 #[test]
@@ -108,7 +112,11 @@ fn chunked_bodies_split_at_every_byte() {
     assert_eq!(skip(Framing::Chunked, &[body]), (body.len(), true));
     for cut in 0..body.len() {
         let (a, b) = body.split_at(cut);
-        assert_eq!(skip(Framing::Chunked, &[a, b]), (body.len(), true), "cut {cut}");
+        assert_eq!(
+            skip(Framing::Chunked, &[a, b]),
+            (body.len(), true),
+            "cut {cut}"
+        );
     }
     let bytes: Vec<&[u8]> = body.chunks(1).collect();
     assert_eq!(skip(Framing::Chunked, &bytes), (body.len(), true));

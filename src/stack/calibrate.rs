@@ -58,13 +58,26 @@ pub fn measure(php: &Path, lib: &Path) -> Result<u64, String> {
     let out = Command::new(php)
         .args(["-d", "opcache.enable_cli=1", "-d", "opcache.jit=off", "-r"])
         .arg(&script)
-        .env("FPMLAB_CPU_ITERATIONS_PER_UNIT", SAMPLE_ITERATIONS.to_string())
+        .env(
+            "FPMLAB_CPU_ITERATIONS_PER_UNIT",
+            SAMPLE_ITERATIONS.to_string(),
+        )
         .output()
-        .map_err(|e| format!("cannot run {}: {e} (apt-get install php-cli)", php.display()))?;
+        .map_err(|e| {
+            format!(
+                "cannot run {}: {e} (apt-get install php-cli)",
+                php.display()
+            )
+        })?;
     let text = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
-        return Err(format!("{} failed: {}{}", php.display(), text.trim(), err.trim()));
+        return Err(format!(
+            "{} failed: {}{}",
+            php.display(),
+            text.trim(),
+            err.trim()
+        ));
     }
     let ms: f64 = text
         .trim()
@@ -76,7 +89,9 @@ pub fn measure(php: &Path, lib: &Path) -> Result<u64, String> {
 /// Iterations per ms, refusing a timing that cannot be right.
 fn per_ms(iterations: u64, ms: f64) -> Result<u64, String> {
     if !(ms.is_finite() && ms > 0.5) {
-        return Err(format!("{iterations} iterations took {ms} ms of CPU: too short to trust"));
+        return Err(format!(
+            "{iterations} iterations took {ms} ms of CPU: too short to trust"
+        ));
     }
     Ok((iterations as f64 / ms).round() as u64)
 }

@@ -19,7 +19,12 @@ fn group_has_live_members(pgid: u32) -> bool {
         return false;
     };
     dir.flatten()
-        .filter(|e| e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
         .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
         .any(|stat| {
             // After the command's closing parenthesis: state, ppid, pgrp, …

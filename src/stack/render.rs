@@ -171,7 +171,10 @@ pub fn render_configs(
             ),
             ("php_memory_limit", s.php_memory_limit.clone()),
             ("max_execution_time_s", s.max_execution_time_s.to_string()),
-            ("cpu_unit_iterations", layout.cpu_unit_iterations.to_string()),
+            (
+                "cpu_unit_iterations",
+                layout.cpu_unit_iterations.to_string(),
+            ),
         ],
     )?;
 

@@ -33,3 +33,49 @@ pub fn all_cpus() -> Vec<usize> {
     let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_CONF) }.max(1) as usize;
     (0..n).collect()
 }
+
+/// Moves the calling thread to SCHED_BATCH: it still gets its fair share of the CPU, but its
+/// wake-ups never preempt a running thread. fpmlab's own side work (sampling, health probes,
+/// checkpoints) runs so, and the load thread, which must send on time, does not (see
+/// [`normal_policy`]). Threads and processes inherit the policy: the load thread and the
+/// stack's daemons set the normal one back. Best effort: false if the kernel refused.
+pub fn yield_to_the_load() -> bool {
+    set_policy(libc::SCHED_BATCH)
+}
+
+/// Puts the calling thread back under the normal policy (SCHED_OTHER); unprivileged.
+pub fn normal_policy() -> bool {
+    set_policy(libc::SCHED_OTHER)
+}
+
+fn set_policy(policy: libc::c_int) -> bool {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: plain syscall on the calling thread (pid 0) with a valid sched_param;
+    // async-signal-safe, so callable between fork and exec.
+    unsafe { libc::sched_setscheduler(0, policy, &param) == 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    fn policy() -> libc::c_int {
+        // SAFETY: querying the calling thread's policy.
+        unsafe { libc::sched_getscheduler(0) }
+    }
+
+    #[test]
+    fn side_threads_yield_and_the_load_thread_takes_it_back() {
+        let (own, child) = std::thread::spawn(|| {
+            assert!(super::yield_to_the_load());
+            let child = std::thread::spawn(|| {
+                let inherited = policy();
+                assert!(super::normal_policy());
+                (inherited, policy())
+            });
+            (policy(), child.join().unwrap())
+        })
+        .join()
+        .unwrap();
+        assert_eq!(own, libc::SCHED_BATCH);
+        assert_eq!(child, (libc::SCHED_BATCH, libc::SCHED_OTHER));
+    }
+}

@@ -141,8 +141,13 @@ fn run(args: &RunArgs) -> u8 {
             return exit::ERROR;
         }
     }
+    // Everything but the load thread yields to it (see affinity::yield_to_the_load).
+    crate::affinity::yield_to_the_load();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .on_thread_start(|| {
+            crate::affinity::yield_to_the_load();
+        })
         .build()
     {
         Ok(rt) => rt,

@@ -14,8 +14,12 @@ use tokio::net::TcpStream;
 use super::http::{parse_head, BodySkipper, Parsed, RequestTemplate};
 use crate::record::{Ending, FailureKind, FpmTiming};
 
-/// Initial read buffer of a connection: a typical response head and small body in one read.
-const READ_BUF: usize = 16 * 1024;
+/// Initial read buffer of a connection: a typical response head and small body in one read,
+/// small enough for thousands of connections in a burst.
+const READ_BUF: usize = 4 * 1024;
+/// The buffer grows (doubling on each read that fills it) up to this while skipping a large
+/// body, so a big response takes few reads.
+const MAX_BODY_READ: usize = 64 * 1024;
 /// Largest response head accepted.
 const MAX_HEAD: usize = 256 * 1024;
 
@@ -214,6 +218,9 @@ impl Client {
                 Ok(n) => {
                     last_read_short = n < c.read_buf.len();
                     result = body.feed(&c.read_buf[..n]).map(|used| extra = used < n);
+                    if !last_read_short && c.read_buf.len() < MAX_BODY_READ {
+                        c.read_buf.resize(c.read_buf.len() * 2, 0);
+                    }
                 }
                 Err(e) => result = Err(format!("body: {e}")),
             }

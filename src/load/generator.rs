@@ -9,12 +9,14 @@
 //! through [`Shared`], published a few times a second.
 
 use std::cell::{Cell, RefCell};
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use tokio::time::Sleep;
 use tokio_util::sync::CancellationToken;
 
 use super::client::Client;
@@ -97,6 +99,8 @@ fn run_here(
     load_start: Instant,
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
+    // Spawned from a side thread that yields to the load: this one must not.
+    crate::affinity::normal_policy();
     let cpu_start = super::bottleneck::thread_cpu_us();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -215,7 +219,10 @@ async fn dispatch_all(plan: &Plan, ctx: &Rc<Ctx>, load_start: Instant) -> anyhow
             .await
             .context("the schedule's timer failed")?;
         let ctx = ctx.clone();
-        tokio::task::spawn_local(async move { one(&ctx, phase, kind, at).await });
+        tokio::task::spawn_local(async move {
+            let deadline = std::pin::pin!(tokio::time::sleep(ctx.timeout));
+            one(&ctx, phase, kind, at, deadline).await
+        });
     }
     Ok(())
 }
@@ -236,8 +243,12 @@ async fn run_closed(
             plan.seed ^ (u64::from(user) + 1).wrapping_mul(0x2545_F491_4F6C_DD1D) ^ phase as u64,
         );
         tasks.push(tokio::task::spawn_local(async move {
+            // One timer per user, re-armed for each request: pushing a registered timer's
+            // deadline later costs tokio no lock, a fresh one per request would.
+            let mut deadline = std::pin::pin!(tokio::time::sleep(ctx.timeout));
             while Instant::now() < end && !ctx.cancel.is_cancelled() {
-                one(&ctx, phase, pick.pick(&mut rng), Instant::now()).await;
+                let kind = pick.pick(&mut rng);
+                one(&ctx, phase, kind, Instant::now(), deadline.as_mut()).await;
                 if !think.is_zero() {
                     tokio::time::sleep(think).await;
                 }
@@ -292,8 +303,15 @@ impl Drop for InFlight<'_> {
     }
 }
 
-/// Sends one request intended for `intended` and records how it ended.
-async fn one(ctx: &Ctx, phase: usize, kind: usize, intended: Instant) {
+/// Sends one request intended for `intended` and records how it ended. `deadline` is the
+/// caller's timer, re-armed here to the client timeout.
+async fn one(
+    ctx: &Ctx,
+    phase: usize,
+    kind: usize,
+    intended: Instant,
+    mut deadline: Pin<&mut Sleep>,
+) {
     let n = ctx.in_flight.get() + 1;
     if n > ctx.max_in_flight {
         ctx.recorder
@@ -315,7 +333,14 @@ async fn one(ctx: &Ctx, phase: usize, kind: usize, intended: Instant) {
         id,
         recorded: false,
     };
-    let outcome = match tokio::time::timeout(ctx.timeout, ctx.client.exchange(kind, id)).await {
+    deadline
+        .as_mut()
+        .reset(tokio::time::Instant::now() + ctx.timeout);
+    let outcome = match tokio::select! {
+        biased;
+        x = ctx.client.exchange(kind, id) => Ok(x),
+        () = deadline.as_mut() => Err(()),
+    } {
         Ok(x) => Outcome {
             phase,
             kind,

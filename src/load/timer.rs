@@ -5,9 +5,14 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::io::unix::AsyncFd;
+
+/// A deadline closer than this is waited for by yielding to the runtime, not by a timer: a
+/// timer interrupt and the wake-up after it cost a VM more than that wait (and at such
+/// rates the load thread is busy anyway).
+const SPIN_BELOW: Duration = Duration::from_micros(30);
 
 /// One re-armable timer.
 pub struct PreciseTimer {
@@ -55,7 +60,16 @@ impl PreciseTimer {
 
     /// Sleeps until `at` (returns at once if it has passed).
     pub async fn sleep_until(&mut self, at: Instant) -> io::Result<()> {
-        if at <= Instant::now() {
+        let now = Instant::now();
+        if at <= now {
+            return Ok(());
+        }
+        if at - now < SPIN_BELOW {
+            // Yield to the runtime (responses, I/O) until the moment comes, without a
+            // timer interrupt.
+            while Instant::now() < at {
+                tokio::task::yield_now().await;
+            }
             return Ok(());
         }
         let target = self.anchor.1 + at.duration_since(self.anchor.0).as_nanos() as i128;
@@ -93,6 +107,9 @@ impl PreciseTimer {
                 )
             };
             if n == 8 {
+                // Drained: the fd is not readable again before the next expiry, so the
+                // next sleep need not learn that with a failed read.
+                guard.clear_ready();
                 return Ok(());
             }
             let err = io::Error::last_os_error();
@@ -107,7 +124,6 @@ impl PreciseTimer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[tokio::test]
     async fn wakes_close_to_the_deadline() {

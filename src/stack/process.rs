@@ -90,7 +90,7 @@ impl Daemon {
             // Own group: signals reach the master and its workers together, and a Ctrl-C
             // on the terminal's group does not hit the daemons before fpmlab tears down.
             .process_group(0);
-        // SAFETY: only async-signal-safe calls (prctl, getppid, sched_setaffinity) between
+        // SAFETY: only async-signal-safe calls (prctl, getppid, sched_set*) between
         // fork and exec; the CPU list was copied before the fork.
         unsafe {
             cmd.pre_exec(move || {
@@ -103,6 +103,9 @@ impl Daemon {
                     // fpmlab already died between fork and prctl.
                     libc::_exit(1);
                 }
+                // fpmlab's side threads run as SCHED_BATCH; the stack must not inherit that.
+                let normal = libc::sched_param { sched_priority: 0 };
+                libc::sched_setscheduler(0, libc::SCHED_OTHER, &normal);
                 if let Some(cpus) = &cpus {
                     let mut set: libc::cpu_set_t = std::mem::zeroed();
                     for &cpu in cpus {

@@ -8,6 +8,8 @@ use std::process::{Command, Output};
 use fpmlab::results::RunResult;
 
 pub mod docker;
+#[path = "../../benches/generator/target.rs"]
+pub mod plain_nginx;
 
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_fpmlab")

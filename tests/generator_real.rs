@@ -5,9 +5,6 @@
 
 mod common;
 
-use std::process::Command;
-use std::time::Instant;
-
 use common::plain_nginx::Nginx;
 
 #[test]
@@ -79,27 +76,13 @@ path = "/hello.php"
     );
 }
 
-/// (responses per second, CPU µs per response) of a child process, from its rusage.
+/// (responses per second, CPU µs per response) of a generator pinned to CPU 0, as the
+/// benchmark runs it.
 fn measure(program: &str, args: &[String], count: impl Fn(&str) -> f64) -> (f64, f64) {
-    let start = Instant::now();
-    let child = Command::new(program)
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{program}: {e} (bash scripts/setup.sh --tests installs it)"));
-    let pid = child.id() as libc::pid_t;
-    let mut stdout = String::new();
-    std::io::Read::read_to_string(&mut child.stdout.unwrap(), &mut stdout).unwrap();
-    let mut status = 0;
-    // SAFETY: zeroed is a valid rusage; wait4 fills it for our own child.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
-    let wall = start.elapsed().as_secs_f64();
-    assert_eq!(status, 0, "{program} failed: {stdout}");
-    let cpu = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    let n = count(&stdout);
-    assert!(n > 0.0, "{program} counted no responses: {stdout}");
-    (n / wall, (cpu(ru.ru_utime) + cpu(ru.ru_stime)) * 1e6 / n)
+    let usage = common::measured::pinned(0, program, args);
+    let n = count(&usage.stdout);
+    assert!(n > 0.0, "{program} counted no responses: {}", usage.stdout);
+    (n / usage.wall_s, usage.cpu_s * 1e6 / n)
 }
 
 #[test]

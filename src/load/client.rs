@@ -211,7 +211,9 @@ impl Client {
             extra = head.len + used < filled;
         });
         let mut last_read_short = filled < c.read_buf.len();
+        let mut more_reads = false;
         while result.is_ok() && !body.is_done() {
+            more_reads = true;
             match read_some(&mut c, 0).await {
                 Ok(0) if body == BodySkipper::UntilClose => body = BodySkipper::Done,
                 Ok(0) => result = Err("connection closed in the body".into()),
@@ -225,7 +227,12 @@ impl Client {
                 Err(e) => result = Err(format!("body: {e}")),
             }
         }
-        let done = Instant::now();
+        // A response that came whole in one read is done when its head arrived.
+        let done = if more_reads {
+            Instant::now()
+        } else {
+            first_byte
+        };
         let ending = match result {
             Ok(()) => {
                 // Bytes beyond the response (no pipelining is used) mean the connection's

@@ -246,9 +246,14 @@ async fn run_closed(
             // One timer per user, re-armed for each request: pushing a registered timer's
             // deadline later costs tokio no lock, a fresh one per request would.
             let mut deadline = std::pin::pin!(tokio::time::sleep(ctx.timeout));
-            while Instant::now() < end && !ctx.cancel.is_cancelled() {
+            loop {
+                // A user sends now: the intended time is this instant.
+                let now = Instant::now();
+                if now >= end || ctx.cancel.is_cancelled() {
+                    break;
+                }
                 let kind = pick.pick(&mut rng);
-                one(&ctx, phase, kind, Instant::now(), deadline.as_mut()).await;
+                one(&ctx, phase, kind, now, deadline.as_mut()).await;
                 if !think.is_zero() {
                     tokio::time::sleep(think).await;
                 }
@@ -320,9 +325,8 @@ async fn one(
         return;
     }
     ctx.in_flight.set(n);
-    ctx.recorder
-        .borrow_mut()
-        .on_send(phase, kind, Instant::now(), n);
+    let now = Instant::now();
+    ctx.recorder.borrow_mut().on_send(phase, kind, now, n);
     let id = ctx.next_id.get();
     ctx.next_id.set(id + 1);
     let mut req = InFlight {
@@ -335,7 +339,7 @@ async fn one(
     };
     deadline
         .as_mut()
-        .reset(tokio::time::Instant::now() + ctx.timeout);
+        .reset(tokio::time::Instant::from_std(now) + ctx.timeout);
     let outcome = match tokio::select! {
         biased;
         x = ctx.client.exchange(kind, id) => Ok(x),

@@ -8,6 +8,8 @@ use std::process::{Command, Output};
 use fpmlab::results::RunResult;
 
 pub mod docker;
+#[path = "../../benches/generator/run.rs"]
+pub mod measured;
 #[path = "../../benches/generator/target.rs"]
 pub mod plain_nginx;
 

@@ -123,7 +123,17 @@ fn closed_loop_is_on_par_with_wrk() {
         .map(String::from);
         measure(common::bin(), &args, |_| {
             let run = common::load(&run_dir);
-            run.configs[0].recorded.summary.responses as f64
+            let c = &run.configs[0];
+            // At full speed the load thread is the likely bottleneck: the run must say so
+            // exactly when its own figures show it.
+            let g = &c.generator;
+            let warned = g
+                .warnings
+                .iter()
+                .any(|w| w.contains("load thread was busy"));
+            assert_eq!(warned, g.load_thread_cpu_pct > 85.0, "{g:?}");
+            assert!(g.load_thread_cpu_ms > 0 && g.load_thread_cpu_ms <= g.cpu_ms + 10);
+            c.recorded.summary.responses as f64
         })
     };
     // A B A B: drift hits both alike; the better of two rounds each.

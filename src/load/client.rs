@@ -11,7 +11,7 @@ use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 
-use super::http::{parse_head, BodySkipper, Parsed, RequestTemplate};
+use super::http::{parse_head, BodySkipper, Head, Parsed, RequestTemplate};
 use crate::record::{Ending, FailureKind, FpmTiming};
 
 /// Initial read buffer of a connection: a typical response head and small body in one read,
@@ -154,93 +154,20 @@ impl Client {
             };
             return Err((early, Some(sent)));
         }
-        // Head: read until it parses; interim 1xx heads are skipped.
-        let mut filled = 0;
-        let head = loop {
-            if filled > 0 {
-                match parse_head(&c.read_buf[..filled], template.expects_body()) {
-                    Ok(Parsed::Head(h)) => break h,
-                    Ok(Parsed::Interim(len)) => {
-                        c.read_buf.copy_within(len..filled, 0);
-                        filled -= len;
-                        continue;
-                    }
-                    Ok(Parsed::Partial) if filled == MAX_HEAD => {
-                        let message = format!("response head larger than {MAX_HEAD} bytes");
-                        return Err((early(FailureKind::Other, message), Some(sent)));
-                    }
-                    Ok(Parsed::Partial) => {}
-                    Err(message) => return Err((early(FailureKind::Other, message), Some(sent))),
-                }
-            }
-            match read_some(&mut c, filled).await {
-                // Nothing came back: on a reused connection the server may have closed
-                // it while idle, as HTTP/1.1 lets it.
-                Ok(0) if filled == 0 => {
-                    let early = Early {
-                        kind: FailureKind::Reset,
-                        message: "connection closed before a response".into(),
-                        retryable: reused,
-                    };
-                    return Err((early, Some(sent)));
-                }
-                Err(e) if filled == 0 => {
-                    let kind = reset_or_other(&e);
-                    let early = Early {
-                        kind,
-                        message: format!("before a response: {e}"),
-                        retryable: reused && kind == FailureKind::Reset,
-                    };
-                    return Err((early, Some(sent)));
-                }
-                Ok(0) => {
-                    let message = "connection closed in the response head".to_string();
-                    return Err((early(FailureKind::Reset, message), Some(sent)));
-                }
-                Err(e) => {
-                    let message = format!("response head: {e}");
-                    return Err((early(reset_or_other(&e), message), Some(sent)));
-                }
-                Ok(n) => filled += n,
-            }
-        };
+        let (head, filled) = read_head(&mut c, template.expects_body(), reused)
+            .await
+            .map_err(|e| (e, Some(sent)))?;
         let first_byte = Instant::now();
-        let mut body = BodySkipper::new(head.framing);
-        let mut extra = false;
-        let mut result = body.feed(&c.read_buf[head.len..filled]).map(|used| {
-            extra = head.len + used < filled;
-        });
-        let mut last_read_short = filled < c.read_buf.len();
-        let mut more_reads = false;
-        while result.is_ok() && !body.is_done() {
-            more_reads = true;
-            match read_some(&mut c, 0).await {
-                Ok(0) if body == BodySkipper::UntilClose => body = BodySkipper::Done,
-                Ok(0) => result = Err("connection closed in the body".into()),
-                Ok(n) => {
-                    last_read_short = n < c.read_buf.len();
-                    result = body.feed(&c.read_buf[..n]).map(|used| extra = used < n);
-                    if !last_read_short && c.read_buf.len() < MAX_BODY_READ {
-                        c.read_buf.resize(c.read_buf.len() * 2, 0);
-                    }
-                }
-                Err(e) => result = Err(format!("body: {e}")),
-            }
-        }
+        let body = skip_body(&mut c, &head, filled).await;
         // A response that came whole in one read is done when its head arrived.
-        let done = if more_reads {
+        let done = if body.read_more {
             Instant::now()
         } else {
             first_byte
         };
-        let ending = match result {
+        let ending = match body.result {
             Ok(()) => {
-                // Bytes beyond the response (no pipelining is used) mean the connection's
-                // framing cannot be trusted for another request.
-                if !head.close && !extra {
-                    if last_read_short {
-                        forget_read_readiness(&c.stream);
-                    }
+                if body.reusable && !head.close {
                     self.idle.borrow_mut().push(c);
                 }
                 Ending::Response {
@@ -267,6 +194,101 @@ fn early(kind: FailureKind, message: String) -> Early {
         kind,
         message,
         retryable: false,
+    }
+}
+
+/// Reads until a final response head parses (interim 1xx heads are skipped). Returns the
+/// head and how many bytes of the buffer are filled.
+async fn read_head(c: &mut Conn, expects_body: bool, reused: bool) -> Result<(Head, usize), Early> {
+    let mut filled = 0;
+    loop {
+        if filled > 0 {
+            match parse_head(&c.read_buf[..filled], expects_body) {
+                Ok(Parsed::Head(h)) => return Ok((h, filled)),
+                Ok(Parsed::Interim(len)) => {
+                    c.read_buf.copy_within(len..filled, 0);
+                    filled -= len;
+                    continue;
+                }
+                Ok(Parsed::Partial) if filled == MAX_HEAD => {
+                    let message = format!("response head larger than {MAX_HEAD} bytes");
+                    return Err(early(FailureKind::Other, message));
+                }
+                Ok(Parsed::Partial) => {}
+                Err(message) => return Err(early(FailureKind::Other, message)),
+            }
+        }
+        match read_some(c, filled).await {
+            // Nothing came back: on a reused connection the server may have closed it
+            // while idle, as HTTP/1.1 lets it.
+            Ok(0) if filled == 0 => {
+                return Err(Early {
+                    kind: FailureKind::Reset,
+                    message: "connection closed before a response".into(),
+                    retryable: reused,
+                })
+            }
+            Err(e) if filled == 0 => {
+                let kind = reset_or_other(&e);
+                return Err(Early {
+                    kind,
+                    message: format!("before a response: {e}"),
+                    retryable: reused && kind == FailureKind::Reset,
+                });
+            }
+            Ok(0) => {
+                let message = "connection closed in the response head".to_string();
+                return Err(early(FailureKind::Reset, message));
+            }
+            Err(e) => return Err(early(reset_or_other(&e), format!("response head: {e}"))),
+            Ok(n) => filled += n,
+        }
+    }
+}
+
+/// How reading a body ended.
+struct BodyEnd {
+    /// Ok, or why the body was cut short.
+    result: Result<(), String>,
+    /// Whether reads beyond the one that brought the head were needed.
+    read_more: bool,
+    /// The connection can carry another request: the body ended where the bytes did (a
+    /// byte beyond it, with no pipelining, means the framing cannot be trusted).
+    reusable: bool,
+}
+
+/// Skips the body after `head`, whose bytes start at `head.len` of the `filled` buffer.
+async fn skip_body(c: &mut Conn, head: &Head, filled: usize) -> BodyEnd {
+    let mut body = BodySkipper::new(head.framing);
+    let mut extra = false;
+    let mut result = body
+        .feed(&c.read_buf[head.len..filled])
+        .map(|used| extra = head.len + used < filled);
+    let mut last_read_short = filled < c.read_buf.len();
+    let mut read_more = false;
+    while result.is_ok() && !body.is_done() {
+        read_more = true;
+        match read_some(c, 0).await {
+            Ok(0) if body == BodySkipper::UntilClose => body = BodySkipper::Done,
+            Ok(0) => result = Err("connection closed in the body".into()),
+            Ok(n) => {
+                last_read_short = n < c.read_buf.len();
+                result = body.feed(&c.read_buf[..n]).map(|used| extra = used < n);
+                if !last_read_short && c.read_buf.len() < MAX_BODY_READ {
+                    c.read_buf.resize(c.read_buf.len() * 2, 0);
+                }
+            }
+            Err(e) => result = Err(format!("body: {e}")),
+        }
+    }
+    let reusable = result.is_ok() && !extra;
+    if reusable && last_read_short {
+        forget_read_readiness(&c.stream);
+    }
+    BodyEnd {
+        result,
+        read_more,
+        reusable,
     }
 }
 

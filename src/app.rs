@@ -130,6 +130,12 @@ fn run(args: &RunArgs) -> u8 {
         }
         plan.configs.retain(|c| args.configs.contains(&c.name));
     }
+    // A bad export path fails now, in a second, not after the run.
+    let exports = export_requests(None, &args.exports);
+    if let Err(e) = export::preflight(&exports) {
+        eprintln!("error: {e:#}");
+        return exit::INVALID;
+    }
     if !args.quiet {
         for w in &warnings {
             eprintln!("warning: {w}");
@@ -175,29 +181,21 @@ fn run(args: &RunArgs) -> u8 {
             return exit::ERROR;
         }
     };
-    let mut result = finished.result;
-    result.thresholds = crate::thresholds::evaluate(&result);
-    if !result.thresholds.is_empty() {
-        if let Err(e) = result.save(&finished.dir) {
-            eprintln!("error: saving the threshold verdicts: {e:#}");
-        }
-    }
-    let result = &result;
+    let result = &finished.result;
     // An export to stdout owns stdout: the table and the verdicts go to stderr then.
     let to_stdout = !args.exports.uses_stdout();
     let say = printer(to_stdout);
-    if args.json {
-        let summary: Vec<_> = result.configs.iter().map(|c| serde_json::json!({"name": c.name, "status": c.status, "error": c.error, "summary": c.recorded.summary, "server": c.server, "generator": c.generator})).collect();
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"run_dir": finished.dir, "status": result.status, "configs": summary})).expect("summary serializes"));
-    } else {
-        say(table::render(result).trim_end());
-        say(&format!(
-            "\nresults: {}",
-            finished.dir.join("run.json").display()
-        ));
+    say(table::render(result).trim_end());
+    say(&format!(
+        "\nresults: {}",
+        finished.dir.join("run.json").display()
+    ));
+    let mut exports = exports;
+    if !args.no_report {
+        let html = finished.dir.join("report.html");
+        exports.insert(0, (Box::new(crate::report::html::HtmlReport), html));
     }
-    let html = (!args.no_report).then(|| finished.dir.join("report.html"));
-    let exported = write_exports(result, html, &args.exports, &say);
+    let exported = write_exports(result, &exports, &say);
     if !result.thresholds.is_empty() {
         say("\nthresholds:");
         for v in &result.thresholds {
@@ -212,26 +210,25 @@ fn run(args: &RunArgs) -> u8 {
     match result.status {
         Status::Interrupted => exit::INTERRUPTED,
         Status::Complete if !exported => exit::ERROR,
-        Status::Complete if crate::thresholds::breached(&result.thresholds) => exit::THRESHOLD,
+        Status::Complete if crate::results::breached(&result.thresholds) => exit::THRESHOLD,
         Status::Complete => exit::OK,
         _ => exit::ERROR,
     }
 }
 
-/// Writes the HTML report (if asked) and the exports; says where. False if any failed.
-fn write_exports(
-    run: &RunResult,
-    html: Option<std::path::PathBuf>,
-    e: &ExportArgs,
-    say: &dyn Fn(&str),
-) -> bool {
-    let requests = export::requests(
+/// The HTML report (if `html` is given) and the exports the options ask for.
+fn export_requests(html: Option<std::path::PathBuf>, e: &ExportArgs) -> export::Requests {
+    crate::report::requests(
         html,
         e.export_markdown.clone(),
         e.export_csv.clone(),
         e.export_json.clone(),
-    );
-    let (written, errors) = export::write_all(run, &requests);
+    )
+}
+
+/// Writes the requested exports; says where. False if any failed.
+fn write_exports(run: &RunResult, requests: &export::Requests, say: &dyn Fn(&str)) -> bool {
+    let (written, errors) = export::write_all(run, requests);
     for path in written {
         say(&format!("wrote {}", path.display()));
     }
@@ -260,7 +257,12 @@ fn report(args: &ReportArgs) -> u8 {
     let html = (!args.no_html).then(|| args.out.clone().unwrap_or_else(|| dir.join("report.html")));
     let to_stdout = !args.exports.uses_stdout();
     let say = printer(to_stdout);
-    if write_exports(&run, html, &args.exports, &say) {
+    let requests = export_requests(html, &args.exports);
+    if let Err(e) = export::preflight(&requests) {
+        eprintln!("error: {e:#}");
+        return exit::INVALID;
+    }
+    if write_exports(&run, &requests, &say) {
         exit::OK
     } else {
         exit::ERROR

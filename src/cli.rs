@@ -60,9 +60,6 @@ pub struct RunArgs {
     /// No progress display.
     #[arg(long, short)]
     pub quiet: bool,
-    /// Print the summary as JSON on stdout instead of the table.
-    #[arg(long)]
-    pub json: bool,
     /// Do not write report.html into the run directory.
     #[arg(long)]
     pub no_report: bool,
@@ -80,8 +77,8 @@ pub struct ExportArgs {
     /// per-second timeline to FILE-timeline (out.csv -> out-timeline.csv).
     #[arg(long, value_name = "FILE")]
     pub export_csv: Option<PathBuf>,
-    /// Write the JSON summary (every metric per config and phase, thresholds) to FILE
-    /// (- for stdout).
+    /// Write the JSON summary (every metric per config and phase, thresholds) to FILE;
+    /// `-` prints it on stdout (the table and messages then go to stderr).
     #[arg(long, value_name = "FILE")]
     pub export_json: Option<PathBuf>,
 }

@@ -1,6 +1,7 @@
 //! One clock for the whole run. The generator measures with the monotonic clock; php reports
 //! wall-clock epoch times (`REQUEST_TIME_FLOAT`, `microtime`). Both sides run on the same
 //! kernel, so one (monotonic, wall) pair taken at the run's start converts between them.
+//! Also the CPU clocks of this process and of the calling thread (getrusage).
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -76,6 +77,24 @@ impl Default for RunClock {
     }
 }
 
+/// CPU time (user + sys) of the calling thread, µs.
+pub fn thread_cpu_us() -> u64 {
+    rusage_us(libc::RUSAGE_THREAD)
+}
+
+/// CPU time (user + sys) of this whole process, µs.
+pub fn process_cpu_us() -> u64 {
+    rusage_us(libc::RUSAGE_SELF)
+}
+
+fn rusage_us(who: libc::c_int) -> u64 {
+    // SAFETY: getrusage fills the struct we own; zeroed is a valid rusage.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(who, &mut ru) };
+    let us = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    us(ru.ru_utime) + us(ru.ru_stime)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,5 +109,16 @@ mod tests {
         let earlier = c.start() - Duration::from_millis(2);
         assert_eq!(c.offset_us(earlier), -2000);
         assert_eq!(c.offset_ms(earlier), 0);
+    }
+
+    #[test]
+    fn thread_cpu_moves_with_work() {
+        let before = thread_cpu_us();
+        let mut x = 1u64;
+        for i in 0..20_000_000u64 {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+        }
+        assert!(thread_cpu_us() > before, "{x}");
+        assert!(process_cpu_us() >= thread_cpu_us());
     }
 }

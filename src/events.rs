@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
+use crate::attribution::logs::{self, FpmEventKind};
 use crate::probe::{ContainerSample, Sample};
 
 /// Event kinds.
@@ -35,12 +35,12 @@ pub struct Event {
 
 /// Every event of one config's run, in time order: OOM kills from the samples' cgroup
 /// counters, worker deaths from php-fpm's log `fpm_log` (if it exists). `log_utc_offset_s` is
-/// the timezone php-fpm wrote its log in (0 in fpmlab's image, which runs in UTC).
+/// the zone php-fpm wrote its log in (`stack::log_utc_offset_s`).
 pub fn collect(
     samples: &[Sample],
     fpm_log: &Path,
     load_start_epoch_us: i64,
-    log_utc_offset_s: i64,
+    log_utc_offset_s: i32,
 ) -> Vec<Event> {
     let mut events = from_samples(samples);
     if let Ok(text) = std::fs::read_to_string(fpm_log) {
@@ -91,34 +91,34 @@ pub fn from_samples(samples: &[Sample]) -> Vec<Event> {
 
 /// `worker_killed` events from php-fpm's error log lines such as
 /// `[22-Nov-2026 11:44:42] WARNING: [pool www] child 57 exited on signal 9 (SIGKILL) after
-/// 1.5 seconds from start`.
-pub fn from_fpm_log(text: &str, load_start_epoch_us: i64, utc_offset_s: i64) -> Vec<Event> {
+/// 1.5 seconds from start`, parsed by the one php-fpm log parser (`attribution::logs`).
+/// `utc_offset_s` is the zone php-fpm wrote its log in.
+pub fn from_fpm_log(text: &str, load_start_epoch_us: i64, utc_offset_s: i32) -> Vec<Event> {
     text.lines()
-        .filter_map(|line| {
-            let at = line.find("child ")?;
-            let rest = &line[at..];
-            if !rest.contains(" exited on signal ") {
-                return None;
-            }
-            let stamp = line.strip_prefix('[')?.split_once(']')?.0;
-            let local = NaiveDateTime::parse_from_str(stamp, "%d-%b-%Y %H:%M:%S%.f").ok()?;
-            let mut epoch_ms = local.and_utc().timestamp_millis() - utc_offset_s * 1000;
-            if !stamp.contains('.') {
+        .filter_map(logs::fpm_event)
+        .filter(|e| matches!(e.kind, FpmEventKind::Signalled { .. }))
+        .map(|e| {
+            let mut epoch_ms = logs::local_to_epoch_ms(e.local, utc_offset_s);
+            if !e.subsecond {
                 // Somewhere in that second: its middle is off by at most half of it.
                 epoch_ms += 500;
             }
-            let mut detail = format!("php-fpm: {}", rest.trim());
-            if rest.contains("(SIGKILL)") {
+            let what = e
+                .line
+                .find("child ")
+                .map_or(e.line.as_str(), |at| &e.line[at..]);
+            let mut detail = format!("php-fpm: {}", what.trim());
+            if what.contains("(SIGKILL)") {
                 detail.push_str(
                     " (SIGKILL: the OOM killer, when the container has a memory limit, or \
                      request_terminate_timeout's last resort)",
                 );
             }
-            Some(Event {
+            Event {
                 t_ms: epoch_ms - load_start_epoch_us / 1000,
                 kind: kind::WORKER_KILLED.into(),
                 detail,
-            })
+            }
         })
         .collect()
 }
@@ -179,10 +179,11 @@ mod tests {
 [22-Nov-2026 11:44:46.250000] WARNING: [pool www] child 58 exited on signal 15 (SIGTERM) after 4 seconds from start
 ";
         // Load started at 11:44:44.500 UTC.
-        let start = NaiveDateTime::parse_from_str("2026-11-22 11:44:44.5", "%Y-%m-%d %H:%M:%S%.f")
-            .unwrap()
-            .and_utc()
-            .timestamp_micros();
+        let start =
+            chrono::NaiveDateTime::parse_from_str("2026-11-22 11:44:44.5", "%Y-%m-%d %H:%M:%S%.f")
+                .unwrap()
+                .and_utc()
+                .timestamp_micros();
         let events = from_fpm_log(log, start, 0);
         assert_eq!(events.len(), 2, "{events:?}");
         // Whole seconds count from their middle; fractions are taken as they are.

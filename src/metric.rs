@@ -2,12 +2,11 @@
 //! catalogue, so a name means the same figure everywhere. Values are `f64` in a base unit
 //! per [`Unit`] (µs, a 0–1 fraction, per second, a count, MiB); `None` means "no data"
 //! (e.g. no request reported a queue wait), which is never confused with zero.
+//!
+//! A leaf: names, units, parsing and formatting only. Reading a metric's value from a run is
+//! `results::metrics`, above the results it reads.
 
-use crate::probe::{self, SampleSummary};
-use crate::record::Summary;
-use crate::report::fmt_us;
-use crate::results::ConfigResult;
-use crate::scenario::units::{parse_duration_us, parse_mib};
+use crate::units::{fmt_us, parse_duration_us, parse_mib};
 
 /// What a metric's numbers are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,35 +23,46 @@ pub enum Unit {
     Mib,
 }
 
-/// Where a metric is read: a config's whole run or one of its phases.
-pub struct Scope<'a> {
-    pub summary: &'a Summary,
-    pub server: SampleSummary,
+/// Which figure a metric is: the key `results::metrics` reads a value by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    /// A percentile (or the maximum) of one of the recorded distributions.
+    Percentile(Series, Stat),
+    ApmGapP99,
+    ErrorRate,
+    AchievedRps,
+    OkRps,
+    Requests,
+    Non2xx,
+    Status5xx,
+    ClientFailures,
+    ClientTimeouts,
+    Dropped,
+    UnreportedByApp,
+    MaxListenQueue,
+    PeakActiveWorkers,
+    PeakTotalWorkers,
+    PeakPoolMib,
 }
 
-impl<'a> Scope<'a> {
-    /// The whole config, or the phase named `phase` (`None` if it has no such phase). A
-    /// phase's server-side figures come from the samples taken during it.
-    pub fn of(c: &'a ConfigResult, phase: Option<&str>) -> Option<Scope<'a>> {
-        let Some(name) = phase else {
-            return Some(Scope {
-                summary: &c.recorded.summary,
-                server: c.server.clone(),
-            });
-        };
-        let ph = c.recorded.phases.iter().find(|p| p.name == name)?;
-        let end = ph.start_ms + ph.duration_ms;
-        let samples: Vec<_> = c
-            .samples
-            .iter()
-            .filter(|s| s.t_ms >= ph.start_ms && s.t_ms < end)
-            .cloned()
-            .collect();
-        Some(Scope {
-            summary: &ph.summary,
-            server: probe::summarize(&samples),
-        })
-    }
+/// A recorded distribution (one HdrHistogram each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Series {
+    Latency,
+    QueueWait,
+    Service,
+    ResponseTime,
+    ClientLag,
+}
+
+/// A point of a distribution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stat {
+    P50,
+    P90,
+    P99,
+    P999,
+    Max,
 }
 
 /// One named metric.
@@ -67,15 +77,11 @@ pub struct Metric {
     pub higher_is_better: bool,
     /// One line for help texts and the docs.
     pub about: &'static str,
-    get: fn(&Scope) -> Option<f64>,
+    /// Which figure it is.
+    pub key: Key,
 }
 
 impl Metric {
-    /// The metric's value in `scope`, `None` without data.
-    pub fn value(&self, scope: &Scope) -> Option<f64> {
-        (self.get)(scope)
-    }
-
     /// Formats a value for people: `812 ms`, `1.25%`, `17.3/s`, `42`, `12.0 MiB`.
     pub fn format(&self, v: f64) -> String {
         match self.unit {
@@ -140,43 +146,35 @@ pub fn unknown(name: &str) -> String {
     )
 }
 
-fn pct(p: crate::record::Percentiles, f: fn(&crate::record::Percentiles) -> u64) -> Option<f64> {
-    (p.count > 0).then(|| f(&p) as f64)
-}
-
-fn ended(s: &Summary) -> u64 {
-    s.responses + s.client_failures.total() - s.client_failures.cancelled
-}
-
 macro_rules! percentile_metrics {
-    ($($name:literal, [$($alias:literal),*], $field:ident, $stat:ident, $about:literal;)*) => {
+    ($($name:literal, [$($alias:literal),*], $series:ident, $stat:ident, $about:literal;)*) => {
         &[$(Metric {
             name: $name,
             aliases: &[$($alias),*],
             unit: Unit::Duration,
             higher_is_better: false,
             about: $about,
-            get: |s| pct(s.summary.$field, |p| p.$stat),
+            key: Key::Percentile(Series::$series, Stat::$stat),
         },)*]
     };
 }
 
 const PERCENTILES: &[Metric] = percentile_metrics! {
-    "latency_p50", ["p50_latency"], latency, p50_us, "median latency (done − intended): what users waited";
-    "latency_p90", ["p90_latency"], latency, p90_us, "90th percentile latency";
-    "latency_p99", ["p99_latency"], latency, p99_us, "99th percentile latency";
-    "latency_p999", ["p999_latency"], latency, p999_us, "99.9th percentile latency";
-    "latency_max", ["max_latency"], latency, max_us, "largest latency";
-    "queue_wait_p50", [], queue_wait, p50_us, "median wait for a php-fpm worker";
-    "queue_wait_p90", [], queue_wait, p90_us, "90th percentile wait for a worker";
-    "queue_wait_p99", [], queue_wait, p99_us, "99th percentile wait for a worker";
-    "queue_wait_max", [], queue_wait, max_us, "longest wait for a worker";
-    "service_p50", [], service, p50_us, "median script duration (the APM view)";
-    "service_p90", [], service, p90_us, "90th percentile script duration";
-    "service_p99", [], service, p99_us, "99th percentile script duration";
-    "service_max", [], service, max_us, "longest script duration";
-    "response_time_p99", [], response_time, p99_us, "99th percentile done − sent (no coordinated-omission correction)";
-    "client_lag_p99", [], client_lag, p99_us, "99th percentile generator lateness (should stay near 0)";
+    "latency_p50", ["p50_latency"], Latency, P50, "median latency (done − intended): what users waited";
+    "latency_p90", ["p90_latency"], Latency, P90, "90th percentile latency";
+    "latency_p99", ["p99_latency"], Latency, P99, "99th percentile latency";
+    "latency_p999", ["p999_latency"], Latency, P999, "99.9th percentile latency";
+    "latency_max", ["max_latency"], Latency, Max, "largest latency";
+    "queue_wait_p50", [], QueueWait, P50, "median wait for a php-fpm worker";
+    "queue_wait_p90", [], QueueWait, P90, "90th percentile wait for a worker";
+    "queue_wait_p99", [], QueueWait, P99, "99th percentile wait for a worker";
+    "queue_wait_max", [], QueueWait, Max, "longest wait for a worker";
+    "service_p50", [], Service, P50, "median script duration (the APM view)";
+    "service_p90", [], Service, P90, "90th percentile script duration";
+    "service_p99", [], Service, P99, "99th percentile script duration";
+    "service_max", [], Service, Max, "longest script duration";
+    "response_time_p99", [], ResponseTime, P99, "99th percentile done − sent (no coordinated-omission correction)";
+    "client_lag_p99", [], ClientLag, P99, "99th percentile generator lateness (should stay near 0)";
 };
 
 const OTHERS: &[Metric] = &[
@@ -186,10 +184,7 @@ const OTHERS: &[Metric] = &[
         unit: Unit::Duration,
         higher_is_better: false,
         about: "latency p99 − service p99: what the load balancer sees and the APM does not",
-        get: |s| {
-            let (l, v) = (s.summary.latency, s.summary.service);
-            (l.count > 0 && v.count > 0).then(|| l.p99_us.saturating_sub(v.p99_us) as f64)
-        },
+        key: Key::ApmGapP99,
     },
     Metric {
         name: "error_rate",
@@ -197,7 +192,7 @@ const OTHERS: &[Metric] = &[
         unit: Unit::Ratio,
         higher_is_better: false,
         about: "share of ended requests that were not 2xx or failed client-side",
-        get: |s| (ended(s.summary) > 0).then_some(s.summary.error_rate),
+        key: Key::ErrorRate,
     },
     Metric {
         name: "achieved_rps",
@@ -205,7 +200,7 @@ const OTHERS: &[Metric] = &[
         unit: Unit::Rate,
         higher_is_better: true,
         about: "responses per second",
-        get: |s| Some(s.summary.achieved_rps),
+        key: Key::AchievedRps,
     },
     Metric {
         name: "ok_rps",
@@ -213,7 +208,7 @@ const OTHERS: &[Metric] = &[
         unit: Unit::Rate,
         higher_is_better: true,
         about: "2xx responses per second",
-        get: |s| Some(s.summary.ok_rps),
+        key: Key::OkRps,
     },
     Metric {
         name: "requests",
@@ -221,7 +216,7 @@ const OTHERS: &[Metric] = &[
         unit: Unit::Count,
         higher_is_better: true,
         about: "requests sent",
-        get: |s| Some(s.summary.sent as f64),
+        key: Key::Requests,
     },
     Metric {
         name: "non_2xx",
@@ -229,13 +224,7 @@ const OTHERS: &[Metric] = &[
         unit: Unit::Count,
         higher_is_better: false,
         about: "HTTP responses other than 2xx",
-        get: |s| {
-            let n: u64 = (s.summary.status_counts.iter())
-                .filter(|(k, _)| !k.starts_with('2'))
-                .map(|(_, n)| n)
-                .sum();
-            Some(n as f64)
-        },
+        key: Key::Non2xx,
     },
     Metric {
         name: "status_5xx",
@@ -243,13 +232,7 @@ const OTHERS: &[Metric] = &[
         unit: Unit::Count,
         higher_is_better: false,
         about: "HTTP 5xx responses (502, 503, 504, …)",
-        get: |s| {
-            let n: u64 = (s.summary.status_counts.iter())
-                .filter(|(k, _)| k.starts_with('5'))
-                .map(|(_, n)| n)
-                .sum();
-            Some(n as f64)
-        },
+        key: Key::Status5xx,
     },
     Metric {
         name: "client_failures",
@@ -257,7 +240,7 @@ const OTHERS: &[Metric] = &[
         unit: Unit::Count,
         higher_is_better: false,
         about: "requests without an HTTP response (refused, reset, timeout, …)",
-        get: |s| Some(s.summary.client_failures.total() as f64),
+        key: Key::ClientFailures,
     },
     Metric {
         name: "client_timeouts",
@@ -265,7 +248,7 @@ const OTHERS: &[Metric] = &[
         unit: Unit::Count,
         higher_is_better: false,
         about: "requests cut by the client (load balancer) timeout",
-        get: |s| Some(s.summary.client_failures.timeout as f64),
+        key: Key::ClientTimeouts,
     },
     Metric {
         name: "dropped",
@@ -273,7 +256,7 @@ const OTHERS: &[Metric] = &[
         unit: Unit::Count,
         higher_is_better: false,
         about: "scheduled requests not sent because load.max_in_flight was reached",
-        get: |s| Some(s.summary.dropped_max_in_flight as f64),
+        key: Key::Dropped,
     },
     Metric {
         name: "unreported_by_app",
@@ -281,7 +264,7 @@ const OTHERS: &[Metric] = &[
         unit: Unit::Count,
         higher_is_better: false,
         about: "requests that ended without the app reporting its timing",
-        get: |s| Some(s.summary.unreported_by_app as f64),
+        key: Key::UnreportedByApp,
     },
     Metric {
         name: "max_listen_queue",
@@ -289,7 +272,7 @@ const OTHERS: &[Metric] = &[
         unit: Unit::Count,
         higher_is_better: false,
         about: "deepest listen (accept) queue sampled",
-        get: |s| s.server.max_listen_queue.map(f64::from),
+        key: Key::MaxListenQueue,
     },
     Metric {
         name: "peak_active_workers",
@@ -297,7 +280,7 @@ const OTHERS: &[Metric] = &[
         unit: Unit::Count,
         higher_is_better: false,
         about: "most php-fpm workers busy at once",
-        get: |s| s.server.peak_active_workers.map(f64::from),
+        key: Key::PeakActiveWorkers,
     },
     Metric {
         name: "peak_total_workers",
@@ -305,7 +288,7 @@ const OTHERS: &[Metric] = &[
         unit: Unit::Count,
         higher_is_better: false,
         about: "most php-fpm workers alive at once",
-        get: |s| s.server.peak_total_workers.map(f64::from),
+        key: Key::PeakTotalWorkers,
     },
     Metric {
         name: "peak_pool_mib",
@@ -313,7 +296,7 @@ const OTHERS: &[Metric] = &[
         unit: Unit::Mib,
         higher_is_better: false,
         about: "largest sum of the workers' PSS: the pool's real memory",
-        get: |s| s.server.peak_total_pss_kib.map(|k| k as f64 / 1024.0),
+        key: Key::PeakPoolMib,
     },
 ];
 

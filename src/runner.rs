@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
+use crate::bottleneck::{self, CpuUse};
 use crate::clock::RunClock;
-use crate::load::bottleneck::{self, CpuUse};
 use crate::load::generator::{self, Shared};
 use crate::progress::ConfigProgress;
 use crate::record::{FailedList, Recorder};
@@ -129,6 +129,8 @@ pub async fn run(
     } else {
         Status::Complete
     };
+    // Before the final save: run.json carries its own verdict.
+    result.thresholds = crate::thresholds::evaluate(&result);
     result.save(&dir)?;
     Ok(Finished { dir, result })
 }
@@ -154,7 +156,7 @@ async fn run_config(
     let config_dir = dir.join(&cfg.name);
     std::fs::create_dir_all(&config_dir)
         .with_context(|| format!("cannot create {}", config_dir.display()))?;
-    let mut stack = stack::create(&plan.driver, plan, cfg, &config_dir)?;
+    let mut stack = stack::create(&plan.driver, &plan.stack, cfg, &config_dir)?;
     state.lock().unwrap().environment.stack = stack.info();
     let progress = ConfigProgress::new(quiet, &cfg.name, plan);
     progress.note(&format!("starting the {} stack", stack.info().driver));
@@ -177,7 +179,14 @@ async fn run_config(
         // After teardown: every log line the attribution joins has been written.
         progress.note("attributing failed requests");
         let mut s = state.lock().unwrap();
-        crate::incident::analyse(&mut s.configs[i], &config_dir, &failed);
+        let c = &mut s.configs[i];
+        let epoch_us = c.load_start_epoch_us.unwrap_or(0);
+        let zone = stack::log_utc_offset_s(&plan.driver);
+        let views =
+            crate::incident::analyse(&c.name, &c.recorded, epoch_us, zone, &config_dir, &failed);
+        c.attribution = Some(views.attribution);
+        c.lb_vs_apm = Some(views.lb_vs_apm);
+        c.error_windows = Some(views.error_windows);
     }
     progress.finish();
     result?;
@@ -224,7 +233,6 @@ async fn drive(
         &plan.requests,
     ));
     let ticker = tokio::spawn(tick(
-        plan.clone(),
         i,
         dir.to_path_buf(),
         state.clone(),
@@ -232,7 +240,7 @@ async fn drive(
         progress.clone(),
         load_start,
     ));
-    let cpu_before = bottleneck::process_cpu_us();
+    let cpu_before = crate::clock::process_cpu_us();
     let load = generator::run(
         plan,
         &endpoints.base_url,
@@ -242,7 +250,7 @@ async fn drive(
     )
     .await;
     let cpu = CpuUse {
-        process_ms: bottleneck::process_cpu_us().saturating_sub(cpu_before) / 1000,
+        process_ms: crate::clock::process_cpu_us().saturating_sub(cpu_before) / 1000,
         load_thread_ms: shared.load_thread_cpu_us.load(Ordering::Relaxed) / 1000,
         wall_ms: load_start.elapsed().as_millis() as u64,
     };
@@ -252,11 +260,7 @@ async fn drive(
     let health = health.await.unwrap_or_default();
     let failed = shared.recorder.lock().unwrap().failed().clone();
 
-    let recorded = shared
-        .recorder
-        .lock()
-        .unwrap()
-        .result(&plan.phases, &plan.requests);
+    let recorded = shared.recorder.lock().unwrap().result();
     let generator = bottleneck::assess(cpu, &recorded.summary);
     for w in &generator.warnings {
         progress.note(&format!("warning: {w}"));
@@ -266,7 +270,7 @@ async fn drive(
         &samples,
         &fpm_log,
         clock.start_epoch_us(),
-        log_utc_offset_s(&plan.driver),
+        stack::log_utc_offset_s(&plan.driver),
     );
     for e in events.iter().take(MAX_EVENT_NOTES) {
         let at = e.t_ms as f64 / 1000.0;
@@ -287,21 +291,8 @@ async fn drive(
     (failed, load)
 }
 
-/// The timezone php-fpm writes its log in: fpmlab's image runs in UTC, a native php-fpm in
-/// this machine's local time.
-fn log_utc_offset_s(driver: &crate::scenario::Driver) -> i64 {
-    use chrono::Offset;
-    match driver {
-        crate::scenario::Driver::Native => {
-            i64::from(chrono::Local::now().offset().fix().local_minus_utc())
-        }
-        _ => 0,
-    }
-}
-
 /// Updates the progress display, and run.json every few seconds, until aborted.
 async fn tick(
-    plan: Plan,
     i: usize,
     dir: PathBuf,
     state: Arc<Mutex<RunResult>>,
@@ -316,11 +307,7 @@ async fn tick(
         progress.update(&shared, load_start);
         if last_checkpoint.elapsed() >= CHECKPOINT_INTERVAL {
             last_checkpoint = Instant::now();
-            let recorded = shared
-                .recorder
-                .lock()
-                .unwrap()
-                .result(&plan.phases, &plan.requests);
+            let recorded = shared.recorder.lock().unwrap().result();
             state.lock().unwrap().configs[i].recorded = recorded;
             let _ = save(&state, &dir);
         }

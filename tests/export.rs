@@ -78,8 +78,35 @@ fn markdown_to_stdout_keeps_stdout_clean() {
         .args(["report", FIXTURE, "--no-html", "--export-csv", "-"])
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(1));
+    // A usage error, found before anything is written.
+    assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("give a file name"));
+}
+
+#[test]
+fn a_bad_export_path_fails_before_the_run_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bursts.toml");
+    // A regular file where a directory should be: nothing can be created below it.
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, "x").unwrap();
+    let bad = blocker.join("summary.md");
+    let good = dir.path().join("ok.json");
+    let o = Command::new(common::bin())
+        .args(["run", scenario.to_str().unwrap(), "--stack", "native", "--quiet"])
+        .args(["--out", out.to_str().unwrap()])
+        .args(["--export-json", good.to_str().unwrap()])
+        .args(["--export-markdown", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("markdown") && err.contains("summary.md"), "{err}");
+    // Nothing started, nothing left: no run directory, and the good target's check left no
+    // empty file behind.
+    assert!(!out.exists());
+    assert!(!good.exists());
 }
 
 #[test]

@@ -163,11 +163,7 @@ async fn drive(plan: &Plan, url: &str) -> fpmlab::record::Recorded {
     )
     .await
     .unwrap();
-    let r = shared
-        .recorder
-        .lock()
-        .unwrap()
-        .result(&plan.phases, &plan.requests);
+    let r = shared.recorder.lock().unwrap().result();
     r
 }
 
@@ -358,11 +354,7 @@ async fn cancel_records_in_flight_requests_as_cancelled() {
         started.elapsed() < Duration::from_secs(5),
         "cancel must not wait for the client timeout"
     );
-    let r = shared
-        .recorder
-        .lock()
-        .unwrap()
-        .result(&p.phases, &p.requests);
+    let r = shared.recorder.lock().unwrap().result();
     assert_eq!(r.summary.client_failures.cancelled, 4);
 }
 

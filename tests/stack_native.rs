@@ -124,7 +124,8 @@ async fn static_pool_serves_timed_requests_and_tears_down() {
     let dir = tempfile::tempdir().unwrap();
     let config_dir = dir.path().join("static2");
     let plan = plan(ListenKind::Tcp);
-    let mut stack = stack::create(&Driver::Native, &plan, &static_pool(2), &config_dir).unwrap();
+    let mut stack =
+        stack::create(&Driver::Native, &plan.stack, &static_pool(2), &config_dir).unwrap();
     assert_eq!(stack.info().driver, "native");
     assert!(stack.info().php_version.is_some());
     let ep = stack.up().await.unwrap();
@@ -242,8 +243,13 @@ async fn php_fpm_rejection_is_quoted() {
         process_idle_timeout_s: None,
         max_requests: 0,
     };
-    let mut stack =
-        stack::create(&Driver::Native, &plan(ListenKind::Tcp), &bad, &config_dir).unwrap();
+    let mut stack = stack::create(
+        &Driver::Native,
+        &plan(ListenKind::Tcp).stack,
+        &bad,
+        &config_dir,
+    )
+    .unwrap();
     let err = format!("{:#}", stack.up().await.unwrap_err());
     eprintln!("{err}");
     assert!(
@@ -263,7 +269,7 @@ async fn dropping_a_started_stack_kills_it() {
     let config_dir = dir.path().join("dropped");
     let mut stack = stack::create(
         &Driver::Native,
-        &plan(ListenKind::Unix),
+        &plan(ListenKind::Unix).stack,
         &static_pool(2),
         &config_dir,
     )
@@ -295,7 +301,7 @@ async fn calibrate_cpu_units() {
     let dir = tempfile::tempdir().unwrap();
     let mut stack = stack::create(
         &Driver::Native,
-        &plan(ListenKind::Tcp),
+        &plan(ListenKind::Tcp).stack,
         &static_pool(1),
         dir.path(),
     )
@@ -340,7 +346,7 @@ async fn external_driver_checks_the_url() {
     let plan = plan(ListenKind::Tcp);
     let mut native = stack::create(
         &Driver::Native,
-        &plan,
+        &plan.stack,
         &static_pool(1),
         &dir.path().join("n"),
     )
@@ -349,7 +355,7 @@ async fn external_driver_checks_the_url() {
 
     let url = format!("{}/", ep.base_url);
     let driver = Driver::External { url };
-    let mut external = stack::create(&driver, &plan, &static_pool(1), dir.path()).unwrap();
+    let mut external = stack::create(&driver, &plan.stack, &static_pool(1), dir.path()).unwrap();
     let ext = external.up().await.unwrap();
     assert_eq!(ext.base_url, ep.base_url, "trailing slash trimmed");
     assert_eq!(ext.fpm_master_pid, None);
@@ -361,7 +367,7 @@ async fn external_driver_checks_the_url() {
     let gone = Driver::External {
         url: ep.base_url.clone(),
     };
-    let mut external = stack::create(&gone, &plan, &static_pool(1), dir.path()).unwrap();
+    let mut external = stack::create(&gone, &plan.stack, &static_pool(1), dir.path()).unwrap();
     let err = external.up().await.unwrap_err().to_string();
     assert!(err.contains("did not answer"), "{err}");
 }
@@ -374,7 +380,8 @@ async fn missing_cpu_in_cpuset_fails_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let mut plan = plan(ListenKind::Tcp);
     plan.stack.cpuset = Some(vec![1000]);
-    let mut stack = stack::create(&Driver::Native, &plan, &static_pool(1), dir.path()).unwrap();
+    let mut stack =
+        stack::create(&Driver::Native, &plan.stack, &static_pool(1), dir.path()).unwrap();
     let err = format!("{:#}", stack.up().await.unwrap_err());
     eprintln!("{err}");
     assert!(err.contains("stack.cpuset"), "{err}");

@@ -9,7 +9,7 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
 
-use fpmlab::thresholds::Outcome;
+use fpmlab::results::CheckOutcome;
 
 /// Answers every request with a small 200 and closes; stops with the test process.
 fn tiny_server() -> String {
@@ -92,7 +92,9 @@ fn thresholds_that_hold_exit_zero() {
     let run = common::load(&dir.path().join("out"));
     assert_eq!(run.thresholds.len(), 3);
     assert!(
-        run.thresholds.iter().all(|v| v.outcome == Outcome::Pass),
+        run.thresholds
+            .iter()
+            .all(|v| v.outcome == CheckOutcome::Pass),
         "{:?}",
         run.thresholds
     );
@@ -121,8 +123,8 @@ fn a_breached_threshold_exits_three() {
         "{out}"
     );
     let run = common::load(&dir.path().join("out"));
-    assert_eq!(run.thresholds[0].outcome, Outcome::Fail);
-    assert_eq!(run.thresholds[1].outcome, Outcome::NoData);
+    assert_eq!(run.thresholds[0].outcome, CheckOutcome::Fail);
+    assert_eq!(run.thresholds[1].outcome, CheckOutcome::NoData);
     assert!(!dir.path().join("out/report.html").exists(), "--no-report");
 }
 

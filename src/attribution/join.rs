@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use super::logs::{self, FpmEvent, FpmEventKind, NginxAccess, NginxError};
-use super::{Cause, Verdict};
+use super::{Attributed, Cause};
 use crate::record::{FailedEnding, FailedRequest, FailureKind};
 
 /// How far (s) an fpm line may be from nginx's line for the same failure: both logs stamp
@@ -30,6 +30,8 @@ pub struct Logs {
     /// UTC offsets the daemons write local times in (from their access logs).
     pub nginx_offset_s: Option<i32>,
     pub fpm_offset_s: Option<i32>,
+    /// The stack's zone, for logs whose lines do not declare one.
+    pub zone_offset_s: i32,
 }
 
 fn lines(dir: &Path, name: &str, notes: &mut Vec<String>) -> Vec<String> {
@@ -48,10 +50,14 @@ fn lines(dir: &Path, name: &str, notes: &mut Vec<String>) -> Vec<String> {
 
 impl Logs {
     /// Reads `nginx-access.log`, `nginx-error.log`, `php-fpm-access.log` and `php-fpm.log`
-    /// from `dir`, keeping only lines about `ids`.
-    pub fn read(dir: &Path, ids: &HashSet<u64>) -> (Logs, Vec<String>) {
+    /// from `dir`, keeping only lines about `ids`. `zone_offset_s` is the stack's zone, for
+    /// lines that do not declare theirs.
+    pub fn read(dir: &Path, ids: &HashSet<u64>, zone_offset_s: i32) -> (Logs, Vec<String>) {
         let mut notes = Vec::new();
-        let mut l = Logs::default();
+        let mut l = Logs {
+            zone_offset_s,
+            ..Logs::default()
+        };
         if ids.is_empty() {
             return (l, notes);
         }
@@ -94,11 +100,12 @@ impl Logs {
     }
 
     fn nginx_epoch_s(&self, e: &NginxError) -> i64 {
-        logs::local_to_epoch_s(e.local, self.nginx_offset_s)
+        logs::local_to_epoch_s(e.local, self.nginx_offset_s.unwrap_or(self.zone_offset_s))
     }
 
     fn fpm_epoch_s(&self, e: &FpmEvent) -> i64 {
-        logs::local_to_epoch_s(e.local, self.fpm_offset_s.or(self.nginx_offset_s))
+        let offset = (self.fpm_offset_s.or(self.nginx_offset_s)).unwrap_or(self.zone_offset_s);
+        logs::local_to_epoch_s(e.local, offset)
     }
 }
 
@@ -231,7 +238,11 @@ fn assign_errors(logs: &Logs) -> HashMap<u64, Vec<&NginxError>> {
 }
 
 /// Attributes each request (same order as `failed`).
-pub fn classify(logs: &Logs, failed: &[FailedRequest], load_start_epoch_ms: i64) -> Vec<Verdict> {
+pub fn classify(
+    logs: &Logs,
+    failed: &[FailedRequest],
+    load_start_epoch_ms: i64,
+) -> Vec<Attributed> {
     let errors = assign_errors(logs);
     let mut used_events: HashSet<usize> = HashSet::new();
     // Workers terminated by fpm also "exit on signal 15": that exit is not a second cause.
@@ -244,7 +255,7 @@ pub fn classify(logs: &Logs, failed: &[FailedRequest], load_start_epoch_ms: i64)
     // Requests whose worker died are matched to fpm's lines in time order, each line once.
     let mut order: Vec<usize> = (0..failed.len()).collect();
     order.sort_by_key(|&i| (failed[i].t_ms, failed[i].id));
-    let mut verdicts: Vec<Option<Verdict>> = vec![None; failed.len()];
+    let mut verdicts: Vec<Option<Attributed>> = vec![None; failed.len()];
     for i in order {
         let r = &failed[i];
         let mut lines: Vec<String> = Vec::new();
@@ -298,7 +309,7 @@ pub fn classify(logs: &Logs, failed: &[FailedRequest], load_start_epoch_ms: i64)
                 }
             }
         };
-        verdicts[i] = Some(Verdict {
+        verdicts[i] = Some(Attributed {
             id: r.id,
             cause,
             lines,

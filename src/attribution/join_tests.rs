@@ -84,7 +84,7 @@ fn one_request_per_cause() {
         ],
         over_cap: 2,
     };
-    let (a, verdicts) = super::super::attribute(dir.path(), &list, 1_795_347_660_000);
+    let (a, verdicts) = super::super::attribute(dir.path(), &list, 1_795_347_660_000, 0);
     let got: Vec<(u64, Cause)> = verdicts.iter().map(|v| (v.id, v.cause)).collect();
     assert_eq!(
         got,
@@ -137,7 +137,7 @@ fn missing_logs_are_noted_not_fatal() {
         kept: vec![failed(1, FailedEnding::Status(502), false)],
         over_cap: 0,
     };
-    let (a, v) = super::super::attribute(dir.path(), &list, 0);
+    let (a, v) = super::super::attribute(dir.path(), &list, 0, 0);
     assert_eq!(v[0].cause, Cause::Unexplained);
     assert_eq!(a.notes.len(), 4, "{:?}", a.notes);
 }

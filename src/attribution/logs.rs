@@ -3,7 +3,7 @@
 //! access log and its own log. Each parser takes one line and returns `None` for lines it
 //! has no use for, so a foreign or truncated line never stops attribution.
 
-use chrono::{NaiveDateTime, TimeZone};
+use chrono::NaiveDateTime;
 
 /// One nginx access log line, the fields attribution uses.
 #[derive(Debug, Clone, PartialEq)]
@@ -132,8 +132,10 @@ pub enum FpmEventKind {
 /// One php-fpm log line about a child.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FpmEvent {
-    /// Local time, whole seconds.
+    /// Local time as written: whole seconds, or microseconds under `log_level = debug`.
     pub local: NaiveDateTime,
+    /// True when the stamp had sub-second digits.
+    pub subsecond: bool,
     /// The child's pid.
     pub pid: u32,
     /// What happened.
@@ -147,8 +149,7 @@ pub struct FpmEvent {
 /// stderr: "…"`. Also accepts the microsecond timestamps of `log_level = debug`.
 pub fn fpm_event(line: &str) -> Option<FpmEvent> {
     let stamp = line.strip_prefix('[')?.split_once(']')?.0;
-    let stamp = stamp.split('.').next()?;
-    let local = NaiveDateTime::parse_from_str(stamp, "%d-%b-%Y %H:%M:%S").ok()?;
+    let local = NaiveDateTime::parse_from_str(stamp, "%d-%b-%Y %H:%M:%S%.f").ok()?;
     let (_, after) = line.split_once("] child ")?;
     let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
     let pid = digits.parse().ok()?;
@@ -172,25 +173,23 @@ pub fn fpm_event(line: &str) -> Option<FpmEvent> {
     };
     Some(FpmEvent {
         local,
+        subsecond: stamp.contains('.'),
         pid,
         kind,
         line: line.to_string(),
     })
 }
 
-/// Epoch seconds of a local time written by a process whose UTC offset is `offset_s`
-/// (`None`: this machine's zone, right for the native driver).
-pub fn local_to_epoch_s(local: NaiveDateTime, offset_s: Option<i32>) -> i64 {
-    match offset_s.and_then(chrono::FixedOffset::east_opt) {
-        Some(off) => off
-            .from_local_datetime(&local)
-            .single()
-            .map_or(local.and_utc().timestamp(), |t| t.timestamp()),
-        None => chrono::Local
-            .from_local_datetime(&local)
-            .earliest()
-            .map_or(local.and_utc().timestamp(), |t| t.timestamp()),
-    }
+/// Epoch milliseconds of a local time written by a process whose zone is `offset_s` east
+/// of UTC. Which offset applies is the stack's rule (`stack::log_utc_offset_s`), unless the
+/// log's own lines declare it (access logs carry `%z`).
+pub fn local_to_epoch_ms(local: NaiveDateTime, offset_s: i32) -> i64 {
+    local.and_utc().timestamp_millis() - i64::from(offset_s) * 1000
+}
+
+/// [`local_to_epoch_ms`] in whole seconds (the resolution of nginx's error log).
+pub fn local_to_epoch_s(local: NaiveDateTime, offset_s: i32) -> i64 {
+    local_to_epoch_ms(local, offset_s).div_euclid(1000)
 }
 
 /// The value after `key` up to the next space (`msec=1795.1 rt=…` → `1795.1`).

@@ -89,6 +89,6 @@ fn fpm_events() {
 #[test]
 fn local_times_use_the_writers_offset() {
     let local = NaiveDateTime::parse_from_str("2026-11-22 12:00:00", "%Y-%m-%d %H:%M:%S").unwrap();
-    let utc = local_to_epoch_s(local, Some(0));
-    assert_eq!(local_to_epoch_s(local, Some(3600)), utc - 3600);
+    let utc = local_to_epoch_s(local, 0);
+    assert_eq!(local_to_epoch_s(local, 3600), utc - 3600);
 }

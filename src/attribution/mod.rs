@@ -125,24 +125,26 @@ pub struct Example {
     pub lines: Vec<String>,
 }
 
-/// One failed request's verdict.
+/// One failed request with the cause that cut it and the log lines that show it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Verdict {
+pub struct Attributed {
     pub id: u64,
     pub cause: Cause,
     pub lines: Vec<String>,
 }
 
 /// Attributes every kept failed request using the logs in `logs_dir` (the native driver's
-/// `<config>/logs`). `load_start_epoch_ms` places the recorder's times on the logs' clock.
-/// Returns the summary and each request's verdict, in the list's order.
+/// `<config>/logs`). `load_start_epoch_ms` places the recorder's times on the logs' clock;
+/// `zone_offset_s` is the stack's zone (`stack::log_utc_offset_s`).
+/// Returns the summary and each request's cause, in the list's order.
 pub fn attribute(
     logs_dir: &Path,
     failed: &FailedList,
     load_start_epoch_ms: i64,
-) -> (Attribution, Vec<Verdict>) {
+    zone_offset_s: i32,
+) -> (Attribution, Vec<Attributed>) {
     let ids = failed.kept.iter().map(|r| r.id).collect();
-    let (logs, mut notes) = join::Logs::read(logs_dir, &ids);
+    let (logs, mut notes) = join::Logs::read(logs_dir, &ids, zone_offset_s);
     let verdicts = join::classify(&logs, &failed.kept, load_start_epoch_ms);
     if failed.over_cap > 0 {
         notes.push(format!(
@@ -154,8 +156,8 @@ pub fn attribute(
     (summarize(failed, &verdicts, notes), verdicts)
 }
 
-/// Counts verdicts per cause, with examples.
-pub fn summarize(failed: &FailedList, verdicts: &[Verdict], notes: Vec<String>) -> Attribution {
+/// Counts attributed requests per cause, with examples.
+pub fn summarize(failed: &FailedList, verdicts: &[Attributed], notes: Vec<String>) -> Attribution {
     let mut by_cause: BTreeMap<Cause, CauseCount> = BTreeMap::new();
     for (r, v) in failed.kept.iter().zip(verdicts) {
         let outcome = r.ending.label();

@@ -10,7 +10,8 @@ pub mod rule;
 
 use serde::Serialize;
 
-use crate::metric::{self, Metric, Scope};
+use crate::metric::{self, Metric};
+use crate::results::Scope;
 use crate::results::{RunResult, Status};
 pub use rule::Rule;
 
@@ -234,7 +235,7 @@ pub fn compare(
                         .push("the pool settings differ between the runs".into());
                 }
                 for m in &shown {
-                    let value = |s: &Option<Scope>| s.as_ref().and_then(|s| m.value(s));
+                    let value = |s: &Option<Scope>| s.as_ref().and_then(|s| s.value(m));
                     cc.rows.push(Row::new(m, value(&bs), value(&cs)));
                 }
                 for r in rules {

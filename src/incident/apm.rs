@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::attribution::{Attribution, Cause};
 use crate::record::{Percentiles, Summary};
-use crate::report::fmt_us;
+use crate::units::fmt_us;
 
 /// Side by side, in run.json as `lb_vs_apm`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -21,9 +21,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::client::Client;
 use super::rng::{Rng, WeightedPick};
-use super::schedule::{phase_starts_us, Schedule, Scheduled};
+use super::schedule::{Schedule, Scheduled};
 use super::timer::PreciseTimer;
 use crate::record::{Ending, FailureKind, Live, Outcome, Recorder};
+use crate::scenario::phase_starts_us;
 use crate::scenario::{Arrival, Plan};
 
 /// How often the live counters are published.
@@ -101,7 +102,7 @@ fn run_here(
 ) -> anyhow::Result<()> {
     // Spawned from a side thread that yields to the load: this one must not.
     crate::affinity::normal_policy();
-    let cpu_start = super::bottleneck::thread_cpu_us();
+    let cpu_start = crate::clock::thread_cpu_us();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -137,7 +138,7 @@ fn run_here(
     *shared.live.lock().expect("lock") = final_recorder.live();
     shared.in_flight.store(0, Ordering::Relaxed);
     *shared.recorder.lock().expect("lock") = final_recorder;
-    let cpu_us = super::bottleneck::thread_cpu_us().saturating_sub(cpu_start);
+    let cpu_us = crate::clock::thread_cpu_us().saturating_sub(cpu_start);
     shared.load_thread_cpu_us.store(cpu_us, Ordering::Relaxed);
     result
 }

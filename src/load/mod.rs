@@ -1,6 +1,5 @@
 //! The load generator: executes the schedule (open loop) or runs closed-loop users.
 
-pub mod bottleneck;
 pub mod client;
 pub mod generator;
 pub mod http;

@@ -4,7 +4,7 @@
 //! decide when to send as responses come back.
 
 use super::rng::{Rng, WeightedPick};
-use crate::scenario::{Arrival, Phase, RequestKind};
+use crate::scenario::{phase_starts_us, Arrival, Phase, RequestKind};
 
 /// One scheduled request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,18 +15,6 @@ pub struct Scheduled {
     pub phase: usize,
     /// Index of the request kind.
     pub kind: usize,
-}
-
-/// Start offset of each phase, microseconds after the load's start.
-pub fn phase_starts_us(phases: &[Phase]) -> Vec<u64> {
-    phases
-        .iter()
-        .scan(0u64, |t, ph| {
-            let start = *t;
-            *t += ph.duration_ms * 1000;
-            Some(start)
-        })
-        .collect()
 }
 
 /// Iterates the whole schedule lazily, in time order; memory stays constant however long

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::accept_queue::{AcceptQueue, AcceptQueueReader};
 use super::container::{ContainerReader, ContainerSample};
-use super::procs::{self, CpuTracker};
+use crate::procfs::{self, CpuTracker};
 use crate::stack::{ContainerRef, FpmListen};
 
 /// Readers for one php-fpm master, kept across ticks.
@@ -44,7 +44,7 @@ impl LocalProbe {
             master_pid,
             accept: listen.map(|l| AcceptQueueReader::new(l, master_pid)),
             cpu: CpuTracker::new(),
-            in_child_pidns: procs::read_ns_pid(master_pid).is_ok_and(|ns| ns != master_pid),
+            in_child_pidns: procfs::read_ns_pid(master_pid).is_ok_and(|ns| ns != master_pid),
             containers: ContainerReader::new(containers),
         }
     }
@@ -64,7 +64,7 @@ impl LocalProbe {
 
     fn read_workers(&mut self, errors: &mut Vec<String>) -> Vec<ProcWorker> {
         let master = self.master_pid;
-        let pids = match procs::children(master) {
+        let pids = match procfs::children(master) {
             Ok(pids) => pids,
             Err(e) => {
                 errors.push(format!("workers: children of php-fpm master {master}: {e}"));
@@ -76,11 +76,11 @@ impl LocalProbe {
         let mut workers = Vec::with_capacity(pids.len());
         for pid in pids {
             let at = Instant::now();
-            let stat = match procs::read_stat(pid) {
+            let stat = match procfs::read_stat(pid) {
                 // The listing can be a moment old: skip a pid that exited or was reused.
                 Ok(stat) if stat.ppid == master => stat,
                 Ok(_) => continue,
-                Err(e) if procs::is_gone(&e) => continue,
+                Err(e) if procfs::is_gone(&e) => continue,
                 Err(e) => {
                     other_failures.add(pid, &e);
                     continue;
@@ -88,18 +88,18 @@ impl LocalProbe {
             };
             // A worker exiting between the reads (ondemand idle timeout, pm.max_requests) is
             // not a failure: it is simply no longer there.
-            let pss_kib = match procs::read_pss_kib(pid) {
+            let pss_kib = match procfs::read_pss_kib(pid) {
                 Ok(kib) => Some(kib),
-                Err(e) if procs::is_gone(&e) => continue,
+                Err(e) if procfs::is_gone(&e) => continue,
                 Err(e) => {
                     pss_failures.add(pid, &e);
                     None
                 }
             };
             let ns_pid = if self.in_child_pidns {
-                match procs::read_ns_pid(pid) {
+                match procfs::read_ns_pid(pid) {
                     Ok(ns) => ns,
-                    Err(e) if procs::is_gone(&e) => continue,
+                    Err(e) if procfs::is_gone(&e) => continue,
                     Err(e) => {
                         other_failures.add(pid, &e);
                         pid

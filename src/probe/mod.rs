@@ -9,7 +9,6 @@ pub mod container;
 pub mod fpm_status;
 pub mod health;
 mod local;
-pub mod procs;
 mod sock_diag;
 mod summary;
 

@@ -1,5 +1,5 @@
 //! The requests that did not succeed, kept one by one (bounded) so that each can be joined
-//! with the stack's log lines after the run: which component cut it (`crate::attribution`).
+//! with the stack's log lines after the run: which component cut it (the attribution module).
 
 use serde::{Deserialize, Serialize};
 

@@ -13,7 +13,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::RunClock;
-use crate::scenario::{Phase, RequestKind};
+use crate::scenario::{phase_starts_us, Phase, RequestKind};
 pub use failed::{FailedEnding, FailedList, FailedRequest};
 pub use histograms::{Histograms, Percentiles, SerializedHistograms};
 pub use outcome::{Ending, FailureKind, FpmTiming, Outcome};
@@ -39,12 +39,23 @@ pub struct Live {
     pub dropped: u64,
 }
 
+/// A phase as the recorder keeps it.
+#[derive(Debug, Clone)]
+struct PhaseSlot {
+    name: String,
+    start_us: u64,
+    duration_ms: u64,
+}
+
 /// Accumulates one config's outcomes.
 #[derive(Debug, Clone)]
 pub struct Recorder {
     clock: RunClock,
     load_start: Instant,
-    phase_starts_us: Vec<u64>,
+    /// The phases it was given: names, start offsets and planned lengths.
+    phases: Vec<PhaseSlot>,
+    /// The request kinds' names, in scenario order.
+    kind_names: Vec<String>,
     kinds: usize,
     /// Indexed `phase * kinds + kind`.
     cells: Vec<Cell>,
@@ -65,7 +76,14 @@ impl Recorder {
         Recorder {
             clock,
             load_start,
-            phase_starts_us: crate::load::schedule::phase_starts_us(phases),
+            phases: (phases.iter().zip(phase_starts_us(phases)))
+                .map(|(ph, start_us)| PhaseSlot {
+                    name: ph.name.clone(),
+                    start_us,
+                    duration_ms: ph.duration_ms,
+                })
+                .collect(),
+            kind_names: kinds.iter().map(|k| k.name.clone()).collect(),
             kinds: kinds.len(),
             cells: vec![Cell::default(); phases.len() * kinds.len()],
             timeline: Timeline::default(),
@@ -216,23 +234,21 @@ impl Recorder {
     }
 
     /// Everything recorded so far (callable mid-run for checkpoints).
-    pub fn result(&self, phases: &[Phase], kinds: &[RequestKind]) -> Recorded {
+    pub fn result(&self) -> Recorded {
         let mut total = Cell::default();
-        let phase_results = phases
-            .iter()
+        let phase_results = (self.phases.iter())
             .enumerate()
             .map(|(p, ph)| {
                 let mut phase_cell = Cell::default();
-                let start = self.phase_starts_us[p];
-                let kinds = kinds
-                    .iter()
+                let start = ph.start_us;
+                let kinds = (self.kind_names.iter())
                     .enumerate()
                     .map(|(k, kind)| {
                         let cell = &self.cells[p * self.kinds + k];
                         phase_cell.counts.merge(&cell.counts);
                         phase_cell.hist.merge(&cell.hist);
                         KindResult {
-                            name: kind.name.clone(),
+                            name: kind.clone(),
                             summary: Summary::new(&cell.counts, &cell.hist, start),
                             histograms: cell.hist.serialize(),
                         }

@@ -9,9 +9,10 @@ use super::charts::percentile::{self, Curve};
 use super::charts::time::{self, Frame, LATENCY_LINES, OUTCOMES, QUEUE_SERVICE_LINES};
 use super::charts::{config_color, css, decades, server, PhaseSpan};
 use super::export::{Artifact, Exporter};
-use super::{fmt_us, table};
+use super::table;
+use crate::results::CheckOutcome;
 use crate::results::{ConfigResult, RunResult};
-use crate::thresholds::Outcome;
+use crate::units::fmt_us;
 
 /// The HTML report as an exporter (`report.html`).
 pub struct HtmlReport;
@@ -305,9 +306,9 @@ fn summary(run: &RunResult) -> String {
         out.push_str("<h3>Thresholds</h3><ul class=\"verdicts\">");
         for v in &run.thresholds {
             let (class, word) = match v.outcome {
-                Outcome::Pass => ("pass", "pass"),
-                Outcome::Fail => ("fail", "fail"),
-                Outcome::NoData => ("fail", "no data"),
+                CheckOutcome::Pass => ("pass", "pass"),
+                CheckOutcome::Fail => ("fail", "fail"),
+                CheckOutcome::NoData => ("fail", "no data"),
             };
             let _ = write!(
                 out,

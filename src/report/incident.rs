@@ -1,8 +1,8 @@
 //! Lines under the comparison table: which component cut the failed requests ("cut by"),
 //! the lying health check, and the error windows with whether requests recovered.
 
-use super::fmt_us;
 use crate::results::ConfigResult;
+use crate::units::fmt_us;
 
 /// The incident lines of every config; empty when nothing failed and health held.
 pub fn render(configs: &[ConfigResult]) -> String {

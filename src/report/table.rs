@@ -4,8 +4,8 @@
 use super::container::{container_line, events_line};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
 
-use super::fmt_us;
 use crate::results::{ConfigResult, RunResult, Status};
+use crate::units::fmt_us;
 
 pub const HEADERS: [&str; 15] = [
     "config",

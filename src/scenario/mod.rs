@@ -3,9 +3,10 @@
 mod phase;
 pub mod plan;
 mod pool;
+mod problems;
 pub mod raw;
 pub mod threshold;
-pub mod units;
+
 pub mod validate;
 
 use std::fmt;

@@ -1,9 +1,9 @@
 //! Validation of `[[phase]]`s: the arrival pattern picks which keys apply.
 
 use super::plan::{Arrival, Phase};
+use super::problems::{check_name, Problems};
 use super::raw::RawPhase;
-use super::units::parse_duration_ms;
-use super::validate::{check_name, Problems};
+use crate::units::parse_duration_ms;
 
 pub(super) fn phase(p: &mut Problems, i: usize, ph: &RawPhase) -> Option<Phase> {
     let before = p.0.len();

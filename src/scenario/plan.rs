@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::metric;
+
 /// A fully resolved scenario.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
@@ -30,7 +32,45 @@ pub struct Plan {
     pub thresholds: Vec<Threshold>,
 }
 
-pub use super::threshold::Threshold;
+/// A validated threshold. Limits are in the metric's base unit (µs, a 0–1 fraction, per
+/// second, a count, MiB); both ends are inclusive: `max = "800ms"` passes at exactly 800 ms.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Threshold {
+    /// Canonical metric name.
+    pub metric: String,
+    /// Lowest passing value.
+    pub min: Option<f64>,
+    /// Highest passing value.
+    pub max: Option<f64>,
+    /// Only this config (`None`: every config of the run).
+    pub config: Option<String>,
+    /// Only this phase (`None`: the whole run).
+    pub phase: Option<String>,
+}
+
+impl Threshold {
+    /// `latency_p99 ≤ 800 ms [static-4, phase bursts]`.
+    pub fn describe(&self) -> String {
+        let m = metric::find(&self.metric).expect("validated metric name");
+        let mut text = match (self.min, self.max) {
+            (Some(lo), Some(hi)) => format!("{} ≤ {} ≤ {}", m.format(lo), m.name, m.format(hi)),
+            (Some(lo), None) => format!("{} ≥ {}", m.name, m.format(lo)),
+            (None, Some(hi)) => format!("{} ≤ {}", m.name, m.format(hi)),
+            (None, None) => m.name.to_string(),
+        };
+        let scope: Vec<String> = [
+            self.config.clone(),
+            self.phase.as_ref().map(|p| format!("phase {p}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if !scope.is_empty() {
+            text.push_str(&format!(" [{}]", scope.join(", ")));
+        }
+        text
+    }
+}
 
 /// Settings of the stack shared by all pool configs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -148,6 +188,18 @@ pub struct Phase {
     pub duration_ms: u64,
     /// How requests arrive.
     pub arrival: Arrival,
+}
+
+/// Start offset of each phase, microseconds after the load's start.
+pub fn phase_starts_us(phases: &[Phase]) -> Vec<u64> {
+    phases
+        .iter()
+        .scan(0u64, |t, ph| {
+            let start = *t;
+            *t += ph.duration_ms * 1000;
+            Some(start)
+        })
+        .collect()
 }
 
 /// Arrival pattern of a phase.

@@ -2,8 +2,8 @@
 //! its wording, plus the settings that do not apply to a pool's `pm` kind.
 
 use super::plan::{Pm, PoolConfig};
+use super::problems::{check_name, secs, Problems};
 use super::raw::{defaults, RawConfig};
-use super::validate::{check_name, secs, Problems};
 
 /// Reads a whole-number pool setting: php-fpm itself refuses non-numbers at parse time.
 fn count(p: &mut Problems, field: &str, v: Option<i64>) -> Option<u32> {

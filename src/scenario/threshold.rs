@@ -9,10 +9,10 @@
 //! phase = "bursts"         # optional: default the whole run
 //! ```
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use super::plan::{Phase, PoolConfig};
-use super::validate::Problems;
+use super::plan::{Phase, PoolConfig, Threshold};
+use super::problems::Problems;
 use crate::metric;
 
 /// One `[[threshold]]` as written.
@@ -40,46 +40,6 @@ impl RawQuantity {
             RawQuantity::Number(n) => n.to_string(),
             RawQuantity::Text(t) => t.clone(),
         }
-    }
-}
-
-/// A validated threshold. Limits are in the metric's base unit (µs, a 0–1 fraction, per
-/// second, a count, MiB); both ends are inclusive: `max = "800ms"` passes at exactly 800 ms.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Threshold {
-    /// Canonical metric name.
-    pub metric: String,
-    /// Lowest passing value.
-    pub min: Option<f64>,
-    /// Highest passing value.
-    pub max: Option<f64>,
-    /// Only this config (`None`: every config of the run).
-    pub config: Option<String>,
-    /// Only this phase (`None`: the whole run).
-    pub phase: Option<String>,
-}
-
-impl Threshold {
-    /// `latency_p99 ≤ 800 ms [static-4, phase bursts]`.
-    pub fn describe(&self) -> String {
-        let m = metric::find(&self.metric).expect("validated metric name");
-        let mut text = match (self.min, self.max) {
-            (Some(lo), Some(hi)) => format!("{} ≤ {} ≤ {}", m.format(lo), m.name, m.format(hi)),
-            (Some(lo), None) => format!("{} ≥ {}", m.name, m.format(lo)),
-            (None, Some(hi)) => format!("{} ≤ {}", m.name, m.format(hi)),
-            (None, None) => m.name.to_string(),
-        };
-        let scope: Vec<String> = [
-            self.config.clone(),
-            self.phase.as_ref().map(|p| format!("phase {p}")),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        if !scope.is_empty() {
-            text.push_str(&format!(" [{}]", scope.join(", ")));
-        }
-        text
     }
 }
 

@@ -4,22 +4,13 @@
 
 use super::phase::expected_requests;
 use super::plan::*;
+use super::problems::{check_name, dur, secs, Problems};
 use super::raw::{defaults, RawRequest, RawScenario};
-use super::units::{check_php_size, parse_duration_ms, parse_mib, parse_whole_seconds};
+use crate::units::{check_php_size, parse_mib};
 
 /// Upper bound on requests one config may schedule: a typo (`rate = 1e9`) must not start a
 /// run that never ends.
 pub const MAX_SCHEDULED_REQUESTS: f64 = 100_000_000.0;
-
-/// Collected validation problems: `(field, message with the fix)`.
-#[derive(Debug, Default)]
-pub struct Problems(pub Vec<(String, String)>);
-
-impl Problems {
-    pub(super) fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.0.push((field.into(), message.into()));
-    }
-}
 
 /// Validates a raw scenario. `stem` is the file name without extension (the default name);
 /// `cores` is this machine's CPU count (for cpusets).
@@ -124,18 +115,6 @@ pub fn validate(
     Ok((plan, warnings))
 }
 
-pub(super) fn check_name(p: &mut Problems, field: &str, name: &str) {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && !name.starts_with('.');
-    if !ok {
-        p.push(field, format!("\"{name}\" is not a usable name: use 1 to 64 letters, digits, '-', '_' or '.' (it names a results directory)"));
-    }
-}
-
 fn unique<'a>(p: &mut Problems, what: &str, names: impl Iterator<Item = &'a str>) {
     let mut seen = std::collections::BTreeSet::new();
     for n in names {
@@ -146,28 +125,6 @@ fn unique<'a>(p: &mut Problems, what: &str, names: impl Iterator<Item = &'a str>
             );
         }
     }
-}
-
-pub(super) fn dur(
-    p: &mut Problems,
-    field: &str,
-    value: Option<&str>,
-    default: &str,
-) -> Option<u64> {
-    parse_duration_ms(value.unwrap_or(default))
-        .map_err(|e| p.push(field, e))
-        .ok()
-}
-
-pub(super) fn secs(
-    p: &mut Problems,
-    field: &str,
-    value: Option<&str>,
-    default: &str,
-) -> Option<u32> {
-    parse_whole_seconds(value.unwrap_or(default))
-        .map_err(|e| p.push(field, e))
-        .ok()
 }
 
 fn cpuset(p: &mut Problems, field: &str, set: &Option<Vec<usize>>, cores: usize) {

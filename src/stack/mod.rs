@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::scenario::{Driver, Plan, PoolConfig};
+use crate::scenario::{Driver, PoolConfig, StackSettings};
 
 pub mod calibrate;
 pub mod container;
@@ -95,20 +95,34 @@ pub fn docker_dir() -> PathBuf {
     PathBuf::from("docker")
 }
 
-/// The stack for one pool config of `plan`, run by `driver`. `config_dir` is the config's
+/// The stack for one pool config with the scenario's `stack` settings, run by `driver`. `config_dir` is the config's
 /// run directory (native: rendered configs, logs and temp files go under it). Nothing is
 /// started until [`Stack::up`].
 pub fn create(
     driver: &Driver,
-    plan: &Plan,
+    stack: &StackSettings,
     config: &PoolConfig,
     config_dir: &Path,
 ) -> anyhow::Result<Box<dyn Stack>> {
     Ok(match driver {
-        Driver::Native => Box::new(NativeStack::new(plan, config, config_dir)?),
+        Driver::Native => Box::new(NativeStack::new(stack, config, config_dir)?),
         Driver::External { url } => Box::new(ExternalStack::new(url)),
-        Driver::Docker => Box::new(DockerStack::new(plan, config, config_dir)?),
+        Driver::Docker => Box::new(DockerStack::new(stack, config, config_dir)?),
     })
+}
+
+/// The zone, in seconds east of UTC, the stack's nginx and php-fpm write their log times in:
+/// fpmlab's image runs in UTC; a native stack in this machine's local zone (as is a stack
+/// the user runs, whose logs fpmlab does not read). The one rule for every log reader; a
+/// log whose lines declare their offset (access logs with `%z`) is read by that instead.
+pub fn log_utc_offset_s(driver: &Driver) -> i32 {
+    use chrono::Offset;
+    match driver {
+        Driver::Docker => 0,
+        Driver::Native | Driver::External { .. } => {
+            chrono::Local::now().offset().fix().local_minus_utc()
+        }
+    }
 }
 
 /// `--stack auto`: docker when an engine answers and a compose command exists, else native.

@@ -16,7 +16,7 @@ use super::local::{free_ports, is_root, ready, short_socket_dir};
 use super::process::{stop_all, Daemon, Watchdog};
 use super::render::{render_configs, Layout};
 use super::{Endpoints, FpmListen, Stack, StackInfo};
-use crate::scenario::{ListenKind, Plan, PoolConfig};
+use crate::scenario::{ListenKind, PoolConfig, StackSettings};
 
 /// How long `up` waits for the stack to answer.
 const READY_TIMEOUT: Duration = Duration::from_secs(15);
@@ -33,7 +33,7 @@ const MAX_SOCKET_PATH: usize = 100;
 /// thread), not inside `spawn_blocking`: the daemons get SIGKILL when the thread that
 /// started them exits, which is what cleans up after a killed fpmlab.
 pub struct NativeStack {
-    plan: Plan,
+    stack: StackSettings,
     config: PoolConfig,
     bins: Binaries,
     info: StackInfo,
@@ -57,17 +57,20 @@ enum StartError {
 }
 
 impl NativeStack {
-    /// Finds the binaries and the app; starts nothing yet. The app is `plan.stack.app_root`
+    /// Finds the binaries and the app; starts nothing yet. The app is `stack.app_root`
     /// or `<docker_dir>/app`.
-    pub fn new(plan: &Plan, config: &PoolConfig, config_dir: &Path) -> Result<NativeStack> {
+    pub fn new(
+        stack: &StackSettings,
+        config: &PoolConfig,
+        config_dir: &Path,
+    ) -> Result<NativeStack> {
         let bins = Binaries::discover()?;
         let info = StackInfo {
             driver: "native".into(),
             nginx_version: bins.nginx_version(),
             php_version: bins.php_version(),
         };
-        let app = plan
-            .stack
+        let app = stack
             .app_root
             .clone()
             .unwrap_or_else(|| super::docker_dir().join("app"));
@@ -83,7 +86,7 @@ impl NativeStack {
             .with_context(|| format!("cannot create {}", config_dir.display()))?;
         let config_dir = std::fs::canonicalize(config_dir)?;
         Ok(NativeStack {
-            plan: plan.clone(),
+            stack: stack.clone(),
             config: config.clone(),
             bins,
             info,
@@ -114,7 +117,7 @@ impl NativeStack {
     }
 
     fn layout(&mut self, [nginx, fpm, status]: [u16; 3]) -> Result<Layout> {
-        let (fpm_listen, fpm_pass) = match self.plan.stack.listen {
+        let (fpm_listen, fpm_pass) = match self.stack.listen {
             ListenKind::Tcp => (format!("127.0.0.1:{fpm}"), format!("127.0.0.1:{fpm}")),
             ListenKind::Unix => {
                 let sock = self.socket_path()?.display().to_string();
@@ -249,7 +252,6 @@ impl NativeStack {
         // Children inherit fpmlab's affinity, which `load.cpuset` may have narrowed: without
         // a stack.cpuset the stack gets every CPU, as documented.
         let cpus = self
-            .plan
             .stack
             .cpuset
             .clone()
@@ -330,7 +332,7 @@ impl NativeStack {
     }
 
     fn write_configs(&self, layout: &Layout) -> Result<()> {
-        let r = render_configs(&self.plan, &self.config, layout)?;
+        let r = render_configs(&self.stack, &self.config, layout)?;
         for (name, text) in [
             ("nginx.conf", &r.nginx_conf),
             ("php-fpm.conf", &r.php_fpm_conf),
@@ -376,7 +378,7 @@ impl Stack for NativeStack {
                         fpm_status_path: "/fpm-status".into(),
                         app_health_path: "/health.php".into(),
                         fpm_master_pid: Some(self.daemons[0].pid()),
-                        fpm_listen: Some(match self.plan.stack.listen {
+                        fpm_listen: Some(match self.stack.listen {
                             ListenKind::Tcp => FpmListen::Tcp { port: ports[1] },
                             ListenKind::Unix => FpmListen::Unix {
                                 path: self.socket_path()?,

@@ -2,7 +2,7 @@
 //!
 //! The templates are compiled in, so a built binary renders the same configs wherever it
 //! runs. What differs between drivers (paths, listen addresses, users) is a [`Layout`];
-//! what differs between pool configs comes from the [`Plan`] and the [`PoolConfig`].
+//! what differs between pool configs comes from the [`StackSettings`] and the [`PoolConfig`].
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 
-use crate::scenario::{Plan, Pm, PoolConfig};
+use crate::scenario::{Pm, PoolConfig, StackSettings};
 
 const NGINX_TEMPLATE: &str = include_str!("../../docker/templates/nginx.conf.tmpl");
 const FPM_TEMPLATE: &str = include_str!("../../docker/templates/php-fpm.conf.tmpl");
@@ -109,11 +109,11 @@ pub fn render(template: &str, values: &[(&str, String)]) -> Result<String> {
 
 /// Renders nginx.conf, php-fpm.conf and php.ini for one pool config.
 pub fn render_configs(
-    plan: &Plan,
+    stack: &StackSettings,
     config: &PoolConfig,
     layout: &Layout,
 ) -> Result<RenderedConfigs> {
-    let s = &plan.stack;
+    let s = stack;
     let path = |p: &PathBuf| p.display().to_string();
     let logs_dir = path(&layout.logs_dir);
     let tmp_dir = path(&layout.tmp_dir);

@@ -1,28 +1,17 @@
 use super::*;
-use crate::scenario::{Driver, ListenKind, LoadSettings, StackSettings};
+use crate::scenario::{ListenKind, StackSettings};
 
-fn plan() -> Plan {
-    Plan {
-        name: "t".into(),
-        description: String::new(),
-        seed: 1,
-        driver: Driver::Native,
-        // Values the templates must carry through, all different from the defaults.
-        stack: StackSettings {
-            php_memory_limit: "64M".into(),
-            max_execution_time_s: 7,
-            request_terminate_timeout_s: 11,
-            listen: ListenKind::Tcp,
-            listen_backlog: 123,
-            fastcgi_connect_timeout_ms: 3000,
-            fastcgi_read_timeout_ms: 45000,
-            ..StackSettings::default()
-        },
-        load: LoadSettings::default(),
-        configs: vec![],
-        phases: vec![],
-        requests: vec![],
-        thresholds: vec![],
+/// Values the templates must carry through, all different from the defaults.
+fn stack() -> StackSettings {
+    StackSettings {
+        php_memory_limit: "64M".into(),
+        max_execution_time_s: 7,
+        request_terminate_timeout_s: 11,
+        listen: ListenKind::Tcp,
+        listen_backlog: 123,
+        fastcgi_connect_timeout_ms: 3000,
+        fastcgi_read_timeout_ms: 45000,
+        ..StackSettings::default()
     }
 }
 
@@ -58,7 +47,7 @@ fn layout(fpm_listen: &str) -> Layout {
 }
 
 fn fpm_conf(pm: Pm) -> String {
-    render_configs(&plan(), &pool(pm), &layout("127.0.0.1:9000"))
+    render_configs(&stack(), &pool(pm), &layout("127.0.0.1:9000"))
         .unwrap()
         .php_fpm_conf
 }
@@ -125,7 +114,7 @@ fn ondemand_renders_idle_timeout_only() {
 fn dynamic_without_resolved_spares_is_an_error() {
     let mut p = pool(Pm::Dynamic);
     p.min_spare_servers = None;
-    let err = render_configs(&plan(), &p, &layout("127.0.0.1:9000")).unwrap_err();
+    let err = render_configs(&stack(), &p, &layout("127.0.0.1:9000")).unwrap_err();
     assert!(err.to_string().contains("min_spare_servers"), "{err}");
 }
 
@@ -135,7 +124,7 @@ fn plan_settings_and_layout_reach_the_files() {
     l.nginx_user = Some("root".into());
     l.fpm_user = Some("root".into());
     l.fpm_pass = "unix:/run/x/tmp/fpm.sock".into();
-    let r = render_configs(&plan(), &pool(Pm::Static), &l).unwrap();
+    let r = render_configs(&stack(), &pool(Pm::Static), &l).unwrap();
     let fpm = &r.php_fpm_conf;
     for line in [
         "listen = /run/x/tmp/fpm.sock",
@@ -170,7 +159,7 @@ fn plan_settings_and_layout_reach_the_files() {
     assert!(r.php_ini.contains("max_execution_time = 7"));
 
     // TCP, unprivileged: no listen.mode, no user lines.
-    let tcp = render_configs(&plan(), &pool(Pm::Static), &layout("127.0.0.1:9000")).unwrap();
+    let tcp = render_configs(&stack(), &pool(Pm::Static), &layout("127.0.0.1:9000")).unwrap();
     assert!(!tcp.php_fpm_conf.contains("listen.mode"));
     assert!(!tcp.php_fpm_conf.contains("user ="));
     assert!(!tcp.nginx_conf.contains("user root"));

@@ -5,7 +5,8 @@
 use std::fmt::Write;
 
 use super::{Artifact, Exporter};
-use crate::metric::{self, Scope, Unit};
+use crate::metric::{self, Unit};
+use crate::results::Scope;
 use crate::results::{ConfigResult, RunResult};
 
 pub struct CsvExporter;
@@ -23,6 +24,10 @@ impl Exporter for CsvExporter {
                 bytes: timeline(run).into_bytes(),
             },
         ])
+    }
+
+    fn suffixes(&self) -> &'static [&'static str] {
+        &["", "-timeline"]
     }
 }
 
@@ -74,7 +79,7 @@ pub fn summary(run: &RunResult) -> String {
             ));
             for m in metric::all() {
                 out.push(',');
-                out.push_str(&number(m.value(&scope)));
+                out.push_str(&number(scope.value(m)));
             }
             out.push('\n');
         }

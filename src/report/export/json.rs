@@ -4,7 +4,8 @@
 use serde_json::{json, Map, Value};
 
 use super::{Artifact, Exporter};
-use crate::metric::{self, Scope, Unit};
+use crate::metric::{self, Unit};
+use crate::results::Scope;
 use crate::results::{ConfigResult, RunResult};
 
 /// Version of this summary's shape (independent of run.json's).
@@ -45,7 +46,7 @@ pub fn metrics(scope: &Scope) -> Map<String, Value> {
         .map(|m| {
             (
                 m.name.to_string(),
-                m.value(scope).map_or(Value::Null, |v| number(m, v)),
+                scope.value(m).map_or(Value::Null, |v| number(m, v)),
             )
         })
         .collect()
@@ -93,6 +94,6 @@ pub fn summary(run: &RunResult) -> Value {
         "units": units,
         "configs": run.configs.iter().map(config).collect::<Vec<_>>(),
         "thresholds": run.thresholds,
-        "thresholds_breached": crate::thresholds::breached(&run.thresholds),
+        "thresholds_breached": crate::results::breached(&run.thresholds),
     })
 }

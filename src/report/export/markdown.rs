@@ -3,8 +3,8 @@
 
 use super::{Artifact, Exporter};
 use crate::report::table;
+use crate::results::CheckOutcome;
 use crate::results::RunResult;
-use crate::thresholds::Outcome;
 
 pub struct MarkdownExporter;
 
@@ -77,9 +77,9 @@ pub fn render(run: &RunResult) -> String {
                 let m = crate::metric::find(&v.threshold.metric).expect("validated metric");
                 vec![
                     match v.outcome {
-                        Outcome::Pass => "pass".to_string(),
-                        Outcome::Fail => "**FAIL**".to_string(),
-                        Outcome::NoData => "**FAIL** (no data)".to_string(),
+                        CheckOutcome::Pass => "pass".to_string(),
+                        CheckOutcome::Fail => "**FAIL**".to_string(),
+                        CheckOutcome::NoData => "**FAIL** (no data)".to_string(),
                     },
                     v.config.clone(),
                     v.text.split(" [").next().unwrap_or(&v.text).to_string(),

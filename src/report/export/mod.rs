@@ -36,6 +36,10 @@ pub trait Exporter {
     fn name(&self) -> &'static str;
     /// The files, main one first.
     fn render(&self, run: &RunResult) -> anyhow::Result<Vec<Artifact>>;
+    /// The suffixes of the files it writes (see [`Artifact::suffix`]), main one first.
+    fn suffixes(&self) -> &'static [&'static str] {
+        &[""]
+    }
 }
 
 /// Where an artifact with `suffix` goes for `target`: `dir/out.csv` + `-timeline` →
@@ -96,27 +100,52 @@ pub fn write(
 /// The exports a command was asked for: (exporter, target) pairs.
 pub type Requests = Vec<(Box<dyn Exporter>, PathBuf)>;
 
-/// Builds the requests from the command line's export options.
-pub fn requests(
-    html: Option<PathBuf>,
-    markdown: Option<PathBuf>,
-    csv: Option<PathBuf>,
-    json: Option<PathBuf>,
-) -> Requests {
-    let mut out: Requests = Vec::new();
-    if let Some(p) = html {
-        out.push((Box::new(super::html::HtmlReport), p));
+/// Checks, before anything starts, that every requested export can be written: its
+/// directory is created and each file it will write opened for writing. A file that did not
+/// exist is removed again, so a run that fails later leaves no empty export behind; an
+/// existing one is left as it is until the export overwrites it.
+pub fn preflight(requests: &Requests) -> anyhow::Result<()> {
+    for (exporter, target) in requests {
+        if target == Path::new("-") {
+            anyhow::ensure!(
+                exporter.suffixes().len() == 1,
+                "the {} export writes {} files: give a file name instead of -",
+                exporter.name(),
+                exporter.suffixes().len()
+            );
+            continue;
+        }
+        for suffix in exporter.suffixes() {
+            let path = artifact_path(target, suffix);
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).with_context(|| {
+                    format!(
+                        "the {} export cannot write {}: cannot create its directory {}",
+                        exporter.name(),
+                        path.display(),
+                        dir.display()
+                    )
+                })?;
+            }
+            let existed = path.exists();
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .with_context(|| {
+                    format!(
+                        "the {} export cannot write {}: choose a writable path",
+                        exporter.name(),
+                        path.display()
+                    )
+                })?;
+            if !existed {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
     }
-    if let Some(p) = markdown {
-        out.push((Box::new(markdown::MarkdownExporter), p));
-    }
-    if let Some(p) = csv {
-        out.push((Box::new(csv::CsvExporter), p));
-    }
-    if let Some(p) = json {
-        out.push((Box::new(json::JsonExporter), p));
-    }
-    out
+    Ok(())
 }
 
 /// Writes every requested export; a failure does not stop the others. Returns the paths

@@ -8,14 +8,14 @@ use anyhow::Result;
 
 use super::compose::docker;
 use super::{DOWN_TIMEOUT, QUERY_TIMEOUT};
-use crate::scenario::Plan;
+use crate::scenario::StackSettings;
 use crate::stack::StackInfo;
 
 /// nginx and php versions per php-fpm image (`None`: fpmlab's own), learnt once per process.
 static VERSIONS: OnceLock<Mutex<Vec<(String, StackInfo)>>> = OnceLock::new();
 
-pub(super) fn version_key(plan: &Plan) -> String {
-    format!("{:?}", plan.stack.fpm_image)
+pub(super) fn version_key(stack: &StackSettings) -> String {
+    format!("{:?}", stack.fpm_image)
 }
 
 pub(super) fn remember_versions(key: String, info: StackInfo) {
@@ -57,7 +57,7 @@ pub(super) fn find_fpm_master(pid: u32) -> u32 {
         }
         level = level
             .iter()
-            .flat_map(|&p| crate::probe::procs::children(p).unwrap_or_default())
+            .flat_map(|&p| crate::procfs::children(p).unwrap_or_default())
             .collect();
     }
     pid

@@ -193,5 +193,5 @@ pub fn is_gone(e: &io::Error) -> bool {
 }
 
 #[cfg(test)]
-#[path = "procs_tests.rs"]
+#[path = "procfs_tests.rs"]
 mod tests;

@@ -1,5 +1,6 @@
-//! Parsing of the human units scenario files use: durations (`250ms`, `2s`, `1.5m`) and sizes
-//! (`512MiB`, `1G`). Errors say what a valid value looks like.
+//! Human units, both ways: parsing what scenario files and rules write (durations `250ms`,
+//! `2s`, `1.5m`; sizes `512MiB`, `1G`; errors say what a valid value looks like) and
+//! formatting figures for people (`12.3 ms`). A leaf: it imports nothing of the crate.
 
 /// Parses a duration with a unit (`us`, `ms`, `s`, `m`, `h`) into milliseconds.
 pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
@@ -92,9 +93,27 @@ pub fn check_php_size(text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Formats µs for people: `850 µs`, `12.3 ms`, `1.23 s`.
+pub fn fmt_us(us: u64) -> String {
+    match us {
+        0..=999 => format!("{us} µs"),
+        1_000..=99_999 => format!("{:.1} ms", us as f64 / 1e3),
+        100_000..=999_999 => format!("{:.0} ms", us as f64 / 1e3),
+        _ => format!("{:.2} s", us as f64 / 1e6),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn human_durations() {
+        assert_eq!(fmt_us(850), "850 µs");
+        assert_eq!(fmt_us(12_345), "12.3 ms");
+        assert_eq!(fmt_us(250_000), "250 ms");
+        assert_eq!(fmt_us(1_234_567), "1.23 s");
+    }
 
     #[test]
     fn durations() {

@@ -7,11 +7,17 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+mod checks;
+mod metrics;
+
+pub use crate::bottleneck::GeneratorStats;
 pub use crate::events::Event;
 use crate::probe::{Sample, SampleSummary};
 use crate::record::Recorded;
 use crate::scenario::{Plan, PoolConfig};
 use crate::stack::{Endpoints, StackInfo};
+pub use checks::{CheckOutcome, ThresholdCheck};
+pub use metrics::Scope;
 
 /// Bumped on any incompatible change of this file's shape.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -64,7 +70,7 @@ pub struct RunResult {
     /// The scenario's thresholds checked at the end of the run: one verdict per threshold
     /// and config (empty without thresholds, or before the run ended).
     #[serde(default)]
-    pub thresholds: Vec<crate::thresholds::Verdict>,
+    pub thresholds: Vec<ThresholdCheck>,
 }
 
 /// The machine and the stack the run used.
@@ -134,27 +140,6 @@ pub struct ConfigResult {
     pub events: Vec<Event>,
 }
 
-/// The generator's own resource use, so a saturated generator is never mistaken for a
-/// saturated stack.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct GeneratorStats {
-    /// CPU time fpmlab used (user + sys), ms.
-    pub cpu_ms: u64,
-    /// Wall time of the load, ms.
-    pub wall_ms: u64,
-    /// cpu_ms / wall_ms × 100: 100 means one core fully busy.
-    pub cpu_pct: f64,
-    /// CPU time of the load thread alone (it sends, reads and records every request), ms.
-    #[serde(default)]
-    pub load_thread_cpu_ms: u64,
-    /// load_thread_cpu_ms / wall_ms × 100. The load thread runs on one core: near 100 it,
-    /// not the stack, sets the pace.
-    #[serde(default)]
-    pub load_thread_cpu_pct: f64,
-    /// Warnings such as "client lag p99 12 ms: the generator could not keep up".
-    pub warnings: Vec<String>,
-}
-
 impl ConfigResult {
     pub fn pending(pool: &PoolConfig) -> Self {
         ConfigResult {
@@ -176,6 +161,11 @@ impl ConfigResult {
             events: Vec::new(),
         }
     }
+}
+
+/// True if any check is not a pass (a failure, or no data to show the limit held).
+pub fn breached(checks: &[ThresholdCheck]) -> bool {
+    checks.iter().any(|v| v.outcome != CheckOutcome::Pass)
 }
 
 impl RunResult {

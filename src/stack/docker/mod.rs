@@ -25,7 +25,7 @@ use super::local::ready;
 use super::process::Watchdog;
 use super::render::render_configs;
 use super::{image, Endpoints, FpmListen, Stack, StackInfo};
-use crate::scenario::{Plan, PoolConfig};
+use crate::scenario::{PoolConfig, StackSettings};
 use compose::{docker, watchdog, Compose};
 pub use env::project_prefix;
 use inspect::{alive, cached_versions, find_fpm_master, parse_port, remove_leftovers};
@@ -63,7 +63,7 @@ pub fn preflight() -> Result<Vec<String>> {
 
 /// nginx and php-fpm in containers for one pool config.
 pub struct DockerStack {
-    plan: Plan,
+    stack: StackSettings,
     config: PoolConfig,
     docker_dir: PathBuf,
     compose_argv: Vec<String>,
@@ -83,13 +83,17 @@ struct Running {
 
 impl DockerStack {
     /// Checks the engine and compose and finds the app; starts nothing yet.
-    pub fn new(plan: &Plan, config: &PoolConfig, config_dir: &Path) -> Result<DockerStack> {
+    pub fn new(
+        stack: &StackSettings,
+        config: &PoolConfig,
+        config_dir: &Path,
+    ) -> Result<DockerStack> {
         let compose_argv = preflight()?;
         let docker_dir = std::fs::canonicalize(super::docker_dir()).context(
             "fpmlab's docker/ directory not found: set FPMLAB_DOCKER_DIR to it (it holds \
              compose.yaml and the image's build files)",
         )?;
-        let app = (plan.stack.app_root.clone()).unwrap_or_else(|| docker_dir.join("app"));
+        let app = (stack.app_root.clone()).unwrap_or_else(|| docker_dir.join("app"));
         let app_root = std::fs::canonicalize(&app).with_context(|| {
             format!(
                 "app directory {} not found: set stack.app_root to your document root",
@@ -101,10 +105,10 @@ impl DockerStack {
         let config_dir = std::fs::canonicalize(config_dir)?;
         let info = StackInfo {
             driver: "docker".into(),
-            ..cached_versions(&version_key(plan)).unwrap_or_default()
+            ..cached_versions(&version_key(stack)).unwrap_or_default()
         };
         Ok(DockerStack {
-            plan: plan.clone(),
+            stack: stack.clone(),
             config: config.clone(),
             docker_dir,
             compose_argv,
@@ -124,7 +128,7 @@ impl DockerStack {
 
     fn compose(&self, image: &str) -> Compose {
         let mut files = vec![self.docker_dir.join(env::COMPOSE_FILE)];
-        if self.plan.stack.fpm_image.is_some() {
+        if self.stack.fpm_image.is_some() {
             files.push(self.docker_dir.join(env::FPM_IMAGE_FILE));
         }
         Compose {
@@ -136,7 +140,7 @@ impl DockerStack {
                 app_dir: &self.app_root,
                 stack_dir: &self.stack_dir,
                 logs_dir: &self.logs_dir,
-                stack: &self.plan.stack,
+                stack: &self.stack,
                 host_somaxconn: env::host_somaxconn(),
             }),
         }
@@ -159,7 +163,7 @@ impl DockerStack {
         })
         .await
         .context("the image build panicked")??;
-        if let Some(user_image) = &self.plan.stack.fpm_image {
+        if let Some(user_image) = &self.stack.fpm_image {
             let args = ["image", "inspect", "-f", "{{.Id}}", user_image];
             if docker(&args, QUERY_TIMEOUT).await.is_err() {
                 bail!(
@@ -169,7 +173,7 @@ impl DockerStack {
                 );
             }
         }
-        let r = render_configs(&self.plan, &self.config, &env::layout())?;
+        let r = render_configs(&self.stack, &self.config, &env::layout())?;
         for (file, text) in [
             ("nginx.conf", &r.nginx_conf),
             ("php-fpm.conf", &r.php_fpm_conf),
@@ -188,7 +192,7 @@ impl DockerStack {
         compose
             .run(&["up", "-d", "--no-build"], UP_TIMEOUT)
             .await
-            .with_context(|| match &self.plan.stack.fpm_image {
+            .with_context(|| match &self.stack.fpm_image {
                 Some(image) => format!(
                     "starting the containers ({image} must have php-fpm on PATH and an \
                      entrypoint that runs its arguments: see docs/docker.md)"
@@ -298,11 +302,11 @@ impl DockerStack {
 
     /// nginx and php versions from inside the running containers, cached per image.
     async fn versions(&self, cs: &[ContainerRef]) -> StackInfo {
-        let key = version_key(&self.plan);
+        let key = version_key(&self.stack);
         if let Some(info) = cached_versions(&key) {
             return info;
         }
-        let bin = match self.plan.stack.fpm_image {
+        let bin = match self.stack.fpm_image {
             Some(_) => env::USER_FPM_BIN,
             None => env::IMAGE_FPM_BIN,
         };

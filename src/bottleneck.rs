@@ -1,8 +1,9 @@
 //! Whether the generator, not the stack, set the pace: the verdict behind the warnings a
 //! run prints and stores in `configs[].generator`.
 
+use serde::{Deserialize, Serialize};
+
 use crate::record::Summary;
-use crate::results::GeneratorStats;
 
 /// Client lag p99 above this means requests left late: the generator could not keep its
 /// schedule (latency is still measured from the intended time, so it stays honest).
@@ -11,6 +12,27 @@ pub const LAG_WARN_US: u64 = 10_000;
 pub const LOAD_THREAD_WARN_PCT: f64 = 85.0;
 /// The whole process above this share of a core competes with the stack on a small machine.
 pub const PROCESS_WARN_PCT: f64 = 80.0;
+
+/// The generator's own resource use, so a saturated generator is never mistaken for a
+/// saturated stack.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GeneratorStats {
+    /// CPU time fpmlab used (user + sys), ms.
+    pub cpu_ms: u64,
+    /// Wall time of the load, ms.
+    pub wall_ms: u64,
+    /// cpu_ms / wall_ms × 100: 100 means one core fully busy.
+    pub cpu_pct: f64,
+    /// CPU time of the load thread alone (it sends, reads and records every request), ms.
+    #[serde(default)]
+    pub load_thread_cpu_ms: u64,
+    /// load_thread_cpu_ms / wall_ms × 100. The load thread runs on one core: near 100 it,
+    /// not the stack, sets the pace.
+    #[serde(default)]
+    pub load_thread_cpu_pct: f64,
+    /// Warnings such as "client lag p99 12 ms: the generator could not keep up".
+    pub warnings: Vec<String>,
+}
 
 /// CPU times measured over one config's load.
 #[derive(Debug, Clone, Copy, Default)]
@@ -59,24 +81,6 @@ pub fn assess(cpu: CpuUse, summary: &Summary) -> GeneratorStats {
         load_thread_cpu_pct,
         warnings,
     }
-}
-
-/// CPU time (user + sys) of the calling thread, µs.
-pub fn thread_cpu_us() -> u64 {
-    rusage_us(libc::RUSAGE_THREAD)
-}
-
-/// CPU time (user + sys) of this whole process, µs.
-pub fn process_cpu_us() -> u64 {
-    rusage_us(libc::RUSAGE_SELF)
-}
-
-fn rusage_us(who: libc::c_int) -> u64 {
-    // SAFETY: getrusage fills the struct we own; zeroed is a valid rusage.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(who, &mut ru) };
-    let us = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
-    us(ru.ru_utime) + us(ru.ru_stime)
 }
 
 #[cfg(test)]
@@ -131,16 +135,5 @@ mod tests {
     fn no_wall_time_no_division() {
         let g = assess(CpuUse::default(), &summary(0, 0));
         assert_eq!(g.cpu_pct, 0.0);
-    }
-
-    #[test]
-    fn thread_cpu_moves_with_work() {
-        let before = thread_cpu_us();
-        let mut x = 1u64;
-        for i in 0..20_000_000u64 {
-            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
-        }
-        assert!(thread_cpu_us() > before, "{x}");
-        assert!(process_cpu_us() >= thread_cpu_us());
     }
 }

@@ -4,8 +4,9 @@
 //!
 //! Which of two limits arrives first is the scenario's own lesson ("the first to arrive
 //! cuts"), and on a contended machine the order of some pairs turns: a runaway loop that
-//! gets half a core reaches fpm's 2 s of wall time before php's 1 s of CPU, and a php-fpm
-//! master that is late to check lets nginx's read timeout cut a hung request first. The
+//! gets half a core reaches fpm's 2 s of wall time before php's 1 s of CPU, a php-fpm
+//! master that is late to check lets nginx's read timeout cut a hung request first, and a
+//! late nginx timer lets the kernel's SYN retransmit beat the 1 s connect timeout. The
 //! behaviour test asserts what holds on any machine; `all_five_limits_cut_on_a_quiet_machine`
 //! (ignored) asserts the scenario's full expectation.
 
@@ -113,14 +114,15 @@ fn chain_cuts_each_request_with_its_own_limit() -> common::Ran {
     for kind in ["runaway-loop", "orm-million-rows", "hung"] {
         assert!(cut(kind) > 0, "no {kind} request was cut\n{table}");
     }
-    // Limits that do not race on this machine's speed: php's memory_limit, and the burst
-    // overflowing the backlog of 4 (SYNs dropped: connect timeout) and queueing past
-    // nginx's read timeout (a slower machine only queues longer).
-    for cause in [
-        Cause::MemoryLimit,
-        Cause::NginxConnectTimeout,
-        Cause::NginxReadTimeout,
-    ] {
+    // The burst overflows the backlog of 4 (the kernel holds one more), whatever the speed.
+    let queued = c.server.max_listen_queue.unwrap_or(0);
+    assert!(queued >= 4, "max listen queue {queued}\n{table}");
+    // Limits that do not race on this machine's speed: php's memory_limit, and nginx's read
+    // timeout for the burst's requests that queued too long (a slower machine only queues
+    // longer). Not the connect timeout: its 1 s races the kernel's first SYN retransmit
+    // (also 1 s), and on a busy machine the retried handshake may win, so those requests
+    // go on to the read timeout instead.
+    for cause in [Cause::MemoryLimit, Cause::NginxReadTimeout] {
         assert!(
             a.count(cause) > 0,
             "nothing attributed to {cause:?}\n{table}\n{a:#?}"

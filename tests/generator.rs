@@ -305,28 +305,61 @@ async fn open_loop_keeps_its_schedule_and_accounts_for_every_request() {
     let steady = &r.phases[0].summary;
     assert_eq!(steady.scheduled, 400);
     assert_eq!(steady.status_counts.get("200"), Some(&400));
+    // Open loop: nothing leaves before its time, so the phase lasts at least until the
+    // last send (399 × 5 ms) and its rate is never above the schedule's; a late generator
+    // only makes the window longer. (How late it sends is the benchmark's figure: see
+    // `sends_close_to_schedule_on_a_quiet_machine`.)
+    assert!(steady.window_ms >= 1995, "{steady:?}");
     assert!(
-        (steady.achieved_rps - 200.0).abs() < 10.0,
+        steady.achieved_rps <= 200.6 && steady.achieved_rps >= 150.0,
         "{}",
         steady.achieved_rps
     );
-    // Generous: CI machines are noisy. The benchmark measures lag precisely.
-    assert!(
-        steady.client_lag.p50_us < 5_000,
-        "client lag p50 {} µs",
-        steady.client_lag.p50_us
-    );
+    // Every request's lag and response time are parts of its latency.
+    assert_eq!(steady.client_lag.count, 400);
+    for part in [&steady.client_lag, &steady.response_time] {
+        assert!(
+            part.p50_us <= steady.latency.p50_us && part.max_us <= steady.latency.max_us,
+            "{part:?} against {:?}",
+            steady.latency
+        );
+    }
     let poisson = &r.phases[1].summary;
     assert_eq!(poisson.responses, poisson.scheduled);
     let closed = &r.phases[2].summary;
-    // Two users, 10 ms think time, 0.5 s: at most ~100 requests, at least a few dozen.
+    assert_eq!(closed.responses, closed.sent, "{closed:?}");
+    // Two users with 10 ms of think time each in 0.5 s: at most 2 × 50 requests, on any
+    // machine; each user goes round several times.
     assert!(
-        (20..=110).contains(&closed.responses),
+        (4..=102).contains(&closed.responses),
         "{}",
         closed.responses
     );
     let timeline_sent: u64 = r.timeline.iter().map(|b| b.sent).sum();
     assert_eq!(timeline_sent, r.summary.sent);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "reason: timing, run with --ignored on a quiet machine"]
+async fn sends_close_to_schedule_on_a_quiet_machine() {
+    let url = stub().await;
+    let phases = vec![Phase {
+        name: "steady".into(),
+        duration_ms: 2000,
+        arrival: Arrival::Constant { rate: 200.0 },
+    }];
+    let r = drive(&plan(phases, &["/ok"], 2_000, 10_000), &url).await;
+    let steady = &r.phases[0].summary;
+    assert!(
+        (steady.achieved_rps - 200.0).abs() < 10.0,
+        "{}",
+        steady.achieved_rps
+    );
+    assert!(
+        steady.client_lag.p50_us < 5_000,
+        "client lag p50 {} µs",
+        steady.client_lag.p50_us
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -350,8 +383,10 @@ async fn cancel_records_in_flight_requests_as_cancelled() {
     generator::run(&p, &url, shared.clone(), load_start, cancel)
         .await
         .unwrap();
+    // Cancelled after 0.3 s with a 60 s client timeout: ending in under half of it shows
+    // the cancel, not the timeout, ended the requests, however busy the machine.
     assert!(
-        started.elapsed() < Duration::from_secs(5),
+        started.elapsed() < Duration::from_secs(30),
         "cancel must not wait for the client timeout"
     );
     let r = shared.recorder.lock().unwrap().result();
@@ -398,7 +433,8 @@ async fn keep_alive_connections_are_reused() {
     let p = plan(phases, &["/ok", "/chunked"], 2_000, 10_000);
     let r = drive(&p, &url).await;
     let s = &r.summary;
-    assert!(s.responses > 30, "{s:?}");
+    // Thousands on a quiet machine; a dozen is enough to show reuse.
+    assert!(s.responses >= 12, "{s:?}");
     assert_eq!(s.status_counts.get("200"), Some(&s.responses));
     // Three users hold at most three connections at a time, and keep them.
     let n = accepted.load(Ordering::Relaxed);

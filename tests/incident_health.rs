@@ -5,20 +5,19 @@
 
 mod common;
 
-use std::path::Path;
-
 use fpmlab::attribution::Cause;
 
 #[test]
 fn nginx_says_healthy_while_php_fpm_cannot_serve() {
+    if !common::native_stack() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/lying-health-check.toml");
-    let o = common::run_native(&scenario, &out);
-    let table = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let run = common::load(&out);
-    let c = &run.configs[0];
+    let ran = common::run_end_to_end(
+        &common::shipped("lying-health-check"),
+        &dir.path().join("out"),
+    );
+    let (c, table) = (ran.config(0), &ran.table);
     let h = c.health.as_ref().expect("health in run.json");
     assert_eq!(h.timeout_ms, 2000);
     // About one probe a second over the ~16 s of load.
@@ -33,6 +32,8 @@ fn nginx_says_healthy_while_php_fpm_cannot_serve() {
         h.samples.iter().any(|s| s.nginx_ok && !s.app_ok),
         "no probe with nginx up and php-fpm failing\n{table}"
     );
+    // Bursts of twice what one core does for 14 s: a slower or busier machine only queues
+    // more, so php-fpm misses the probe for longer.
     assert!(h.unable_to_serve_ms >= 3000, "{h:?}");
     assert_eq!(
         h.nginx_failures, 0,
@@ -42,5 +43,4 @@ fn nginx_says_healthy_while_php_fpm_cannot_serve() {
     let a = c.attribution.as_ref().unwrap();
     assert!(a.count(Cause::ClientTimeout) > 0, "{a:#?}");
     assert_eq!(a.count(Cause::ClientTimeout), a.failed, "{a:#?}");
-    common::assert_torn_down(&out, &run);
 }

@@ -1,7 +1,8 @@
 //! End to end: `run_sampler` against a real php-fpm + nginx pair started in a temp dir, with
-//! more slow requests than workers so the unix socket's accept queue fills.
-//!
-//! Needs `php-fpm8.2` and `nginx` and takes ~3 s: `cargo test --test probe_live -- --ignored`.
+//! more slow requests than workers so the unix socket's accept queue fills. Takes ~3 s;
+//! skipped, loudly, where nginx or php-fpm is missing (a failure under CI=true).
+
+mod common;
 
 use std::path::Path;
 use std::process::{Child, Command};
@@ -11,8 +12,6 @@ use fpmlab::clock::RunClock;
 use fpmlab::probe::{run_sampler, summarize};
 use fpmlab::stack::{Endpoints, FpmListen};
 use tokio_util::sync::CancellationToken;
-
-const PORT: u16 = 28_597;
 
 /// Stops a daemon gracefully (QUIT removes its socket and pid files) and reaps it.
 struct Daemon(Child);
@@ -32,7 +31,7 @@ impl Drop for Daemon {
     }
 }
 
-fn write_configs(d: &Path) {
+fn write_configs(d: &Path, port: u16) {
     for sub in ["logs", "run", "temp", "www"] {
         std::fs::create_dir_all(d.join(sub)).unwrap();
     }
@@ -55,7 +54,7 @@ fn write_configs(d: &Path) {
              events {{ worker_connections 128; }}\nhttp {{ access_log off;\n\
              client_body_temp_path {d}/temp/body; fastcgi_temp_path {d}/temp/fastcgi;\n\
              proxy_temp_path {d}/temp/proxy; scgi_temp_path {d}/temp/scgi; uwsgi_temp_path {d}/temp/uwsgi;\n\
-             server {{ listen 127.0.0.1:{PORT}; root {d}/www;\n\
+             server {{ listen 127.0.0.1:{port}; root {d}/www;\n\
              location = /fpm-status {{ {fastcgi} fastcgi_param SCRIPT_FILENAME $uri; fastcgi_param SCRIPT_NAME $uri; fastcgi_pass unix:{d}/run/fpm-status.sock; }}\n\
              location ~ \\.php$ {{ {fastcgi} fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name; fastcgi_pass unix:{d}/run/www.sock; }}\n\
              }} }}\n"
@@ -70,7 +69,8 @@ fn write_configs(d: &Path) {
 }
 
 async fn wait_ready(client: &reqwest::Client, url: &str) {
-    for _ in 0..100 {
+    // Generous: a busy machine may take seconds to start php-fpm.
+    for _ in 0..600 {
         if client
             .get(url)
             .send()
@@ -84,9 +84,18 @@ async fn wait_ready(client: &reqwest::Client, url: &str) {
     panic!("stack not ready: {url}");
 }
 
+/// A port free on 127.0.0.1 a moment ago.
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
 #[tokio::test]
-#[ignore = "starts php-fpm and nginx; ~3 s"]
 async fn sampler_sees_queue_workers_and_memory() {
+    if !common::native_stack() {
+        return;
+    }
+    let bins = fpmlab::stack::Binaries::discover().unwrap();
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     let dir = tempfile::tempdir().unwrap();
@@ -97,15 +106,16 @@ async fn sampler_sees_queue_workers_and_memory() {
     )
     .unwrap();
     let d = dir.path();
-    write_configs(d);
-    let mut fpm = Command::new("php-fpm8.2");
+    let port = free_port();
+    write_configs(d, port);
+    let mut fpm = Command::new(&bins.php_fpm);
     fpm.args(["-F", "-n", "-y"]).arg(d.join("php-fpm.conf"));
     if root {
         fpm.arg("-R");
     }
-    let fpm = Daemon(fpm.spawn().expect("php-fpm8.2"));
+    let fpm = Daemon(fpm.spawn().expect("php-fpm"));
     let _nginx = Daemon(
-        Command::new("nginx")
+        Command::new(&bins.nginx)
             .arg("-p")
             .arg(d)
             .arg("-e")
@@ -115,7 +125,7 @@ async fn sampler_sees_queue_workers_and_memory() {
             .spawn()
             .expect("nginx"),
     );
-    let base_url = format!("http://127.0.0.1:{PORT}");
+    let base_url = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     wait_ready(&client, &format!("{base_url}/fpm-status")).await;
 
@@ -132,20 +142,23 @@ async fn sampler_sees_queue_workers_and_memory() {
         containers: Vec::new(),
     };
     let cancel = CancellationToken::new();
+    // The run's own interval: its status-page timeout (0.8 of it) leaves a busy machine
+    // time to answer.
+    let every = Duration::from_millis(250);
     let sampler = tokio::spawn(run_sampler(
         endpoints,
         RunClock::new(),
-        Duration::from_millis(100),
+        every,
         cancel.clone(),
     ));
-    // 6 requests for 2 workers: 2 run, 4 wait in the socket's accept queue.
+    // 6 requests of 1.2 s for 2 workers: 2 run, 4 wait in the socket's accept queue.
     let load: Vec<_> = (0..6)
         .map(|_| {
             let (client, url) = (client.clone(), format!("{base_url}/sleep.php?ms=1200"));
             tokio::spawn(async move { client.get(url).send().await.map(|r| r.status()) })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(900)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     cancel.cancel();
     let samples = sampler.await.unwrap();
     for l in load {
@@ -154,34 +167,51 @@ async fn sampler_sees_queue_workers_and_memory() {
 
     let json = serde_json::to_string_pretty(&samples[samples.len() / 2]).unwrap();
     eprintln!("{} samples; a middle one:\n{json}", samples.len());
-    assert!((7..=11).contains(&samples.len()), "{}", samples.len());
+    // Ticks at 0, 250, …, 1000 ms: never more than five; a busy machine may lose one
+    // (a sample in flight at the end is dropped), but the test needs two.
+    assert!((2..=5).contains(&samples.len()), "{}", samples.len());
     assert!(samples.windows(2).all(|w| w[0].t_ms < w[1].t_ms));
     for s in &samples {
-        assert!(s.errors.is_empty(), "{:?}", s.errors);
-        assert!(s.fpm.is_some());
-        // 2 www workers + the status pool's worker, all with memory.
+        // The local pieces never wait on php-fpm: 2 www workers + the status pool's
+        // worker, all with memory, in every sample.
         assert_eq!(s.workers.len(), 3, "{:?}", s.workers);
         assert!(s.workers.iter().all(|w| w.pss_kib.is_some_and(|k| k > 0)));
-        let fpm = s.fpm.as_ref().unwrap();
-        assert_eq!(
-            (fpm.listen_queue, fpm.listen_queue_len),
-            (0, 0),
-            "unix: fpm is blind"
+        // The status page is the one piece that can miss its timeout; then the sample
+        // says so.
+        assert_eq!(s.fpm.is_none(), !s.errors.is_empty(), "{:?}", s.errors);
+        assert!(
+            s.errors.iter().all(|e| e.contains("fpm status")),
+            "{:?}",
+            s.errors
         );
+        if let Some(fpm) = &s.fpm {
+            assert_eq!(
+                (fpm.listen_queue, fpm.listen_queue_len),
+                (0, 0),
+                "unix: fpm is blind"
+            );
+        }
     }
     assert!(samples[1..]
         .iter()
         .all(|s| s.workers.iter().all(|w| w.cpu_pct.is_some())));
-    let last = samples.last().unwrap();
+    // The last answer of the status page (before the first request's 1.2 s are up): both
+    // workers busy.
+    let last = samples
+        .iter()
+        .rev()
+        .find(|s| s.fpm.is_some())
+        .expect("the status page never answered");
     let running = last
         .workers
         .iter()
         .filter(|w| w.state.as_deref() == Some("Running"));
-    assert_eq!(running.count(), 2);
+    assert_eq!(running.count(), 2, "{:?}", last.workers);
     let summary = summarize(&samples);
     eprintln!("{}", serde_json::to_string_pretty(&summary).unwrap());
     assert_eq!(summary.max_accept_queue, Some(4));
     assert_eq!(summary.listen_backlog, Some(50));
     assert_eq!(summary.peak_active_workers, Some(2));
-    assert_eq!(summary.failed_samples, 0);
+    let failed = samples.iter().filter(|s| !s.errors.is_empty()).count();
+    assert_eq!(summary.failed_samples as usize, failed);
 }

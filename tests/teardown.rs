@@ -23,11 +23,13 @@ path = "/hello.php"
 
 #[test]
 fn normal_run_leaves_nothing() {
+    if !common::native_stack() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    let o = common::run_native(&common::scenario(dir.path(), "short", SHORT), &out);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let run = common::load(&out);
+    // Asserts exit 0 and that nothing was left behind.
+    let ran = common::run_text_end_to_end(dir.path(), "short", SHORT);
+    let (run, out) = (&ran.run, &ran.out);
     assert_eq!(run.status, Status::Complete);
     assert!(!run.partial);
     assert_eq!(
@@ -38,11 +40,13 @@ fn normal_run_leaves_nothing() {
     let cdir = out.join(&run.configs[0].dir);
     assert!(cdir.join("stack/php-fpm.conf").exists() && cdir.join("stack/nginx.conf").exists());
     assert!(cdir.join("logs/nginx-access.log").exists());
-    common::assert_torn_down(&out, &run);
 }
 
 #[test]
 fn failing_run_leaves_nothing_and_says_why() {
+    if !common::native_stack() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     // A php-fpm that dies at once: the stack cannot come up.
@@ -72,13 +76,8 @@ fn failing_run_leaves_nothing_and_says_why() {
         .env("FPMLAB_PHP_FPM", &fake)
         .output()
         .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let run = common::load(&out);
+    // Exit 1, and nothing left behind.
+    let run = common::finish(o, &out, Some(1)).run;
     assert_eq!(run.status, Status::Failed);
     assert!(run.partial);
     assert_eq!(run.configs[0].status, Status::Failed);
@@ -87,36 +86,28 @@ fn failing_run_leaves_nothing_and_says_why() {
         err.contains("simulated failure"),
         "the error should quote php-fpm: {err}"
     );
-    common::assert_torn_down(&out, &run);
 }
 
 #[test]
 fn sigint_mid_run_saves_partial_results_and_tears_down() {
+    if !common::native_stack() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let long = SHORT.replace("duration = \"1s\"", "duration = \"60s\"");
-    let mut child = Command::new(common::bin())
-        .args([
-            "run",
-            common::scenario(dir.path(), "long", &long)
-                .to_str()
-                .unwrap(),
-            "--stack",
-            "native",
-            "--quiet",
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    // Wait until load is under way (run.json shows the config running with requests sent).
+    let mut child = common::spawn_native(&common::scenario(dir.path(), "long", &long), &out);
+    // Wait until load is under way (run.json, rewritten every 5 s during the load, shows
+    // requests sent). The phase lasts 60 s: waiting up to 50 s still interrupts it.
     let started = Instant::now();
     loop {
         assert!(
-            started.elapsed() < Duration::from_secs(30),
+            started.elapsed() < Duration::from_secs(50),
             "the run never got going"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "fpmlab ended before the interrupt"
         );
         std::thread::sleep(Duration::from_millis(200));
         if let Ok(run) = fpmlab::results::RunResult::load(&out) {
@@ -126,12 +117,10 @@ fn sigint_mid_run_saves_partial_results_and_tears_down() {
         }
     }
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
-    let run = common::load(&out);
+    // Exit 130, partial results saved, and nothing left behind.
+    let run = common::finish(child.wait_with_output().unwrap(), &out, Some(130)).run;
     assert_eq!(run.status, Status::Interrupted);
     assert!(run.partial);
     assert_eq!(run.configs[0].status, Status::Interrupted);
     assert!(run.configs[0].recorded.summary.sent >= 10);
-    common::assert_torn_down(&out, &run);
 }

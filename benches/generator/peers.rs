@@ -19,6 +19,9 @@ pub struct Measured {
     pub usage: Usage,
     /// Client lag percentiles (sent − intended), µs: fpmlab only.
     pub lag_us: Option<[u64; 4]>,
+    /// The run's own warnings that the generator set the pace (run.json
+    /// `configs[].generator.warnings`): fpmlab only.
+    pub warnings: Vec<String>,
 }
 
 impl Measured {
@@ -56,6 +59,7 @@ pub fn wrk(url: &str, secs: u64) -> Measured {
         window_s: usage.wall_s.clamp(secs as f64, secs as f64 + 0.5),
         usage,
         lag_us: None,
+        warnings: Vec::new(),
     }
 }
 
@@ -84,6 +88,7 @@ pub fn oha(url: &str, secs: u64, rate: Option<u64>) -> Measured {
         window_s: secs as f64,
         usage,
         lag_us: None,
+        warnings: Vec::new(),
     }
 }
 
@@ -132,5 +137,13 @@ pub fn fpmlab(url: &str, dir: &Path, phase: &str) -> Measured {
         window_s: s["window_ms"].as_f64().unwrap_or(1.0) / 1000.0,
         usage,
         lag_us: Some([lag("p50_us"), lag("p99_us"), lag("p999_us"), lag("max_us")]),
+        warnings: run["configs"][0]["generator"]["warnings"]
+            .as_array()
+            .map(|w| {
+                w.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }

@@ -125,22 +125,41 @@ impl PreciseTimer {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn wakes_close_to_the_deadline() {
-        let mut t = PreciseTimer::new().unwrap();
-        let mut worst = Duration::ZERO;
-        for _ in 0..20 {
-            let at = Instant::now() + Duration::from_micros(700);
+    /// Sleeps to `n` deadlines `after` from now; returns how late each wake was.
+    async fn lateness(t: &mut PreciseTimer, n: usize, after: Duration) -> Vec<Duration> {
+        let mut late = Vec::with_capacity(n);
+        for _ in 0..n {
+            let at = Instant::now() + after;
             t.sleep_until(at).await.unwrap();
             let now = Instant::now();
-            assert!(now >= at, "woke early");
-            worst = worst.max(now - at);
+            assert!(now >= at, "woke {:?} early", at - now);
+            late.push(now - at);
         }
-        // Generous: a busy CI machine may preempt us; tokio's own timer would be ~1 ms.
-        assert!(worst < Duration::from_millis(20), "{worst:?}");
+        late.sort();
+        late
+    }
+
+    #[tokio::test]
+    async fn never_wakes_early_and_always_wakes() {
+        let mut t = PreciseTimer::new().unwrap();
+        // Both paths: the timerfd (700 µs away) and the yield loop (under 30 µs away).
+        // How late a wake comes is the machine's business (see the ignored test below and
+        // the benchmark); that it comes, never early, is the timer's.
+        lateness(&mut t, 20, Duration::from_micros(700)).await;
+        lateness(&mut t, 20, Duration::from_micros(10)).await;
         // A past deadline returns at once.
         t.sleep_until(Instant::now() - Duration::from_millis(1))
             .await
             .unwrap();
+    }
+
+    #[tokio::test]
+    #[ignore = "reason: timing, run with --ignored on a quiet machine"]
+    async fn wakes_close_to_the_deadline_on_a_quiet_machine() {
+        let mut t = PreciseTimer::new().unwrap();
+        let late = lateness(&mut t, 20, Duration::from_micros(700)).await;
+        // tokio's own timer would be ~1 ms late.
+        assert!(late[late.len() / 2] < Duration::from_millis(1), "{late:?}");
+        assert!(late[late.len() - 1] < Duration::from_millis(20), "{late:?}");
     }
 }

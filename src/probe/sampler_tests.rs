@@ -45,11 +45,13 @@ async fn failed_piece_does_not_lose_the_others() {
         .collect();
     let mut child = Command::new("sleep").arg("5").spawn().unwrap();
 
-    let samples = run_for(endpoints(Some(std::process::id()), port), 230).await;
+    let samples = run_for(endpoints(Some(std::process::id()), port), 500).await;
     child.kill().ok();
     child.wait().ok();
 
-    assert!((3..=6).contains(&samples.len()), "{}", samples.len());
+    // Ticks every 50 ms from 0 for 500 ms: at most 11 samples (one at the very end); a busy
+    // machine may delay some, but the test needs two.
+    assert!((2..=11).contains(&samples.len()), "{}", samples.len());
     assert!(samples.windows(2).all(|w| w[0].t_ms < w[1].t_ms));
     for s in &samples {
         assert!(s.fpm.is_none());
@@ -83,7 +85,7 @@ async fn failed_piece_does_not_lose_the_others() {
 
 #[tokio::test]
 async fn external_stack_samples_only_the_status_page() {
-    let samples = run_for(endpoints(None, 1), 80).await;
+    let samples = run_for(endpoints(None, 1), 500).await;
     assert!(!samples.is_empty());
     for s in &samples {
         assert!(s.accept_queue.is_none() && s.workers.is_empty());

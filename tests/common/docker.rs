@@ -6,7 +6,9 @@ use std::process::{Command, Output, Stdio};
 
 use fpmlab::results::ConfigResult;
 
-/// Whether a docker engine answers; prints why not, loudly, when it does not.
+/// Whether a docker engine answers `docker info`: the docker tests' side of the skip switch
+/// ([`super::available`]): outside CI they say so loudly and are skipped; under `CI=true`
+/// (this machine kind starts the engine) a silent engine fails the test.
 pub fn engine() -> bool {
     let answered = Command::new("timeout")
         .args(["10", "docker", "info", "--format", "{{.ServerVersion}}"])
@@ -14,12 +16,8 @@ pub fn engine() -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    if !answered {
-        eprintln!(
-            "\n!!!!! SKIPPING docker stack test: no docker engine answered `docker info` !!!!!\n"
-        );
-    }
-    answered
+    let missing = (!answered).then(|| "no docker engine answered `docker info`".to_string());
+    super::available("docker stack", missing)
 }
 
 pub fn repo() -> &'static Path {

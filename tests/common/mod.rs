@@ -1,11 +1,12 @@
-//! Helpers shared by the integration tests: run the real binary, read run.json, and look for
-//! processes a run may have left behind.
+//! Helpers shared by the integration tests: the switch that says whether what a test needs
+//! is installed ([`native_stack`], [`tool`]), run a scenario end to end ([`run_end_to_end`]),
+//! run the real binary, read run.json, and look for processes a run may have left behind.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use fpmlab::results::RunResult;
+use fpmlab::results::{ConfigResult, RunResult};
 
 pub mod docker;
 #[path = "../../benches/generator/run.rs"]
@@ -15,6 +16,151 @@ pub mod plain_nginx;
 
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_fpmlab")
+}
+
+/// Whether this run is CI's (`CI=true`): there `scripts/setup.sh --tests` has installed
+/// everything, so a missing part is a broken machine, never a reason to skip.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| matches!(v.trim(), "true" | "1"))
+}
+
+/// The one skip switch of the tests: `Some(why)` names what is missing. Outside CI the test
+/// says so loudly and is skipped (returns `false`); under `CI=true` it fails instead.
+pub fn available(test_kind: &str, missing: Option<String>) -> bool {
+    let Some(why) = missing else {
+        return true;
+    };
+    if in_ci() {
+        panic!("{test_kind} test cannot run under CI=true: {why} (scripts/setup.sh --tests installs it)");
+    }
+    eprintln!("\n!!!!! SKIPPING {test_kind} test: {why} (bash scripts/setup.sh --tests installs it; under CI=true this fails) !!!!!\n");
+    false
+}
+
+/// Whether nginx and php-fpm are there, found the way `--stack native` finds them
+/// (`FPMLAB_NGINX` / `FPMLAB_PHP_FPM`, else `PATH` plus the sbin directories).
+/// `FPMLAB_SKIP_NATIVE=1` skips on purpose (not under CI). Use at the top of every test that
+/// starts the native stack: `if !common::native_stack() { return; }`.
+pub fn native_stack() -> bool {
+    let missing = if std::env::var_os("FPMLAB_SKIP_NATIVE").is_some_and(|v| !v.is_empty()) {
+        Some("FPMLAB_SKIP_NATIVE is set".to_string())
+    } else {
+        fpmlab::stack::Binaries::discover()
+            .err()
+            .map(|e| format!("{e:#}"))
+    };
+    available("native stack", missing)
+}
+
+/// The path of a program a test needs besides the stack (`wrk`, `chromium`), the first of
+/// `names` on `PATH`; `None` (skipped, or failed under CI) when none is.
+pub fn tool(names: &[&str]) -> Option<PathBuf> {
+    let found = names.iter().find_map(|name| {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join(name))
+                .find(|p| p.is_file())
+        })
+    });
+    let missing = found
+        .is_none()
+        .then(|| format!("{} not found on PATH", names.join(" or ")));
+    if available(names[0], missing) {
+        found
+    } else {
+        None
+    }
+}
+
+/// A shipped scenario: `scenarios/NAME.toml`.
+pub fn shipped(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(format!("{name}.toml"))
+}
+
+/// A scenario run end to end: what it printed and the run.json it left.
+pub struct Ran {
+    /// The run directory (`--out`).
+    pub out: PathBuf,
+    /// stdout: the table and the readings under it.
+    pub table: String,
+    pub stderr: String,
+    pub run: RunResult,
+}
+
+impl Ran {
+    /// The `i`-th config's results.
+    pub fn config(&self, i: usize) -> &ConfigResult {
+        &self.run.configs[i]
+    }
+
+    /// The `i`-th config's directory (stack configs, logs, failed-requests.tsv).
+    pub fn config_dir(&self, i: usize) -> PathBuf {
+        self.out.join(&self.run.configs[i].dir)
+    }
+}
+
+/// Runs a scenario file end to end on the real native stack: `fpmlab run SCENARIO --stack
+/// native --quiet --out OUT`; asserts it exited 0 (with its stderr and table otherwise),
+/// loads run.json and asserts the run left no process or temp directory behind. Call
+/// [`native_stack`] first.
+pub fn run_end_to_end(scenario: &Path, out: &Path) -> Ran {
+    run_end_to_end_exit(scenario, out, 0)
+}
+
+/// [`run_end_to_end`] for a run that must exit with `code` (3: a threshold breached).
+pub fn run_end_to_end_exit(scenario: &Path, out: &Path, code: i32) -> Ran {
+    let o = run_native(scenario, out);
+    finish(o, out, Some(code))
+}
+
+/// [`run_end_to_end`] of a scenario given as text, written into `dir` as `NAME.toml`; the
+/// run goes to `dir/NAME`.
+pub fn run_text_end_to_end(dir: &Path, name: &str, text: &str) -> Ran {
+    let path = scenario(dir, name, text);
+    run_end_to_end(&path, &dir.join(name))
+}
+
+/// Starts `fpmlab run SCENARIO --stack native --quiet --out OUT` in the background (for a
+/// test that acts on the run while it goes: kills, signals); end it with [`finish`].
+pub fn spawn_native(scenario: &Path, out: &Path) -> std::process::Child {
+    Command::new(bin())
+        .args([
+            "run",
+            &scenario.to_string_lossy(),
+            "--stack",
+            "native",
+            "--quiet",
+        ])
+        .arg("--out")
+        .arg(out)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start fpmlab")
+}
+
+/// The end of a run: asserts the exit code (`None`: killed by a signal), loads run.json and
+/// asserts nothing of the stack was left behind.
+pub fn finish(o: Output, out: &Path, code: Option<i32>) -> Ran {
+    let table = String::from_utf8_lossy(&o.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(
+        o.status.code(),
+        code,
+        "fpmlab run exited {:?}, expected {code:?}\nstderr:\n{stderr}\nstdout:\n{table}",
+        o.status.code()
+    );
+    let run = load(out);
+    assert_torn_down(out, &run);
+    Ran {
+        out: out.to_path_buf(),
+        table,
+        stderr,
+        run,
+    }
 }
 
 /// Runs `fpmlab run SCENARIO --stack native --out OUT --quiet` and returns its output.

@@ -7,6 +7,7 @@ pub mod attribution;
 pub mod cli;
 pub mod clock;
 pub mod compare;
+pub mod cpu_per_request;
 pub mod events;
 pub mod incident;
 pub mod load;

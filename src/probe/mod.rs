@@ -12,6 +12,7 @@ mod local;
 pub mod procs;
 mod sock_diag;
 mod summary;
+pub mod worker_cpu;
 
 use std::collections::HashMap;
 use std::time::Duration;

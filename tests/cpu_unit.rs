@@ -311,5 +311,11 @@ path = "/cpu.php?ms=1500"
         table.contains("Warning: the php-fpm workers spent"),
         "{table}"
     );
+    // The report's warnings list carries it too, as the generator's own warnings.
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("static-2: the php-fpm workers spent"),
+        "no warning in report.html"
+    );
     common::assert_torn_down(&out, &run);
 }

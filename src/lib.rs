@@ -8,6 +8,7 @@ pub mod bottleneck;
 pub mod cli;
 pub mod clock;
 pub mod compare;
+pub mod cpu_per_request;
 pub mod events;
 pub mod incident;
 pub mod load;

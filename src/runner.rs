@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::bottleneck::{self, CpuUse};
 use crate::clock::RunClock;
+use crate::cpu_per_request::CpuPerRequest;
 use crate::load::generator::{self, Shared};
 use crate::progress::ConfigProgress;
 use crate::record::{FailedList, Recorder};
@@ -240,6 +241,13 @@ async fn drive(
         progress.clone(),
         load_start,
     ));
+    // The pool's CPU over the load, against what it asked: only where its workers are visible.
+    let access_log = dir
+        .join(&plan.configs[i].name)
+        .join("logs/php-fpm-access.log");
+    let pool_cpu = endpoints
+        .fpm_master_pid
+        .map(|pid| probe::worker_cpu::start(pid, &access_log));
     let cpu_before = crate::clock::process_cpu_us();
     let load = generator::run(
         plan,
@@ -254,6 +262,10 @@ async fn drive(
         load_thread_ms: shared.load_thread_cpu_us.load(Ordering::Relaxed) / 1000,
         wall_ms: load_start.elapsed().as_millis() as u64,
     };
+    let cpu_per_request = pool_cpu.map(|start| {
+        let window = start.and_then(|s| probe::worker_cpu::finish(&s));
+        CpuPerRequest::of_window(&plan.requests, plan.stack.app_root.is_none(), window)
+    });
     ticker.abort();
     stop_sampler.cancel();
     let samples = sampler.await.unwrap_or_default();
@@ -262,7 +274,7 @@ async fn drive(
 
     let recorded = shared.recorder.lock().unwrap().result();
     let generator = bottleneck::assess(cpu, &recorded.summary);
-    for w in &generator.warnings {
+    for w in (generator.warnings.iter()).chain(cpu_per_request.iter().flat_map(|c| &c.warning)) {
         progress.note(&format!("warning: {w}"));
     }
     let fpm_log = dir.join(&plan.configs[i].name).join("logs/php-fpm.log");
@@ -288,6 +300,7 @@ async fn drive(
     c.generator = generator;
     c.health = Some(probe::health::report(health, plan.load.health_timeout_ms));
     c.events = events;
+    c.cpu_per_request = cpu_per_request;
     (failed, load)
 }
 

@@ -28,7 +28,13 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("the load and the probes", &["load", "probe"]),
     (
         "analysis: pure functions returning their own value types",
-        &["attribution", "incident", "events", "bottleneck"],
+        &[
+            "attribution",
+            "incident",
+            "events",
+            "bottleneck",
+            "cpu_per_request",
+        ],
     ),
     ("results: composes run.json", &["results"]),
     (

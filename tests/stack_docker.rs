@@ -79,7 +79,7 @@ fn static_pool_holds(dynamic: &ConfigResult, stat: &ConfigResult) -> Result<(), 
             ),
         ),
         (
-            burst(stat) >= 1.5 * burst(dynamic),
+            burst(stat) >= 1.3 * burst(dynamic),
             format!(
                 "burst-phase rps: static {} dynamic {}",
                 burst(stat),

@@ -50,6 +50,37 @@ function fpmlab_cpu_work(int $units): int
     return $x;
 }
 
+// Loop iterations between two reads of the CPU clock in fpmlab_cpu_burn_ms(): tens of µs
+// of work on any machine of the last decade, so the overshoot past the asked CPU time stays
+// that small, while the clock read (a getrusage system call, about 1 µs) stays a few percent
+// of the work it checks.
+const FPMLAB_CPU_CHECK_EVERY = 2000;
+
+/**
+ * Works until this process has used $ms milliseconds of CPU time (user + system, its own
+ * clock) since $cpu_start_ms, a reading of fpmlab_cpu_ms(). Unlike fpmlab_cpu_work(), the
+ * demand is exact in CPU time on any machine: a faster CPU does more iterations in it. Still
+ * never a wall-clock spin and never a sleep: while the CPU is contended the process is not
+ * running, its CPU clock stands still, and the request takes longer in wall time, as real
+ * code does; max_execution_time (CPU time) sees exactly the CPU it used.
+ *
+ * @return array{0: int, 1: int} the iterations done and the loop's result (so the work
+ *   cannot be optimised away)
+ */
+function fpmlab_cpu_burn_ms(float $cpu_start_ms, int $ms): array
+{
+    $until = $cpu_start_ms + $ms;
+    $x = 1;
+    $iterations = 0;
+    while (fpmlab_cpu_ms() < $until) {
+        for ($i = 0; $i < FPMLAB_CPU_CHECK_EVERY; $i++) {
+            $x = ($x * 1103515245 + 12345) & 0x7fffffff;
+        }
+        $iterations += FPMLAB_CPU_CHECK_EVERY;
+    }
+    return [$iterations, $x];
+}
+
 /** CPU time (user + system) this process has used so far, in milliseconds. */
 function fpmlab_cpu_ms(): float
 {

@@ -11,6 +11,7 @@ pub mod health;
 mod local;
 mod sock_diag;
 mod summary;
+pub mod worker_cpu;
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -322,9 +322,8 @@ fn summary(run: &RunResult) -> String {
     }
     let warnings: Vec<String> = (run.warnings.iter().cloned())
         .chain(run.configs.iter().flat_map(|c| {
-            c.generator
-                .warnings
-                .iter()
+            (c.generator.warnings.iter())
+                .chain(c.cpu_per_request.iter().flat_map(|v| &v.warning))
                 .map(move |w| format!("{}: {w}", c.name))
         }))
         .collect();

@@ -43,7 +43,11 @@ pub fn render(run: &RunResult) -> String {
     out.push('\n');
     for c in &run.configs {
         out.push_str(&format!("\n{}", reading(c)));
-        for line in [container_line(c), events_line(c)].into_iter().flatten() {
+        let cpu = c.cpu_per_request.as_ref().map(|v| v.line(&c.name));
+        for line in [container_line(c), events_line(c), cpu]
+            .into_iter()
+            .flatten()
+        {
             out.push_str(&format!("\n{line}"));
         }
     }

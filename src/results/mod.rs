@@ -138,6 +138,12 @@ pub struct ConfigResult {
     /// cgroups) and php-fpm workers that died on a signal (php-fpm's log).
     #[serde(default)]
     pub events: Vec<Event>,
+    /// CPU time the php-fpm workers spent per request during the load (from /proc), next to
+    /// what the scenario asked for (`cpu.php?ms=`), with a warning when they differ by more
+    /// than 10 %. `None` before the load ended, and for an external stack, whose workers
+    /// fpmlab cannot see.
+    #[serde(default)]
+    pub cpu_per_request: Option<crate::cpu_per_request::CpuPerRequest>,
 }
 
 impl ConfigResult {
@@ -159,6 +165,7 @@ impl ConfigResult {
             health: None,
             error_windows: None,
             events: Vec::new(),
+            cpu_per_request: None,
         }
     }
 }

@@ -73,7 +73,9 @@ fn config(c: &ConfigResult) -> Value {
         "status_counts": s.status_counts,
         "client_failures": s.client_failures,
         "phases": phases,
-        "warnings": c.generator.warnings,
+        "warnings": (c.generator.warnings.iter())
+            .chain(c.cpu_per_request.iter().flat_map(|v| &v.warning))
+            .collect::<Vec<_>>(),
     })
 }
 

@@ -105,15 +105,14 @@ pub fn render(run: &RunResult) -> String {
         .iter()
         .cloned()
         .chain(run.configs.iter().flat_map(|c| {
-            (c.generator
-                .warnings
-                .iter()
-                .map(move |w| format!("{}: {w}", c.name)))
-            .chain(
-                c.error
-                    .iter()
-                    .map(move |e| format!("{}: failed: {e}", c.name)),
-            )
+            (c.generator.warnings.iter())
+                .chain(c.cpu_per_request.iter().flat_map(|v| &v.warning))
+                .map(move |w| format!("{}: {w}", c.name))
+                .chain(
+                    c.error
+                        .iter()
+                        .map(move |e| format!("{}: failed: {e}", c.name)),
+                )
         }))
         .collect();
     if !warnings.is_empty() {

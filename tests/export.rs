@@ -94,7 +94,13 @@ fn a_bad_export_path_fails_before_the_run_starts() {
     let bad = blocker.join("summary.md");
     let good = dir.path().join("ok.json");
     let o = Command::new(common::bin())
-        .args(["run", scenario.to_str().unwrap(), "--stack", "native", "--quiet"])
+        .args([
+            "run",
+            scenario.to_str().unwrap(),
+            "--stack",
+            "native",
+            "--quiet",
+        ])
         .args(["--out", out.to_str().unwrap()])
         .args(["--export-json", good.to_str().unwrap()])
         .args(["--export-markdown", bad.to_str().unwrap()])
@@ -102,7 +108,10 @@ fn a_bad_export_path_fails_before_the_run_starts() {
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("markdown") && err.contains("summary.md"), "{err}");
+    assert!(
+        err.contains("markdown") && err.contains("summary.md"),
+        "{err}"
+    );
     // Nothing started, nothing left: no run directory, and the good target's check left no
     // empty file behind.
     assert!(!out.exists());

@@ -7,8 +7,9 @@
 //   X-Fpmlab-Agent: rt=<REQUEST_TIME_FLOAT> start=<agent start> end=<response leaves> pid=<pid> mem=<peak bytes>
 // `end` is taken when the response's first bytes leave PHP: at the end of the script (the
 // agent buffers the output until then), or at the application's first explicit flush for
-// one that streams. A worker that dies, or a script cut before it answers, sends no head:
-// the request is then "unreported by the app", as an APM would miss it.
+// one that streams. A worker that dies, a script cut before it answers, or one that ends in
+// a fatal error (max_execution_time, memory_limit) gets no such header: the request is then
+// "unreported by the app", as an APM would miss it.
 //
 // Requested as /fpmlab-health (nginx routes it here, to the main pool, with FPMLAB_HEALTH=1)
 // it answers "ok" itself: the load balancer's deep health check through php-fpm, which every
@@ -54,6 +55,13 @@ function fpmlab_agent_header(): void
         return;
     }
     $done = true;
+    // A script ended by a fatal error (max_execution_time, memory_limit, an uncaught
+    // error) did not finish: like an APM, the agent does not report it.
+    $last = error_get_last();
+    $fatal = E_ERROR | E_PARSE | E_CORE_ERROR | E_COMPILE_ERROR | E_USER_ERROR;
+    if ($last !== null && ($last['type'] & $fatal) !== 0) {
+        return;
+    }
     header(sprintf(
         'X-Fpmlab-Agent: rt=%.6f start=%.6f end=%.6f pid=%d mem=%d',
         $_SERVER['REQUEST_TIME_FLOAT'],

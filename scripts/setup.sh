@@ -9,6 +9,9 @@ if [[ "${1:-}" == "--tests" ]]; then
     # Peers for side-by-side checks, debootstrap for the offline docker image, a headless
     # browser (and a font) to open the HTML report in.
     packages+=(wrk debootstrap chromium fonts-dejavu-core)
+    # Real third-party PHP applications (tests/your_app.rs): MediaWiki on SQLite through
+    # its front controller, DokuWiki; php's CLI runs MediaWiki's installer.
+    packages+=(mediawiki dokuwiki php8.2-sqlite3 php8.2-cli)
     # The docker driver needs compose: the v2 plugin, or Debian's standalone docker-compose.
     if command -v docker >/dev/null 2>&1 && ! docker compose version >/dev/null 2>&1; then
         packages+=(docker-compose)

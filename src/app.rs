@@ -107,7 +107,7 @@ fn run(args: &RunArgs) -> u8 {
             return exit::ERROR;
         }
     }
-    let (mut plan, warnings) = match scenario::load(&args.scenario, driver) {
+    let (mut plan, mut warnings) = match scenario::load(&args.scenario, driver) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("error: {e}");
@@ -129,6 +129,14 @@ fn run(args: &RunArgs) -> u8 {
             return exit::INVALID;
         }
         plan.configs.retain(|c| args.configs.contains(&c.name));
+    }
+    // What the application needs of this machine, before anything starts.
+    match crate::stack::preflight::check(&plan.driver, &plan.stack) {
+        Ok(w) => warnings.extend(w),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return exit::INVALID;
+        }
     }
     // A bad export path fails now, in a second, not after the run.
     let exports = export_requests(None, &args.exports);

@@ -17,6 +17,9 @@ pub mod kind {
     /// php-fpm logged that a worker exited on a signal (`child N exited on signal 9
     /// (SIGKILL)`): killed by the OOM killer, `request_terminate_timeout`, or by hand.
     pub const WORKER_KILLED: &str = "worker_killed";
+    /// php-fpm's master process died (the sampler saw it gone): its workers may go on
+    /// serving, as php-fpm's do, but nothing respawns, recycles or supervises them.
+    pub const FPM_MASTER_DIED: &str = "fpm_master_died";
 }
 
 /// One event.
@@ -50,11 +53,31 @@ pub fn collect(
     events
 }
 
-/// `oom_kill` events where a container's OOM-kill counter went up between two samples.
+/// `oom_kill` events where a container's OOM-kill counter went up between two samples, and
+/// `fpm_master_died` at the first sample that found php-fpm's master gone.
 pub fn from_samples(samples: &[Sample]) -> Vec<Event> {
     let mut ordered: Vec<&Sample> = samples.iter().collect();
     ordered.sort_by_key(|s| s.t_ms);
     let mut events = Vec::new();
+    let mut alive_before = false;
+    for s in &ordered {
+        match s.fpm_master_alive {
+            Some(true) => alive_before = true,
+            Some(false) if alive_before => {
+                events.push(Event {
+                    t_ms: s.t_ms as i64,
+                    kind: kind::FPM_MASTER_DIED.into(),
+                    detail:
+                        "php-fpm's master process is gone (seen by the sampler, within 250 ms): \
+                             its workers may go on serving, but nothing respawns or recycles them \
+                             and the pool cannot grow"
+                            .into(),
+                });
+                alive_before = false;
+            }
+            _ => {}
+        }
+    }
     for service in ContainerSample::SERVICES {
         let mut last: Option<u64> = None;
         for s in &ordered {
@@ -145,7 +168,31 @@ mod tests {
                 }),
                 nginx: None,
             }),
+            fpm_master_alive: None,
         }
+    }
+
+    #[test]
+    fn the_master_dying_is_an_event_once() {
+        let at = |t_ms, alive| Sample {
+            fpm_master_alive: alive,
+            container: None,
+            ..with_kills(t_ms, None)
+        };
+        let samples = [
+            at(0, Some(true)),
+            at(250, Some(true)),
+            at(500, Some(false)),
+            at(750, Some(false)),
+        ];
+        let events = from_samples(&samples);
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(
+            (events[0].t_ms, events[0].kind.as_str()),
+            (500, "fpm_master_died")
+        );
+        // A stack whose master was never seen alive (external) has no such event.
+        assert!(from_samples(&[at(0, None), at(250, Some(false))]).is_empty());
     }
 
     #[test]

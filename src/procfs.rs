@@ -86,6 +86,17 @@ pub fn read_stat(pid: u32) -> io::Result<ProcStat> {
     })
 }
 
+/// Whether `pid` is a live process: it exists and is neither a zombie nor dead (a child
+/// that died stays a zombie until its parent reaps it).
+pub fn is_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|text| {
+        let state = text
+            .rfind(')')
+            .and_then(|at| text[at + 1..].split_whitespace().next());
+        !matches!(state, None | Some("Z" | "X" | "x"))
+    })
+}
+
 fn parse_stat(text: &str) -> Option<ProcStat> {
     // comm (field 2) is in parentheses and may itself contain spaces and ')': split after
     // the last ')'. Fields from there on: state(3) ppid(4) ... utime(14) stime(15) ...

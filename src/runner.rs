@@ -221,6 +221,7 @@ async fn drive(
     ));
     // The load balancer's health checks, next to the sampler and on the same clock.
     let health_timeout = Duration::from_millis(plan.load.health_timeout_ms);
+    let endpoints_health_path = endpoints.app_health_path.clone();
     let health = tokio::spawn(probe::health::run_health(
         endpoints.clone(),
         clock,
@@ -298,7 +299,11 @@ async fn drive(
     c.samples = samples;
     c.recorded = recorded;
     c.generator = generator;
-    c.health = Some(probe::health::report(health, plan.load.health_timeout_ms));
+    c.health = Some(probe::health::report(
+        health,
+        plan.load.health_timeout_ms,
+        &endpoints_health_path,
+    ));
     c.events = events;
     c.cpu_per_request = cpu_per_request;
     (failed, load)

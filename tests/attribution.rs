@@ -148,4 +148,12 @@ fn killed_worker_and_dead_pool_are_named() {
         .lines
         .iter()
         .any(|l| l.contains("signal 9")));
+    // The master's death is an event of its own, said under the table.
+    let c = &run.configs[0];
+    assert!(
+        c.events.iter().any(|e| e.kind == "fpm_master_died"),
+        "{:?}",
+        c.events
+    );
+    assert!(table.contains("php-fpm's master died at"), "{table}");
 }

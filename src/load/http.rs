@@ -97,6 +97,7 @@ pub fn parse_head(buf: &[u8], expects_body: bool) -> Result<Parsed, String> {
     let mut chunked = false;
     let mut close = http10;
     let (mut req_time, mut start, mut end, mut pid) = (None, None, None, None);
+    let (mut agent, mut mem) = (None, None);
     for h in resp.headers.iter() {
         let name = h.name.as_bytes();
         let value = h.value;
@@ -121,6 +122,8 @@ pub fn parse_head(buf: &[u8], expects_body: bool) -> Result<Parsed, String> {
                     close = false;
                 }
             }
+        } else if name.eq_ignore_ascii_case(b"x-fpmlab-agent") {
+            agent = std::str::from_utf8(value).ok().and_then(agent_timing);
         } else if name.len() > 6 && name[..6].eq_ignore_ascii_case(b"x-fpm-") {
             let rest = &name[6..];
             let text = std::str::from_utf8(value).ok();
@@ -132,6 +135,8 @@ pub fn parse_head(buf: &[u8], expects_body: bool) -> Result<Parsed, String> {
                 end = text.and_then(epoch_us);
             } else if rest.eq_ignore_ascii_case(b"pid") {
                 pid = text.and_then(|t| t.trim().parse().ok());
+            } else if rest.eq_ignore_ascii_case(b"peak-memory-bytes") {
+                mem = text.and_then(|t| t.trim().parse().ok());
             }
         }
     }
@@ -149,17 +154,20 @@ pub fn parse_head(buf: &[u8], expects_body: bool) -> Result<Parsed, String> {
     if framing == Framing::UntilClose {
         close = true;
     }
-    let fpm = match (req_time, start, end, pid) {
+    // fpmlab's agent measures every application the same way; the built-in scripts' own
+    // headers stand in where it is off.
+    let fpm = agent.or(match (req_time, start, end, pid) {
         (Some(request_time_us), Some(script_start_us), Some(script_end_us), Some(pid)) => {
             Some(FpmTiming {
                 request_time_us,
                 script_start_us,
                 script_end_us,
                 pid,
+                peak_memory_bytes: mem,
             })
         }
         _ => None,
-    };
+    });
     Ok(Parsed::Head(Head {
         status,
         len,
@@ -199,6 +207,30 @@ pub fn epoch_us(text: &str) -> Option<i64> {
         micros = micros * 10 + digit;
     }
     Some(secs * 1_000_000 + micros)
+}
+
+/// The agent's `X-Fpmlab-Agent: rt=… start=… end=… pid=… mem=…` (see
+/// `docker/agent/fpmlab-agent.php`); `None` unless every timing field is there and valid.
+pub fn agent_timing(value: &str) -> Option<FpmTiming> {
+    let (mut rt, mut start, mut end, mut pid, mut mem) = (None, None, None, None, None);
+    for field in value.split_ascii_whitespace() {
+        let (k, v) = field.split_once('=')?;
+        match k {
+            "rt" => rt = epoch_us(v),
+            "start" => start = epoch_us(v),
+            "end" => end = epoch_us(v),
+            "pid" => pid = v.parse().ok(),
+            "mem" => mem = v.parse().ok(),
+            _ => {}
+        }
+    }
+    Some(FpmTiming {
+        request_time_us: rt?,
+        script_start_us: start?,
+        script_end_us: end?,
+        pid: pid?,
+        peak_memory_bytes: mem,
+    })
 }
 
 /// Skips a body as its bytes arrive, keeping none of them.

@@ -28,6 +28,9 @@ pub struct HealthSample {
     pub app_ok: bool,
     /// Its response time, ms (`None`: no answer in time).
     pub app_ms: Option<u64>,
+    /// The status it answered with (`None`: no answer).
+    #[serde(default)]
+    pub app_status: Option<u16>,
     /// Why a probe failed (`app: timeout after 5000 ms`, `nginx: status 502`); empty if none.
     pub errors: Vec<String>,
 }
@@ -47,6 +50,11 @@ pub struct HealthReport {
     pub app_failures: u64,
     /// Probes where nginx's own endpoint failed (the instance would be taken out).
     pub nginx_failures: u64,
+    /// Set when the deep probe's path is wrong for this application (it answered 4xx, e.g.
+    /// 404: no such script): says so once, with the fix. Such answers say nothing about
+    /// php-fpm's state and are never counted as "unable to serve".
+    #[serde(default)]
+    pub misconfigured: Option<String>,
 }
 
 /// A span of the run, ms since the load's start, `[from_ms, to_ms)`.
@@ -88,13 +96,13 @@ pub async fn run_health(
                 let (client, n, a) = (client.clone(), nginx_url.clone(), app_url.clone());
                 let t_ms = clock.now_ms();
                 probes.spawn(async move {
-                    let ((nginx_ok, nginx_ms, ne), (app_ok, app_ms, ae)) =
+                    let ((nginx_ok, nginx_ms, _, ne), (app_ok, app_ms, app_status, ae)) =
                         tokio::join!(probe(&client, &n, timeout), probe(&client, &a, timeout));
                     let errors = [("nginx", ne), ("app", ae)]
                         .into_iter()
                         .filter_map(|(who, e)| e.map(|e| format!("{who}: {e}")))
                         .collect();
-                    HealthSample { t_ms, nginx_ok, nginx_ms, app_ok, app_ms, errors }
+                    HealthSample { t_ms, nginx_ok, nginx_ms, app_ok, app_ms, app_status, errors }
                 });
             }
         }
@@ -113,7 +121,7 @@ async fn probe(
     client: &reqwest::Client,
     url: &str,
     timeout: Duration,
-) -> (bool, Option<u64>, Option<String>) {
+) -> (bool, Option<u64>, Option<u16>, Option<String>) {
     let started = Instant::now();
     let result = async {
         let r = client.get(url).send().await?;
@@ -124,24 +132,37 @@ async fn probe(
     .await;
     let ms = started.elapsed().as_millis() as u64;
     match result {
-        Ok(s) if s.is_success() || s.is_redirection() => (true, Some(ms), None),
-        Ok(s) => (false, Some(ms), Some(format!("status {}", s.as_u16()))),
+        Ok(s) if s.is_success() || s.is_redirection() => (true, Some(ms), Some(s.as_u16()), None),
+        Ok(s) => (
+            false,
+            Some(ms),
+            Some(s.as_u16()),
+            Some(format!("status {}", s.as_u16())),
+        ),
         Err(e) if e.is_timeout() => (
             false,
             None,
+            None,
             Some(format!("no answer within {} ms", timeout.as_millis())),
         ),
-        Err(e) => (false, Some(ms), Some(e.to_string())),
+        Err(e) => (false, Some(ms), None, Some(e.to_string())),
     }
+}
+
+/// A 4xx from the deep probe: its path is wrong for this application, not a verdict on
+/// php-fpm (a 5xx or no answer is one).
+fn misconfigured(s: &HealthSample) -> bool {
+    s.app_status.is_some_and(|st| (400..500).contains(&st))
 }
 
 /// Builds the report: each probe where nginx was healthy and php-fpm was not stands for
 /// the time until the next probe (one interval for the last); adjacent ones merge.
-pub fn report(samples: Vec<HealthSample>, timeout_ms: u64) -> HealthReport {
+/// `app_path` is the deep probe's path, named when it turns out to be misconfigured.
+pub fn report(samples: Vec<HealthSample>, timeout_ms: u64, app_path: &str) -> HealthReport {
     let step = HEALTH_INTERVAL.as_millis() as u64;
     let mut unable: Vec<Interval> = Vec::new();
     for (i, s) in samples.iter().enumerate() {
-        if !s.nginx_ok || s.app_ok {
+        if !s.nginx_ok || s.app_ok || misconfigured(s) {
             continue;
         }
         let to_ms = samples.get(i + 1).map_or(s.t_ms + step, |n| n.t_ms);
@@ -153,7 +174,17 @@ pub fn report(samples: Vec<HealthSample>, timeout_ms: u64) -> HealthReport {
             }),
         }
     }
+    let misconfigured = samples.iter().find(|s| misconfigured(s)).map(|s| {
+        format!(
+            "the deep health probe GET {app_path} answered {}: this application has no such \
+             health path, so its answers say nothing about php-fpm; set app.health_path to \
+             one it serves through php-fpm (default {}, answered by fpmlab's agent)",
+            s.app_status.unwrap_or_default(),
+            crate::scenario::DEFAULT_HEALTH_PATH
+        )
+    });
     HealthReport {
+        misconfigured,
         timeout_ms,
         unable_to_serve_ms: unable.iter().map(|i| i.to_ms - i.from_ms).sum(),
         unable_to_serve: unable,
@@ -174,6 +205,7 @@ mod tests {
             nginx_ms: Some(1),
             app_ok,
             app_ms: app_ok.then_some(2),
+            app_status: app_ok.then_some(200),
             errors: vec![],
         }
     }
@@ -190,7 +222,9 @@ mod tests {
                 s(5000, true, false),
             ],
             5000,
+            "/fpmlab-health",
         );
+        assert!(r.misconfigured.is_none());
         assert_eq!(
             r.unable_to_serve,
             vec![
@@ -206,5 +240,19 @@ mod tests {
         );
         assert_eq!(r.unable_to_serve_ms, 3000);
         assert_eq!((r.app_failures, r.nginx_failures), (4, 1));
+    }
+
+    #[test]
+    fn a_probe_path_the_app_lacks_is_misconfigured_not_unable() {
+        let mut a = s(0, true, false);
+        a.app_status = Some(404);
+        let mut b = s(1000, true, false);
+        b.app_status = Some(404);
+        let r = report(vec![a, b, s(2000, true, false)], 5000, "/health.php");
+        // Only the probe with no answer counts; the 404s are reported once, with the fix.
+        assert_eq!(r.unable_to_serve_ms, 1000);
+        let m = r.misconfigured.unwrap();
+        assert!(m.contains("GET /health.php answered 404"), "{m}");
+        assert!(m.contains("app.health_path"), "{m}");
     }
 }

@@ -32,6 +32,8 @@ pub(super) struct ProcWorker {
 
 /// What one blocking read found.
 pub(super) struct LocalReading {
+    /// The php-fpm master is still alive.
+    pub master_alive: bool,
     pub accept_queue: Option<AcceptQueue>,
     pub workers: Vec<ProcWorker>,
     pub container: Option<ContainerSample>,
@@ -51,10 +53,12 @@ impl LocalProbe {
 
     pub fn read(&mut self) -> LocalReading {
         let mut errors = Vec::new();
+        let master_alive = procfs::is_alive(self.master_pid);
         let accept_queue = self.accept.as_mut().and_then(|r| r.read(&mut errors));
         let workers = self.read_workers(&mut errors);
         let container = self.containers.as_mut().map(|c| c.read(&mut errors));
         LocalReading {
+            master_alive,
             accept_queue,
             workers,
             container,

@@ -54,6 +54,10 @@ pub struct Sample {
     /// for the other drivers.
     #[serde(default)]
     pub container: Option<ContainerSample>,
+    /// Whether the php-fpm master was alive (`None`: no master pid, e.g. an external stack).
+    /// Its workers may go on serving after it dies, but nothing respawns or supervises them.
+    #[serde(default)]
+    pub fpm_master_alive: Option<bool>,
 }
 
 /// One php-fpm worker at one sample.
@@ -195,6 +199,7 @@ impl Sampler {
             .map(|p| (p.pid, p))
             .collect();
         let container = reading.as_mut().and_then(|r| r.container.take());
+        let fpm_master_alive = reading.as_ref().map(|r| r.master_alive);
         let (accept_queue, workers) = match reading {
             Some(reading) => {
                 errors.extend(reading.errors);
@@ -232,6 +237,7 @@ impl Sampler {
             workers,
             errors,
             container,
+            fpm_master_alive,
         }
     }
 }

@@ -41,6 +41,7 @@ fn sample(t_ms: u64) -> Sample {
         workers: Vec::new(),
         errors: Vec::new(),
         container: None,
+        fpm_master_alive: None,
     }
 }
 

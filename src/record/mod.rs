@@ -168,6 +168,9 @@ impl Recorder {
                     cell.counts.clamped_queue_waits += 1;
                 }
                 let service = (fpm.script_end_us - fpm.script_start_us).max(0) as u64;
+                if let Some(mem) = fpm.peak_memory_bytes {
+                    cell.counts.app_peak_memory_bytes = cell.counts.app_peak_memory_bytes.max(mem);
+                }
                 histograms::record(&mut cell.hist.queue_wait, wait.max(0) as u64);
                 histograms::record(&mut cell.hist.service, service);
                 self.timeline

@@ -34,6 +34,8 @@ pub struct FpmTiming {
     pub script_end_us: i64,
     /// The worker's pid.
     pub pid: u32,
+    /// The script's peak memory (`memory_get_peak_usage(true)`), bytes, when reported.
+    pub peak_memory_bytes: Option<u64>,
 }
 
 /// How a request ended.

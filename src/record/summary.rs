@@ -66,6 +66,8 @@ pub struct Counts {
     pub clamped_queue_waits: u64,
     /// Latest end of a request, µs after the load's start.
     pub last_done_us: u64,
+    /// The largest peak memory a script reported, bytes (0: none reported).
+    pub app_peak_memory_bytes: u64,
 }
 
 impl Counts {
@@ -81,6 +83,7 @@ impl Counts {
         self.unreported += o.unreported;
         self.clamped_queue_waits += o.clamped_queue_waits;
         self.last_done_us = self.last_done_us.max(o.last_done_us);
+        self.app_peak_memory_bytes = self.app_peak_memory_bytes.max(o.app_peak_memory_bytes);
     }
 }
 
@@ -122,6 +125,10 @@ pub struct Summary {
     pub unreported_by_app: u64,
     /// Queue waits that came out slightly negative (clock noise) and were counted as 0.
     pub clamped_queue_waits: u64,
+    /// The largest peak memory one request's script used (`memory_get_peak_usage(true)`,
+    /// reported by fpmlab's agent or the built-in scripts), bytes; `None`: none reported.
+    #[serde(default)]
+    pub app_peak_memory_bytes_max: Option<u64>,
 }
 
 impl Summary {
@@ -164,6 +171,8 @@ impl Summary {
             client_failures: c.failures.clone(),
             unreported_by_app: c.unreported,
             clamped_queue_waits: c.clamped_queue_waits,
+            app_peak_memory_bytes_max: (c.app_peak_memory_bytes > 0)
+                .then_some(c.app_peak_memory_bytes),
         }
     }
 }

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::events::kind;
+
 use crate::results::ConfigResult;
 
 /// `static-4: php-fpm container: memory peak 127.9 MiB of 128 MiB, CPU peak 96% and mean 61%
@@ -44,11 +46,20 @@ pub fn events_line(c: &ConfigResult) -> Option<String> {
         *counts.entry(e.kind.as_str()).or_default() += 1;
     }
     let list: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
-    Some(format!(
+    let mut line = format!(
         "{}: events: {} (run.json: events).",
         c.name,
         list.join(", ")
-    ))
+    );
+    // The pool's supervisor dying changes what every later figure means: say when.
+    if let Some(e) = c.events.iter().find(|e| e.kind == kind::FPM_MASTER_DIED) {
+        line.push_str(&format!(
+            " php-fpm's master died at {:.1} s: {}.",
+            e.t_ms as f64 / 1000.0,
+            e.detail
+        ));
+    }
+    Some(line)
 }
 
 #[cfg(test)]

@@ -43,6 +43,9 @@ fn config_lines(c: &ConfigResult) -> Vec<String> {
         }
     }
     if let Some(h) = &c.health {
+        if let Some(m) = &h.misconfigured {
+            lines.push(format!("health: misconfigured probe: {m}"));
+        }
         if h.unable_to_serve_ms > 0 {
             let spans: Vec<String> = h
                 .unable_to_serve
@@ -68,7 +71,7 @@ fn config_lines(c: &ConfigResult) -> Vec<String> {
                     ""
                 }
             ));
-        } else if !h.samples.is_empty() && h.app_failures == 0 {
+        } else if !h.samples.is_empty() && h.app_failures == 0 && h.misconfigured.is_none() {
             lines.push(format!(
                 "health: php-fpm answered every probe within {}",
                 fmt_us(h.timeout_ms * 1000)

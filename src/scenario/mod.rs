@@ -1,5 +1,6 @@
 //! Scenario files: TOML in, a validated [`Plan`] out. Nothing starts before a file passes.
 
+mod app;
 mod phase;
 pub mod plan;
 mod pool;

@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::metric;
 
+pub use super::app::{AppSettings, DEFAULT_HEALTH_PATH};
+
 /// A fully resolved scenario.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
@@ -97,8 +99,12 @@ pub struct StackSettings {
     pub fastcgi_read_timeout_ms: u64,
     /// nginx `keepalive_timeout` towards clients, seconds.
     pub keepalive_timeout_s: u32,
-    /// Document root served instead of the built-in app (`None` = `docker/app`).
+    /// Document root served instead of the built-in app (`None` = `docker/app`): the
+    /// scenario's `app.root` (or `stack.app_root`).
     pub app_root: Option<std::path::PathBuf>,
+    /// The application's routing, php.ini, pool, environment, packages and health path.
+    #[serde(default)]
+    pub app: AppSettings,
     /// The user's own php-fpm image for the php-fpm container (docker driver; `None` =
     /// fpmlab's image). It must have `php-fpm` on PATH; fpmlab still mounts its rendered
     /// configs, so the pool matrix applies.

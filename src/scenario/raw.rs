@@ -56,6 +56,8 @@ pub struct RawScenario {
     #[serde(default)]
     pub stack: RawStack,
     #[serde(default)]
+    pub app: super::app::RawApp,
+    #[serde(default)]
     pub load: RawLoad,
     #[serde(default)]
     pub config: Vec<RawConfig>,

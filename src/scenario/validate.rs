@@ -25,7 +25,17 @@ pub fn validate(
 
     let name = raw.name.unwrap_or_else(|| stem.to_string());
     check_name(&mut p, "name", &name);
-    let stack = stack_settings(&mut p, &raw.stack, cores);
+    let mut stack = stack_settings(&mut p, &raw.stack, cores);
+    let app_root = super::app::root(
+        &mut p,
+        raw.app.root.as_deref(),
+        raw.stack.app_root.as_deref(),
+    );
+    let app = super::app::validate(&mut p, &raw.app, app_root.as_deref());
+    if let Some(s) = &mut stack {
+        s.app_root = app_root;
+        s.app = app;
+    }
     let mut load = load_settings(&mut p, &raw.load, cores);
     // A stack confined to some CPUs leaves the rest to the generator, unless told otherwise.
     if let (Some(s), Some(l)) = (&stack, &mut load) {
@@ -231,18 +241,6 @@ fn stack_settings(
         s.keepalive_timeout.as_deref(),
         defaults::KEEPALIVE_TIMEOUT,
     );
-    let app_root = s.app_root.as_ref().map(std::path::PathBuf::from);
-    if let Some(root) = &app_root {
-        if !root.is_dir() {
-            p.push(
-                "stack.app_root",
-                format!(
-                    "{} is not a directory: give the path of your document root",
-                    root.display()
-                ),
-            );
-        }
-    }
     if let Some(image) = &s.fpm_image {
         if image.trim().is_empty() || image.chars().any(char::is_whitespace) {
             p.push(
@@ -266,7 +264,9 @@ fn stack_settings(
         fastcgi_connect_timeout_ms: connect?,
         fastcgi_read_timeout_ms: read?,
         keepalive_timeout_s: keepalive?,
-        app_root,
+        // Resolved from [app] by the caller.
+        app_root: None,
+        app: AppSettings::default(),
         fpm_image: s.fpm_image.clone(),
     })
 }

@@ -13,13 +13,16 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 /// A stack at a URL the user gives; `up` and `down` start and stop nothing.
 pub struct ExternalStack {
     base_url: String,
+    health_path: String,
 }
 
 impl ExternalStack {
-    /// `url` is nginx's (or the load balancer's) base URL, e.g. `http://10.0.0.5:8080/`.
-    pub fn new(url: &str) -> ExternalStack {
+    /// `url` is nginx's (or the load balancer's) base URL, e.g. `http://10.0.0.5:8080/`;
+    /// `health_path` the deep health check's path on it (`app.health_path`).
+    pub fn new(url: &str, health_path: &str) -> ExternalStack {
         ExternalStack {
             base_url: url.trim_end_matches('/').to_string(),
+            health_path: health_path.to_string(),
         }
     }
 }
@@ -61,7 +64,7 @@ impl Stack for ExternalStack {
             nginx_health_path: "/nginx-health".into(),
             fpm_ping_path: "/fpm-ping".into(),
             fpm_status_path: "/fpm-status".into(),
-            app_health_path: "/health.php".into(),
+            app_health_path: self.health_path.clone(),
             fpm_master_pid: None,
             fpm_listen: None,
             containers: Vec::new(),

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-/// The readiness checks: nginx alone, php-fpm's ping (status pool), a script (main pool).
-pub async fn ready(client: &reqwest::Client, base: &str, check_app: bool) -> Result<(), String> {
+/// The readiness checks: nginx alone, php-fpm's ping (status pool), and the main pool
+/// (fpmlab's agent answers `/fpmlab-health`, whatever the application).
+pub async fn ready(client: &reqwest::Client, base: &str) -> Result<(), String> {
     let get = |path: &'static str| async move {
         let resp = client
             .get(format!("{base}{path}"))
@@ -25,9 +26,7 @@ pub async fn ready(client: &reqwest::Client, base: &str, check_app: bool) -> Res
     if pong.trim() != "pong" {
         return Err(format!("GET /fpm-ping answered {pong:?}, not pong"));
     }
-    if check_app {
-        get("/health.php").await?;
-    }
+    get(crate::scenario::DEFAULT_HEALTH_PATH).await?;
     Ok(())
 }
 

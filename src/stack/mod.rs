@@ -16,6 +16,7 @@ pub mod external;
 pub mod image;
 mod local;
 pub mod native;
+pub mod preflight;
 mod process;
 pub mod render;
 
@@ -81,6 +82,9 @@ pub trait Stack: Send {
     fn info(&self) -> StackInfo;
 }
 
+/// fpmlab's request agent, in `docker/agent/` (see the file's header).
+pub const AGENT_FILE: &str = "fpmlab-agent.php";
+
 /// fpmlab's `docker/` directory (the PHP app, config templates, compose files):
 /// `FPMLAB_DOCKER_DIR` if set, else the source tree's `docker/` when it exists (a binary run
 /// from its checkout), else `./docker`.
@@ -106,7 +110,7 @@ pub fn create(
 ) -> anyhow::Result<Box<dyn Stack>> {
     Ok(match driver {
         Driver::Native => Box::new(NativeStack::new(stack, config, config_dir)?),
-        Driver::External { url } => Box::new(ExternalStack::new(url)),
+        Driver::External { url } => Box::new(ExternalStack::new(url, &stack.app.health_path)),
         Driver::Docker => Box::new(DockerStack::new(stack, config, config_dir)?),
     })
 }

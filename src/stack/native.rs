@@ -38,6 +38,7 @@ pub struct NativeStack {
     bins: Binaries,
     info: StackInfo,
     app_root: PathBuf,
+    agent_path: PathBuf,
     stack_dir: PathBuf,
     logs_dir: PathBuf,
     tmp_dir: PathBuf,
@@ -77,9 +78,16 @@ impl NativeStack {
         // nginx needs an absolute root; php-fpm gets it through SCRIPT_FILENAME.
         let app_root = std::fs::canonicalize(&app).with_context(|| {
             format!(
-                "app directory {} not found: set stack.app_root, or FPMLAB_DOCKER_DIR to \
+                "app directory {} not found: set app.root, or FPMLAB_DOCKER_DIR to \
                  fpmlab's docker/ directory",
                 app.display()
+            )
+        })?;
+        let agent = super::docker_dir().join("agent").join(super::AGENT_FILE);
+        let agent_path = std::fs::canonicalize(&agent).with_context(|| {
+            format!(
+                "fpmlab's agent {} not found: set FPMLAB_DOCKER_DIR to fpmlab's docker/ directory",
+                agent.display()
             )
         })?;
         std::fs::create_dir_all(config_dir)
@@ -91,6 +99,7 @@ impl NativeStack {
             bins,
             info,
             app_root,
+            agent_path,
             stack_dir: config_dir.join("stack"),
             logs_dir: config_dir.join("logs"),
             tmp_dir: config_dir.join("tmp"),
@@ -130,6 +139,7 @@ impl NativeStack {
         let user = is_root().then(|| "root".to_string());
         Ok(Layout {
             app_root: self.app_root.clone(),
+            agent_path: self.agent_path.clone(),
             logs_dir: self.logs_dir.clone(),
             tmp_dir: self.tmp_dir.clone(),
             nginx_listen: format!("127.0.0.1:{nginx}"),
@@ -225,13 +235,12 @@ impl NativeStack {
             .timeout(Duration::from_secs(2))
             .build()
             .map_err(|e| StartError::Fatal(e.into()))?;
-        let check_app = self.app_root.join("health.php").is_file();
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
             self.check_alive()?;
             let waiting_for = match self.bound() {
                 Some(what) => what,
-                None => match ready(&client, base_url, check_app).await {
+                None => match ready(&client, base_url).await {
                     Ok(()) => return Ok(()),
                     Err(e) => e,
                 },
@@ -376,7 +385,7 @@ impl Stack for NativeStack {
                         nginx_health_path: "/nginx-health".into(),
                         fpm_ping_path: "/fpm-ping".into(),
                         fpm_status_path: "/fpm-status".into(),
-                        app_health_path: "/health.php".into(),
+                        app_health_path: self.stack.app.health_path.clone(),
                         fpm_master_pid: Some(self.daemons[0].pid()),
                         fpm_listen: Some(match self.stack.listen {
                             ListenKind::Tcp => FpmListen::Tcp { port: ports[1] },

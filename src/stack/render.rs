@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 
-use crate::scenario::{Pm, PoolConfig, StackSettings};
+use crate::scenario::{AppSettings, Pm, PoolConfig, StackSettings};
 
 const NGINX_TEMPLATE: &str = include_str!("../../docker/templates/nginx.conf.tmpl");
 const FPM_TEMPLATE: &str = include_str!("../../docker/templates/php-fpm.conf.tmpl");
@@ -43,6 +43,8 @@ pub struct Layout {
     pub fpm_user: Option<String>,
     /// Iterations of the app's CPU loop per `cpu.php` unit (see `calibrate`).
     pub cpu_unit_iterations: u64,
+    /// fpmlab's request agent (`docker/agent/fpmlab-agent.php`) as php-fpm sees it.
+    pub agent_path: PathBuf,
 }
 
 impl Layout {
@@ -131,6 +133,8 @@ pub fn render_configs(
             ("keepalive_timeout_s", s.keepalive_timeout_s.to_string()),
             ("nginx_listen", layout.nginx_listen.clone()),
             ("app_root", path(&layout.app_root)),
+            ("agent_path", path(&layout.agent_path)),
+            ("app_nginx_lines", app_nginx_lines(&s.app)),
             ("status_pass", layout.status_pass.clone()),
             ("fpm_pass", layout.fpm_pass.clone()),
             (
@@ -175,6 +179,8 @@ pub fn render_configs(
                 "cpu_unit_iterations",
                 layout.cpu_unit_iterations.to_string(),
             ),
+            ("agent_lines", agent_lines(&s.app, &layout.agent_path)),
+            ("app_pool_lines", app_pool_lines(&s.app)),
         ],
     )?;
 
@@ -183,6 +189,7 @@ pub fn render_configs(
         &[
             ("php_memory_limit", s.php_memory_limit.clone()),
             ("max_execution_time_s", s.max_execution_time_s.to_string()),
+            ("app_php_ini_lines", app_php_ini_lines(&s.app)),
         ],
     )?;
 
@@ -191,6 +198,51 @@ pub fn render_configs(
         php_fpm_conf,
         php_ini,
     })
+}
+
+/// `app.nginx` and the front controller's `location /`, indented into the server block.
+fn app_nginx_lines(app: &AppSettings) -> String {
+    let mut lines: Vec<String> = app.nginx.iter().map(|d| format!("        {d}")).collect();
+    if let Some(fc) = &app.front_controller {
+        lines.push(format!(
+            "        location / {{\n            try_files $uri $uri/ /{fc}?$query_string;\n        }}"
+        ));
+    }
+    lines.join("\n")
+}
+
+/// The agent as the pool's `auto_prepend_file` (an application's own prepend runs after it,
+/// from `FPMLAB_APP_PREPEND`); nothing when `app.agent = false`.
+fn agent_lines(app: &AppSettings, agent: &std::path::Path) -> String {
+    let mut lines = Vec::new();
+    if app.agent {
+        lines.push("; fpmlab's agent measures every request, whatever the application.".into());
+        lines.push(format!(
+            "php_admin_value[auto_prepend_file] = {}",
+            agent.display()
+        ));
+        if let Some(own) = app.php_ini.get("auto_prepend_file") {
+            lines.push(format!("env[FPMLAB_APP_PREPEND] = \"{own}\""));
+        }
+    }
+    lines.join("\n")
+}
+
+/// `app.pool` then `app.env` as pool lines.
+fn app_pool_lines(app: &AppSettings) -> String {
+    let pool = app.pool.iter().map(|(k, v)| format!("{k} = {v}"));
+    let env = app.env.iter().map(|(k, v)| format!("env[{k}] = \"{v}\""));
+    pool.chain(env).collect::<Vec<_>>().join("\n")
+}
+
+/// `app.php_ini` as php.ini lines; with the agent on, the application's own
+/// `auto_prepend_file` is chained by the agent instead.
+fn app_php_ini_lines(app: &AppSettings) -> String {
+    (app.php_ini.iter())
+        .filter(|(k, _)| !(app.agent && k.as_str() == "auto_prepend_file"))
+        .map(|(k, v)| format!("{k} = \"{v}\""))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The `pm` lines: only the keys that apply to the pm kind, so php-fpm's own defaults and

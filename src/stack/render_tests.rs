@@ -33,6 +33,7 @@ fn pool(pm: Pm) -> PoolConfig {
 fn layout(fpm_listen: &str) -> Layout {
     Layout {
         app_root: "/srv/app".into(),
+        agent_path: "/opt/fpmlab/agent/fpmlab-agent.php".into(),
         logs_dir: "/run/x/logs".into(),
         tmp_dir: "/run/x/tmp".into(),
         nginx_listen: "127.0.0.1:8080".into(),

@@ -11,6 +11,8 @@ use crate::stack::render::Layout;
 pub const COMPOSE_FILE: &str = "compose.yaml";
 /// Override file used when `stack.fpm_image` names the user's own php-fpm image.
 pub const FPM_IMAGE_FILE: &str = "compose.fpm-image.yaml";
+/// Override file used when `app.docker_network` names the network of the app's services.
+pub const APP_NETWORK_FILE: &str = "compose.app-network.yaml";
 /// php-fpm's binary in fpmlab's own image (Debian names it by version).
 pub const IMAGE_FPM_BIN: &str = "php-fpm8.2";
 /// php-fpm's binary in a user's image (`stack.fpm_image`): on PATH, as in the official
@@ -20,6 +22,8 @@ pub const USER_FPM_BIN: &str = "php-fpm";
 pub const APP_IN_CONTAINER: &str = "/var/www/app";
 /// Where the daemons log in the containers (the config's `logs/` on the host).
 pub const LOGS_IN_CONTAINER: &str = "/var/log/fpmlab";
+/// Where `docker/agent` is mounted in both containers.
+pub const AGENT_IN_CONTAINER: &str = "/opt/fpmlab/agent";
 /// somaxconn when the host's cannot be read (the kernel's default since 5.4).
 const DEFAULT_SOMAXCONN: u32 = 4096;
 
@@ -48,6 +52,7 @@ pub fn project_prefix(pid: u32) -> String {
 pub fn layout() -> Layout {
     Layout {
         app_root: PathBuf::from(APP_IN_CONTAINER),
+        agent_path: Path::new(AGENT_IN_CONTAINER).join(super::super::AGENT_FILE),
         logs_dir: PathBuf::from(LOGS_IN_CONTAINER),
         // The containers' own writable filesystem: pid file and nginx's temp paths.
         tmp_dir: PathBuf::from("/tmp"),
@@ -87,6 +92,8 @@ pub fn host_somaxconn() -> Option<u32> {
 pub struct EnvInputs<'a> {
     pub image: &'a str,
     pub app_dir: &'a Path,
+    /// The host directory holding fpmlab's agent (`docker/agent`).
+    pub agent_dir: &'a Path,
     pub stack_dir: &'a Path,
     pub logs_dir: &'a Path,
     pub stack: &'a StackSettings,
@@ -109,6 +116,7 @@ pub fn compose_env(i: &EnvInputs) -> Vec<(String, String)> {
     let mut env = vec![
         ("FPMLAB_IMAGE", i.image.to_string()),
         ("FPMLAB_APP_DIR", path(i.app_dir)),
+        ("FPMLAB_AGENT_DIR", path(i.agent_dir)),
         ("FPMLAB_STACK_DIR", path(i.stack_dir)),
         ("FPMLAB_LOG_DIR", path(i.logs_dir)),
         ("FPMLAB_CPUS", cpus),
@@ -123,6 +131,9 @@ pub fn compose_env(i: &EnvInputs) -> Vec<(String, String)> {
     ];
     if let Some(image) = &s.fpm_image {
         env.push(("FPMLAB_FPM_IMAGE", image.clone()));
+    }
+    if let Some(network) = &s.app.docker_network {
+        env.push(("FPMLAB_APP_NETWORK", network.clone()));
     }
     env.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }

@@ -131,6 +131,9 @@ impl DockerStack {
         if self.stack.fpm_image.is_some() {
             files.push(self.docker_dir.join(env::FPM_IMAGE_FILE));
         }
+        if self.stack.app.docker_network.is_some() {
+            files.push(self.docker_dir.join(env::APP_NETWORK_FILE));
+        }
         Compose {
             argv: self.compose_argv.clone(),
             project: self.project.clone(),
@@ -138,6 +141,7 @@ impl DockerStack {
             env: env::compose_env(&env::EnvInputs {
                 image,
                 app_dir: &self.app_root,
+                agent_dir: &super::docker_dir().join("agent"),
                 stack_dir: &self.stack_dir,
                 logs_dir: &self.logs_dir,
                 stack: &self.stack,
@@ -163,6 +167,16 @@ impl DockerStack {
         })
         .await
         .context("the image build panicked")??;
+        let image = if self.stack.app.packages.is_empty() {
+            image
+        } else {
+            let (packages, name) = (self.stack.app.packages.clone(), self.config.name.clone());
+            tokio::task::spawn_blocking(move || {
+                image::ensure_app_image(&image, &packages, &mut |line| eprintln!("[{name}] {line}"))
+            })
+            .await
+            .context("the application image build panicked")??
+        };
         if let Some(user_image) = &self.stack.fpm_image {
             let args = ["image", "inspect", "-f", "{{.Id}}", user_image];
             if docker(&args, QUERY_TIMEOUT).await.is_err() {
@@ -246,7 +260,7 @@ impl DockerStack {
             nginx_health_path: "/nginx-health".into(),
             fpm_ping_path: "/fpm-ping".into(),
             fpm_status_path: "/fpm-status".into(),
-            app_health_path: "/health.php".into(),
+            app_health_path: self.stack.app.health_path.clone(),
             fpm_master_pid: Some(master),
             fpm_listen: Some(FpmListen::Tcp { port: 9000 }),
             containers,
@@ -260,13 +274,12 @@ impl DockerStack {
             .no_proxy()
             .timeout(Duration::from_secs(2))
             .build()?;
-        let check_app = self.app_root.join("health.php").is_file();
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
             if let Some(dead) = cs.iter().find(|c| !alive(c.pid)) {
                 return Err(self.exited(compose, &dead.service).await);
             }
-            match ready(&client, base, check_app).await {
+            match ready(&client, base).await {
                 Ok(()) => return Ok(()),
                 Err(e) if Instant::now() > deadline => bail!(
                     "the docker stack did not become ready within {} s: {e}. See the logs in \

@@ -161,6 +161,86 @@ pub fn ensure_image(docker_dir: &Path, log: &mut dyn FnMut(&str)) -> Result<Stri
     )
 }
 
+/// The tag of the stack image `base` with `packages` added: `<base>-app-<12 hex digits of
+/// sha256 over the sorted package names>`, so the same list reuses the same image.
+pub fn app_image_tag(base: &str, packages: &[String]) -> String {
+    let mut sorted: Vec<&str> = packages.iter().map(String::as_str).collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let hash = format!("{:x}", Sha256::digest(sorted.join("\n").as_bytes()));
+    format!("{base}-app-{}", &hash[..12])
+}
+
+/// Makes sure an image with the application's Debian `packages` on top of the stack image
+/// `base` exists and returns its tag. Built like the base, without a registry: apt-get in a
+/// container of `base` on the host's network (the image carries the host's apt sources),
+/// then `docker commit`. Progress goes to `log`.
+pub fn ensure_app_image(
+    base: &str,
+    packages: &[String],
+    log: &mut dyn FnMut(&str),
+) -> Result<String> {
+    let tag = app_image_tag(base, packages);
+    if image_exists(&tag) {
+        log(&format!(
+            "image {tag} (with {}) present, reusing it",
+            packages.join(" ")
+        ));
+        return Ok(tag);
+    }
+    log(&format!(
+        "image {tag} missing: installing {} on {base}",
+        packages.join(" ")
+    ));
+    let name = format!(
+        "fpmlab-build-{}-{}",
+        std::process::id(),
+        &tag[tag.len() - 12..]
+    );
+    let install = format!(
+        "apt-get update -q && apt-get install -y -q --no-install-recommends {} && apt-get clean \
+         && rm -rf /var/lib/apt/lists/*",
+        packages.join(" ")
+    );
+    let mut run = Command::new("docker");
+    run.args([
+        "run",
+        "--name",
+        &name,
+        "--label",
+        LABEL,
+        "--network",
+        "host",
+    ])
+    .args(["-e", "DEBIAN_FRONTEND=noninteractive"]);
+    // A proxy apt uses on the host must reach apt in the container too.
+    for var in ["http_proxy", "https_proxy"] {
+        if let Ok(v) = std::env::var(var) {
+            run.args(["-e", &format!("{var}={v}")]);
+        }
+    }
+    run.args([base, "bash", "-c", &install]);
+    let installed = run_streamed(run, BUILD_TIMEOUT, log)?;
+    let committed = installed.success() && {
+        let mut commit = Command::new("docker");
+        commit.args(["commit", "--change", &format!("LABEL {LABEL}"), &name, &tag]);
+        matches!(run_captured(commit, BUILD_TIMEOUT), Ok(Some(out)) if out.status.success())
+    };
+    let mut rm = Command::new("docker");
+    rm.args(["rm", "-f", &name]);
+    let _ = run_captured(rm, QUERY_TIMEOUT);
+    if committed && image_exists(&tag) {
+        return Ok(tag);
+    }
+    bail!(
+        "app.packages: installing {} on {base} failed ({}):\n{}\nfix: check the package names \
+         (apt-cache policy NAME) and that Debian's archive is reachable (apt-get update)",
+        packages.join(" "),
+        installed.status_text(),
+        installed.tail_text()
+    )
+}
+
 /// Whether `docker image inspect` finds `image` (false also when the engine does not answer).
 fn image_exists(image: &str) -> bool {
     let mut cmd = Command::new("docker");
@@ -194,6 +274,23 @@ mod tests {
             fs::write(dir.path().join(name), format!("contents of {name}\n")).unwrap();
         }
         dir
+    }
+
+    #[test]
+    fn app_image_tags_follow_the_package_set() {
+        let p = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let a = app_image_tag("fpmlab-stack:abc", &p(&["php8.2-sqlite3", "php8.2-intl"]));
+        assert!(a.starts_with("fpmlab-stack:abc-app-"), "{a}");
+        assert_eq!(a.len(), "fpmlab-stack:abc-app-".len() + 12);
+        // Order and repeats do not matter; another set is another image.
+        assert_eq!(
+            a,
+            app_image_tag(
+                "fpmlab-stack:abc",
+                &p(&["php8.2-intl", "php8.2-sqlite3", "php8.2-intl"])
+            )
+        );
+        assert_ne!(a, app_image_tag("fpmlab-stack:abc", &p(&["php8.2-intl"])));
     }
 
     #[test]

@@ -170,9 +170,7 @@ fn mediawiki_through_its_front_controller_on_sqlite() {
     let fpm = std::fs::read_to_string(ran.config_dir(0).join("stack/php-fpm.conf")).unwrap();
     assert!(fpm.contains(&format!("env[MW_CONFIG_FILE] = \"{}\"", settings.display())));
     // The queueing collapse of the one-worker pool shows, in the app's own figures too:
-    // its service stays small while its queue wait and latency grow; the larger pool, on
-    // the same machine and traffic, does better (by how much depends on the machine's
-    // other load: two cores shared with nginx and the generator).
+    // its service stays small while its queue wait and latency grow (the APM sees nothing).
     let (s1, s4) = (&one.recorded.summary, &four.recorded.summary);
     assert!(
         s1.queue_wait.p99_us >= 10 * s1.service.p99_us,
@@ -180,15 +178,24 @@ fn mediawiki_through_its_front_controller_on_sqlite() {
         ran.table
     );
     assert!(s1.latency.p99_us >= 10 * s1.service.p99_us, "{}", ran.table);
+    // Beside it, the larger pool's requests spend their time working, not queueing: the
+    // share of latency the APM misses is far smaller. (Compared as that share, not as bare
+    // latency: on two cores shared with nginx, the generator and whatever else the machine
+    // runs, a saturated machine slows both pools, but the one-worker pool's time is still
+    // queue, the four-worker pool's still service.)
+    let missed =
+        |s: &fpmlab::record::Summary| s.queue_wait.p99_us as f64 / s.service.p99_us.max(1) as f64;
     assert!(
-        s1.latency.p99_us > s4.latency.p99_us && s1.queue_wait.p99_us > s4.queue_wait.p99_us,
-        "latency p99: static-1 {} µs, static-4 {} µs\n{}",
-        s1.latency.p99_us,
-        s4.latency.p99_us,
+        missed(s1) >= 2.0 * missed(s4),
+        "queue/service p99: static-1 {:.1}, static-4 {:.1}\n{}",
+        missed(s1),
+        missed(s4),
         ran.table
     );
     assert!(
-        one.recorded.summary.service.count > 0 && four.server.peak_total_workers.unwrap_or(0) >= 4
+        four.server.peak_total_workers.unwrap_or(0) >= 4,
+        "{:?}",
+        four.server
     );
 }
 
@@ -369,7 +376,24 @@ async fn the_agent_and_the_scripts_agree_per_request() {
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    let mut worst_us = 0;
+    let paths = [
+        "/cpu.php?units=3",
+        "/io.php?ms=5",
+        "/hello.php",
+        "/mem.php?mb=4",
+    ];
+    // A script's first request compiles it into opcache: time the agent counts (it starts
+    // before the script is loaded, as an APM does) and the script's own timer cannot. Warm
+    // both workers first; what is compared is then the same work.
+    for path in paths.iter().chain(&paths) {
+        let r = http
+            .get(format!("{}{path}", ep.base_url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let (mut worst_us, mut worst, mut over_1ms) = (0, String::new(), 0);
     for i in 0..40 {
         let path = [
             "/cpu.php?units=3",
@@ -396,8 +420,17 @@ async fn the_agent_and_the_scripts_agree_per_request() {
             (t.script_start_us, app_header(&resp, "x-fpm-script-start")),
             (t.script_end_us, app_header(&resp, "x-fpm-script-end")),
         ];
-        for (agent_us, app_us) in pairs {
-            worst_us = worst_us.max((agent_us - app_us).abs());
+        let mut this = 0;
+        for (field, (agent_us, app_us)) in ["rt", "start", "end"].iter().zip(pairs) {
+            let d = (agent_us - app_us).abs();
+            this = this.max(d);
+            if d > worst_us {
+                worst_us = d;
+                worst = format!("{path} {field}");
+            }
+        }
+        if this > 1000 {
+            over_1ms += 1;
         }
         // The agent starts first and ends last: it wraps the script.
         assert!(
@@ -425,9 +458,51 @@ async fn the_agent_and_the_scripts_agree_per_request() {
         .unwrap();
     assert_eq!(h.status(), 200);
     assert_eq!(h.text().await.unwrap(), "ok\n");
+
+    // The agent's own cost: the same script on a second stack without it, requests
+    // alternating between the two, timed by php-fpm itself (its access log's duration).
+    let mut without = StackSettings::default();
+    without.app.agent = false;
+    let mut bare =
+        fpmlab::stack::create(&Driver::Native, &without, &pool, &dir.path().join("off")).unwrap();
+    let bare_ep = bare.up().await.unwrap();
+    for _ in 0..200 {
+        for base in [&ep.base_url, &bare_ep.base_url] {
+            let r = http.get(format!("{base}/hello.php")).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            assert_eq!(
+                r.headers().contains_key("x-fpmlab-agent"),
+                *base == ep.base_url
+            );
+        }
+    }
     stack.down().await.unwrap();
-    assert!(worst_us <= 1000, "the two methods differ by {worst_us} µs");
-    eprintln!("agent vs scripts: worst difference {worst_us} µs over 40 requests");
+    bare.down().await.unwrap();
+    let median_ms = |side: &str| {
+        let log = dir.path().join(side).join("logs/php-fpm-access.log");
+        let text = std::fs::read_to_string(log).unwrap();
+        let mut d: Vec<f64> = (text.lines())
+            .filter(|l| l.contains("/hello.php"))
+            .filter_map(|l| l.split("dur_ms=").nth(1)?.split(' ').next()?.parse().ok())
+            .collect();
+        assert!(d.len() >= 200, "{side}: {} lines", d.len());
+        d.sort_by(f64::total_cmp);
+        d[d.len() / 2]
+    };
+    let (on, off) = (median_ms("on"), median_ms("off"));
+    eprintln!(
+        "agent vs scripts: worst difference {worst_us} µs ({worst}), {over_1ms} over 1 ms, of 40 \
+         requests; \
+         hello.php median {on:.3} ms with the agent, {off:.3} ms without (cost {:.3} ms)",
+        on - off
+    );
+    // Within 1 ms per request (a few statements apart: tens of µs on a quiet machine).
+    assert!(
+        over_1ms == 0,
+        "{over_1ms} requests differ by more than 1 ms, the worst by {worst_us} µs ({worst})"
+    );
+    // A generous bound: the agent is one include, one buffer and one header.
+    assert!(on - off < 2.0, "the agent costs {:.3} ms", on - off);
 }
 
 #[test]

@@ -5,9 +5,8 @@
 //
 // It reports, in one response header sent with the application's own headers:
 //   X-Fpmlab-Agent: rt=<REQUEST_TIME_FLOAT> start=<agent start> end=<response leaves> pid=<pid> mem=<peak bytes>
-// `end` is taken when the response's first bytes leave PHP: at the end of the script (the
-// agent buffers the output until then), or at the application's first explicit flush for
-// one that streams. A worker that dies, a script cut before it answers, or one that ends in
+// `end` is the script's end, or, for an application that sends its response before it ends
+// (a flush, streaming, fastcgi_finish_request), the moment the first bytes leave. A worker that dies, a script cut before it answers, or one that ends in
 // a fatal error (max_execution_time, memory_limit) gets no such header: the request is then
 // "unreported by the app", as an APM would miss it.
 //
@@ -30,22 +29,19 @@ if (($_SERVER['FPMLAB_HEALTH'] ?? '') === '1') {
 
 // A request may ask not to be measured (to measure the agent's own cost beside it).
 if (($_SERVER['HTTP_X_FPMLAB_AGENT'] ?? '') !== 'off') {
-    // An output buffer of our own, under any the application opens: its handler runs when
-    // the response's first bytes leave (a flush, or the end of the script), before PHP
-    // sends the head, so the header still goes out with it (ob_gzhandler adds its own the
-    // same way). Unlike header_register_callback, which holds one callback that an
-    // application may take over, every application leaves this one in place.
+    // The script's end: the first shutdown function (registered before the application can
+    // register any) runs right after the script's last statement, before PHP flushes the
+    // output and sends the head, so the header still goes out with it.
+    register_shutdown_function('fpmlab_agent_header');
+    // An application that sends its response before it ends (a flush, streaming,
+    // fastcgi_finish_request) passes through this buffer of ours, under any it opens: its
+    // handler runs when the first bytes leave, while the head can still take the header
+    // (ob_gzhandler adds its own the same way). Unlike header_register_callback, which holds
+    // one callback that an application may take over, every application leaves it in place.
     ob_start(static function (string $buffer): string {
-        static $sent = false;
-        if (!$sent) {
-            $sent = true;
-            fpmlab_agent_header();
-        }
+        fpmlab_agent_header();
         return $buffer;
     });
-    // A script that ends with no output at all, and whose buffer was discarded: the
-    // shutdown functions still run before PHP sends the head.
-    register_shutdown_function('fpmlab_agent_header');
 }
 
 function fpmlab_agent_header(): void

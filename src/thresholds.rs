@@ -43,13 +43,7 @@ mod tests {
     use super::*;
     use crate::scenario::Threshold;
 
-    fn fixture() -> RunResult {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/bursts/run.json"
-        );
-        RunResult::load(std::path::Path::new(path)).unwrap()
-    }
+    use crate::results::test_fixture as fixture;
 
     fn threshold(metric: &str, min: Option<f64>, max: Option<f64>) -> Threshold {
         Threshold {

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use fpmlab::scenario::{Driver, ListenKind, LoadSettings, Plan, Pm, PoolConfig, StackSettings};
+use fpmlab::scenario::{Driver, ListenKind, LoadSettings, Plan, PoolConfig, StackSettings};
 use fpmlab::stack;
 
 /// The CPU the stack and the contending threads share.
@@ -34,17 +34,7 @@ fn plan() -> Plan {
 }
 
 fn one_worker() -> PoolConfig {
-    PoolConfig {
-        name: "static-1".into(),
-        pm: Pm::Static,
-        max_children: 1,
-        start_servers: None,
-        min_spare_servers: None,
-        max_spare_servers: None,
-        max_spawn_rate: None,
-        process_idle_timeout_s: None,
-        max_requests: 0,
-    }
+    PoolConfig::static_pool("static-1", 1)
 }
 
 /// Busy threads pinned to [`CPU`] until dropped: the worker then gets a fraction of its core.

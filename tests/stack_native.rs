@@ -34,17 +34,7 @@ fn plan(listen: ListenKind) -> Plan {
 }
 
 fn static_pool(children: u32) -> PoolConfig {
-    PoolConfig {
-        name: "static2".into(),
-        pm: Pm::Static,
-        max_children: children,
-        start_servers: None,
-        min_spare_servers: None,
-        max_spare_servers: None,
-        max_spawn_rate: None,
-        process_idle_timeout_s: None,
-        max_requests: 0,
-    }
+    PoolConfig::static_pool("static2", children)
 }
 
 /// Pids of live (non-zombie) processes whose command line mentions `needle`, plus every

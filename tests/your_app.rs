@@ -350,19 +350,9 @@ async fn the_agent_and_the_scripts_agree_per_request() {
     if !common::native_stack() {
         return;
     }
-    use fpmlab::scenario::{Driver, Pm, PoolConfig, StackSettings};
+    use fpmlab::scenario::{Driver, PoolConfig, StackSettings};
     let dir = tempfile::tempdir().unwrap();
-    let pool = PoolConfig {
-        name: "static-2".into(),
-        pm: Pm::Static,
-        max_children: 2,
-        start_servers: None,
-        min_spare_servers: None,
-        max_spare_servers: None,
-        max_spawn_rate: None,
-        process_idle_timeout_s: None,
-        max_requests: 0,
-    };
+    let pool = PoolConfig::static_pool("static-2", 2);
     let mut stack = fpmlab::stack::create(
         &Driver::Native,
         &StackSettings::default(),

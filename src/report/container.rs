@@ -67,20 +67,10 @@ mod tests {
     use super::*;
     use crate::events::Event;
     use crate::probe::{ContainerPeaks, ContainerSummary};
-    use crate::scenario::{Pm, PoolConfig};
+    use crate::scenario::PoolConfig;
 
     fn config() -> ConfigResult {
-        ConfigResult::pending(&PoolConfig {
-            name: "static-4".into(),
-            pm: Pm::Static,
-            max_children: 4,
-            start_servers: None,
-            min_spare_servers: None,
-            max_spare_servers: None,
-            max_spawn_rate: None,
-            process_idle_timeout_s: None,
-            max_requests: 0,
-        })
+        ConfigResult::pending(&PoolConfig::static_pool("static-4", 4))
     }
 
     #[test]

@@ -104,15 +104,8 @@ fn ended(s: &Summary) -> u64 {
 mod tests {
     use super::*;
     use crate::metric::{all, find};
-    use crate::results::RunResult;
 
-    fn fixture() -> RunResult {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/bursts/run.json"
-        );
-        RunResult::load(std::path::Path::new(path)).unwrap()
-    }
+    use crate::results::test_fixture as fixture;
 
     #[test]
     fn every_metric_reads_its_figure() {

@@ -242,3 +242,13 @@ impl Environment {
         }
     }
 }
+
+/// The run.json every unit test of the readers loads (`tests/fixtures/bursts/run.json`).
+#[cfg(test)]
+pub(crate) fn test_fixture() -> RunResult {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/bursts/run.json"
+    );
+    RunResult::load(Path::new(path)).unwrap()
+}

@@ -185,6 +185,24 @@ pub struct PoolConfig {
     pub max_requests: u32,
 }
 
+impl PoolConfig {
+    /// `pm = static` with `children` workers and php-fpm's defaults otherwise: the plainest
+    /// pool, for callers that build one by hand (tests, tools).
+    pub fn static_pool(name: &str, children: u32) -> Self {
+        PoolConfig {
+            name: name.into(),
+            pm: Pm::Static,
+            max_children: children,
+            start_servers: None,
+            min_spare_servers: None,
+            max_spare_servers: None,
+            max_spawn_rate: None,
+            process_idle_timeout_s: None,
+            max_requests: 0,
+        }
+    }
+}
+
 /// One traffic phase.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Phase {

@@ -253,9 +253,11 @@ fn parse_json(bytes: &[u8]) -> Result<Table, String> {
             row.push(match &map[c] {
                 serde_json::Value::String(s) => s.clone(),
                 v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_)) => v.to_string(),
-                _ => return Err(format!(
+                _ => {
+                    return Err(format!(
                     "item {i}, key \"{c}\": only strings, numbers and booleans can be substituted"
-                )),
+                ))
+                }
             });
         }
         rows.push(row);

@@ -51,6 +51,10 @@ pub struct RunArgs {
     /// Base URL of an external stack, e.g. http://127.0.0.1:8080 (with --stack external).
     #[arg(long)]
     pub target: Option<String>,
+    /// Allow --target to name HOST, a host outside the loopback range (127.0.0.0/8, ::1,
+    /// localhost): load tests against another machine are deliberate, never a typo.
+    #[arg(long, value_name = "HOST")]
+    pub allow_remote: Option<String>,
     /// Run directory (default: results/<scenario>/<timestamp>).
     #[arg(long)]
     pub out: Option<PathBuf>,

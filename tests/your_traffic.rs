@@ -372,3 +372,55 @@ fn a_get_with_a_body_is_valid_with_a_warning() {
     assert_eq!(o.status.code(), Some(0), "{all}");
     assert!(all.contains("a GET request with a body"), "{all}");
 }
+
+/// A target outside 127.0.0.0/8 is refused before anything starts, from the URL's text:
+/// no DNS look-up (an `.invalid` name would fail to resolve with another message), no
+/// connection (192.0.2.1 is a documentation address that nothing answers; a connect
+/// attempt would hang or time out, not return at once), no run directory.
+#[test]
+fn a_remote_target_is_refused_unless_its_host_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = common::scenario(
+        dir.path(),
+        "remote",
+        "[[config]]\npm = \"static\"\nmax_children = 1\n\
+         [[phase]]\nduration = \"1s\"\npattern = \"constant\"\nrate = 1\n\
+         [[request]]\npath = \"/hello.php\"\n",
+    );
+    for (target, allow, says) in [
+        (
+            "http://192.0.2.1:8080",
+            None,
+            "add --allow-remote 192.0.2.1",
+        ),
+        (
+            "http://shop.example.invalid/",
+            None,
+            "add --allow-remote shop.example.invalid",
+        ),
+        (
+            "http://192.0.2.1:8080",
+            Some("192.0.2.2"),
+            "name the target's host, --allow-remote 192.0.2.1",
+        ),
+    ] {
+        let out = dir.path().join("out");
+        let mut cmd = Command::new(common::bin());
+        cmd.args(["run", path.to_str().unwrap(), "--stack", "external"])
+            .args(["--target", target, "--quiet", "--out"])
+            .arg(&out);
+        if let Some(host) = allow {
+            cmd.args(["--allow-remote", host]);
+        }
+        let started = std::time::Instant::now();
+        let o = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{target}: {err}");
+        assert!(
+            err.contains(says) && !err.contains("resolve"),
+            "{target}: {err}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        assert!(!out.exists(), "{target}: a run directory was made");
+    }
+}

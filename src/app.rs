@@ -253,6 +253,12 @@ fn run(args: &RunArgs) -> u8 {
     let to_stdout = !args.exports.uses_stdout();
     let say = printer(to_stdout);
     say(table::render(result).trim_end());
+    if args.per_kind {
+        say(&format!(
+            "\nper request kind:\n{}",
+            table::render_per_kind(result)
+        ));
+    }
     say(&format!(
         "\nresults: {}",
         finished.dir.join("run.json").display()

@@ -64,6 +64,9 @@ pub struct RunArgs {
     /// No progress display.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Also print one row per config, phase and request kind under the table.
+    #[arg(long)]
+    pub per_kind: bool,
     /// Do not write report.html into the run directory.
     #[arg(long)]
     pub no_report: bool,

@@ -118,7 +118,20 @@ fn headers_cookies_bodies_and_data_reach_the_app_request_by_request() {
     }
     let dir = tempfile::tempdir().unwrap();
     write_data(dir.path());
-    let ran = common::run_text_end_to_end(dir.path(), "echo", &scenario_text());
+    let path = common::scenario(dir.path(), "echo", &scenario_text());
+    let out = dir.path().join("echo");
+    let o = Command::new(common::bin())
+        .args([
+            "run",
+            path.to_str().unwrap(),
+            "--stack",
+            "native",
+            "--quiet",
+        ])
+        .args(["--per-kind", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let ran = common::finish(o, &out, Some(0));
     let c = ran.config(0);
     let sent = c.recorded.summary.sent;
     assert!(sent >= 50, "only {sent} requests");
@@ -211,12 +224,21 @@ fn headers_cookies_bodies_and_data_reach_the_app_request_by_request() {
         .map(|v| v["headers"]["X-Token"].as_str().unwrap())
         .collect();
     assert!(tokens.len() > 1, "random pick drew {tokens:?}");
-    // Per-kind figures are in run.json; --per-kind shows them in the table.
+    // Per-kind figures are in run.json; --per-kind shows them under the table.
     let kinds = &c.recorded.phases[0].kinds;
     assert_eq!(
         kinds.iter().map(|k| k.name.as_str()).collect::<Vec<_>>(),
         ["checkout", "upload", "plain"]
     );
+    let (_, per_kind) = ran.table.split_once("per request kind:").expect(&ran.table);
+    for (k, n) in kinds.iter().zip(seen) {
+        assert_eq!(k.summary.sent, n as u64, "{}", k.name);
+        let line = per_kind
+            .lines()
+            .find(|l| l.contains(&format!(" {} ", k.name)))
+            .unwrap_or_else(|| panic!("no row for {} in:\n{per_kind}", k.name));
+        assert!(line.contains(&format!(" {n} ")), "{line}");
+    }
 }
 
 #[test]

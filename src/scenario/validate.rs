@@ -89,6 +89,20 @@ pub fn validate(
         .filter_map(|(i, r)| request(&mut p, &mut warnings, base_dir, i, r))
         .collect();
     unique(&mut p, "request", requests.iter().map(|r| r.name.as_str()));
+    // nginx answers 413 to a body over its client_max_body_size (1m by default): say so now
+    // rather than let every request of the kind fail.
+    let body_limit_set = raw
+        .app
+        .nginx
+        .iter()
+        .any(|d| d.trim_start().starts_with("client_max_body_size"));
+    if !matches!(driver, Driver::External { .. }) && !body_limit_set {
+        for r in &requests {
+            if let Some(b) = r.body.as_ref().filter(|b| b.size_bytes > 1024 * 1024) {
+                warnings.push(format!("request \"{}\": a body of {} bytes is over nginx's default client_max_body_size (1m), so nginx answers 413: add app.nginx = [\"client_max_body_size 20m;\"]", r.name, b.size_bytes));
+            }
+        }
+    }
     let thresholds = super::threshold::validate(&mut p, &raw.threshold, &configs, &phases);
 
     if let Some(s) = &stack {

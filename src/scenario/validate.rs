@@ -491,7 +491,8 @@ fn request_body(
         (None, Some(file)) => {
             let path = base_dir.join(file);
             match traffic::read_capped(&path, traffic::MAX_BODY_FILE_BYTES) {
-                Ok((bytes, _)) => (None, Some(path), bytes),
+                // Absolute in run.json, so the result says which file whatever the cwd.
+                Ok((bytes, _)) => (None, Some(absolute(path)), bytes),
                 Err(e) => {
                     p.push(f("body_file"), e);
                     return None;
@@ -515,6 +516,11 @@ fn request_body(
         sha256,
         content: std::sync::Arc::new(content),
     })
+}
+
+/// The canonical path of a file that was just read (the path as given if that fails).
+fn absolute(path: std::path::PathBuf) -> std::path::PathBuf {
+    std::fs::canonicalize(&path).unwrap_or(path)
 }
 
 /// `data` and `data_pick`: the file is read and parsed here, once, before any load.
@@ -552,7 +558,7 @@ fn data_source(
         .map_err(|e| p.push(f("data"), format!("{} {e}", path.display())))
         .ok()?;
     Some(DataSource {
-        file: path,
+        file: absolute(path),
         format: format.into(),
         pick: pick?,
         columns: table.columns,

@@ -335,6 +335,12 @@ fn report(args: &ReportArgs) -> u8 {
         eprintln!("error: {e:#}");
         return exit::INVALID;
     }
+    if args.per_kind {
+        say(&format!(
+            "per request kind:\n{}",
+            table::render_per_kind(&run)
+        ));
+    }
     if write_exports(&run, &requests, &say) {
         exit::OK
     } else {

@@ -109,6 +109,9 @@ pub struct ReportArgs {
     /// Only the exports: no HTML report.
     #[arg(long, conflicts_with = "out")]
     pub no_html: bool,
+    /// Print one row per config, phase and request kind.
+    #[arg(long)]
+    pub per_kind: bool,
     #[command(flatten)]
     pub exports: ExportArgs,
 }

@@ -239,6 +239,20 @@ fn headers_cookies_bodies_and_data_reach_the_app_request_by_request() {
             .unwrap_or_else(|| panic!("no row for {} in:\n{per_kind}", k.name));
         assert!(line.contains(&format!(" {n} ")), "{line}");
     }
+    // `report --per-kind` prints the same rows from run.json.
+    let o = Command::new(common::bin())
+        .args(["report", out.to_str().unwrap(), "--per-kind", "--no-html"])
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{printed}");
+    let table_of = |text: &str| text.trim().split("\n\n").next().unwrap_or("").to_string();
+    assert_eq!(
+        printed
+            .split_once("per request kind:")
+            .map(|(_, t)| table_of(t)),
+        Some(table_of(per_kind))
+    );
 }
 
 #[test]

@@ -51,6 +51,10 @@ pub struct RunArgs {
     /// Base URL of an external stack, e.g. http://127.0.0.1:8080 (with --stack external).
     #[arg(long)]
     pub target: Option<String>,
+    /// Allow --target to name HOST, a host outside the loopback range (127.0.0.0/8, ::1,
+    /// localhost): load tests against another machine are deliberate, never a typo.
+    #[arg(long, value_name = "HOST")]
+    pub allow_remote: Option<String>,
     /// Run directory (default: results/<scenario>/<timestamp>).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -60,6 +64,9 @@ pub struct RunArgs {
     /// No progress display.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Also print one row per config, phase and request kind under the table.
+    #[arg(long)]
+    pub per_kind: bool,
     /// Do not write report.html into the run directory.
     #[arg(long)]
     pub no_report: bool,
@@ -102,6 +109,9 @@ pub struct ReportArgs {
     /// Only the exports: no HTML report.
     #[arg(long, conflicts_with = "out")]
     pub no_html: bool,
+    /// Print one row per config, phase and request kind.
+    #[arg(long)]
+    pub per_kind: bool,
     #[command(flatten)]
     pub exports: ExportArgs,
 }

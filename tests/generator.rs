@@ -141,6 +141,9 @@ fn plan(phases: Vec<Phase>, paths: &[&str], timeout_ms: u64, max_in_flight: usiz
                 method: "GET".into(),
                 path: p.to_string(),
                 weight: 1,
+                headers: Default::default(),
+                body: None,
+                data: None,
             })
             .collect(),
     }

@@ -70,13 +70,16 @@ fn main() {
 
     let closed = peers::closed_phase(secs);
     let (mut wrk, mut oha, mut fpm) = (Vec::new(), Vec::new(), Vec::new());
+    let mut fpm_post = Vec::new();
+    let post = peers::post_request(dir.path());
     for round in 1..=rounds {
-        eprintln!("closed loop, round {round}: wrk, oha, fpmlab");
+        eprintln!("closed loop, round {round}: wrk, oha, fpmlab GET, fpmlab POST");
         wrk.push(peers::wrk(&url, secs));
         if have_oha {
             oha.push(peers::oha(&url, secs, None));
         }
         fpm.push(peers::fpmlab(&url, dir.path(), &closed));
+        fpm_post.push(peers::fpmlab_with(&url, dir.path(), &closed, &post));
     }
     let mut open: Vec<(u64, Vec<Measured>, Vec<Measured>)> =
         rates.iter().map(|&r| (r, Vec::new(), Vec::new())).collect();
@@ -103,6 +106,7 @@ fn main() {
         peers::CONNECTIONS
     ));
     closed_table(&mut r, &[("wrk", &wrk), ("oha", &oha), ("fpmlab", &fpm)]);
+    post_table(&mut r, &fpm, &fpm_post);
     open_table(&mut r, secs, &open);
     if std::env::var("BENCH_LONG").is_ok() {
         memory_run(&mut r, &url, dir.path());
@@ -129,6 +133,27 @@ fn closed_table(r: &mut Report, runs: &[(&str, &Vec<Measured>)]) {
             fp_cpu / cpu
         ));
     }
+}
+
+/// fpmlab's POST path (1 KiB body, 5 headers, a token per request from a CSV) against its
+/// plain GET: the fast path holds when both ratios stay within 10 %.
+fn post_table(r: &mut Report, get: &[Measured], post: &[Measured]) {
+    r.line("\n## fpmlab: POST with a 1 KiB body and 5 headers (token from a CSV) against plain GET, closed loop\n");
+    r.line("| request | requests/s | CPU µs/request | POST ÷ GET: throughput | POST ÷ GET: CPU/request |");
+    r.line("| --- | ---: | ---: | ---: | ---: |");
+    let (g_rps, g_cpu) = (med(get, Measured::rps), med(get, Measured::cpu_us_per_req));
+    let (p_rps, p_cpu) = (
+        med(post, Measured::rps),
+        med(post, Measured::cpu_us_per_req),
+    );
+    r.line(format!(
+        "| GET / | {g_rps:.0} | {g_cpu:.2} | 1.00× | 1.00× |"
+    ));
+    r.line(format!(
+        "| POST /api/cart | {p_rps:.0} | {p_cpu:.2} | {:.2}× | {:.2}× |",
+        p_rps / g_rps,
+        p_cpu / g_cpu
+    ));
 }
 
 fn open_table(r: &mut Report, secs: u64, open: &[(u64, Vec<Measured>, Vec<Measured>)]) {

@@ -105,10 +105,38 @@ pub fn constant_phase(secs: u64, rate: u64) -> String {
 /// fpmlab with full recording (histograms, timeline, status counts, run.json), against the
 /// target as an external stack.
 pub fn fpmlab(url: &str, dir: &Path, phase: &str) -> Measured {
+    fpmlab_with(url, dir, phase, "path = \"/\"\n")
+}
+
+/// A POST of a 1 KiB JSON body with 5 headers, the bearer token filled per request from a
+/// 1000-row CSV (written into `dir`): what real API traffic costs the generator.
+pub fn post_request(dir: &Path) -> String {
+    let mut csv = String::from("token\n");
+    for i in 0..1000 {
+        csv.push_str(&format!(
+            "tok-{i:06}-{:016x}\n",
+            (i as u64).wrapping_mul(0x9E37_79B9)
+        ));
+    }
+    std::fs::write(dir.join("tokens.csv"), csv).unwrap();
+    // 1024 bytes: a JSON object padded to size.
+    let prefix = r#"{"items":[1,2,3],"pad":""#;
+    let body = format!("{prefix}{}\"}}", "x".repeat(1024 - prefix.len() - 2));
+    assert_eq!(body.len(), 1024);
+    format!(
+        "path = \"/api/cart\"\nmethod = \"POST\"\ncontent_type = \"application/json\"\n\
+         body = '{body}'\ndata = \"tokens.csv\"\n\
+         headers = {{ Authorization = \"Bearer {{{{token}}}}\", Cookie = \"session=abc123; cart=77\", \
+         Accept = \"application/json\", X-Tenant = \"acme\", X-Request-Source = \"bench\" }}\n"
+    )
+}
+
+/// [`fpmlab`] with the `[[request]]` body given (its keys, after the table header).
+pub fn fpmlab_with(url: &str, dir: &Path, phase: &str, request: &str) -> Measured {
     let scenario = dir.join("bench.toml");
     std::fs::write(
         &scenario,
-        format!("# generator benchmark\n[load]\nclient_timeout = \"10s\"\nmax_in_flight = 100000\n[[config]]\nname = \"bench\"\npm = \"static\"\nmax_children = 1\n{phase}\n[[request]]\npath = \"/\"\n"),
+        format!("# generator benchmark\n[load]\nclient_timeout = \"10s\"\nmax_in_flight = 100000\n[[config]]\nname = \"bench\"\npm = \"static\"\nmax_children = 1\n{phase}\n[[request]]\n{request}"),
     )
     .unwrap();
     let out = dir.join("run");

@@ -13,6 +13,7 @@ use tokio::net::TcpStream;
 
 use super::http::{parse_head, BodySkipper, Head, Parsed, RequestTemplate};
 use crate::record::{Ending, FailureKind, FpmTiming};
+use crate::scenario::RequestKind;
 
 /// Initial read buffer of a connection: a typical response head and small body in one read,
 /// small enough for thousands of connections in a burst.
@@ -57,8 +58,8 @@ struct Early {
 
 impl Client {
     /// `base_url` is `http://host:port`; the host is resolved once, here. `kinds` are the
-    /// (method, path) of each request kind, indexed as the plan's.
-    pub async fn new(base_url: &str, kinds: &[(String, String)]) -> anyhow::Result<Self> {
+    /// plan's request kinds, in its order.
+    pub async fn new(base_url: &str, kinds: &[RequestKind]) -> anyhow::Result<Self> {
         let rest = base_url.strip_prefix("http://").ok_or_else(|| {
             anyhow::anyhow!("{base_url}: only http:// targets are supported (put TLS in front of fpmlab's target, not between)")
         })?;
@@ -68,24 +69,28 @@ impl Client {
         } else {
             format!("{authority}:80")
         };
+        let mut templates = Vec::with_capacity(kinds.len());
+        for k in kinds {
+            if !k.method.bytes().all(|b| b.is_ascii_alphabetic()) || !k.path.starts_with('/') {
+                anyhow::bail!(
+                    "request {} {}: the method must be a word and the path start with /",
+                    k.method,
+                    k.path
+                );
+            }
+            templates.push(
+                RequestTemplate::for_kind(k, authority)
+                    .map_err(|e| anyhow::anyhow!("request \"{}\": {e}", k.name))?,
+            );
+        }
         let addr = tokio::net::lookup_host(&with_port)
             .await
             .map_err(|e| anyhow::anyhow!("cannot resolve {with_port}: {e}"))?
             .next()
             .ok_or_else(|| anyhow::anyhow!("{with_port} resolves to no address"))?;
-        for (method, path) in kinds {
-            if !method.bytes().all(|b| b.is_ascii_alphabetic()) || !path.starts_with('/') {
-                anyhow::bail!(
-                    "request {method} {path}: the method must be a word and the path start with /"
-                );
-            }
-        }
         Ok(Client {
             addr,
-            templates: kinds
-                .iter()
-                .map(|(m, p)| RequestTemplate::new(m, p, authority))
-                .collect(),
+            templates,
             idle: RefCell::new(Vec::new()),
         })
     }
@@ -108,13 +113,13 @@ impl Client {
         })
     }
 
-    /// Sends one request of kind `kind` and reads the whole response. The caller bounds it
-    /// with the client timeout.
-    pub async fn exchange(&self, kind: usize, id: u64) -> Exchange {
+    /// Sends one request of kind `kind`, filled from data row `row`, and reads the whole
+    /// response. The caller bounds it with the client timeout.
+    pub async fn exchange(&self, kind: usize, id: u64, row: usize) -> Exchange {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.try_exchange(kind, id).await {
+            match self.try_exchange(kind, id, row).await {
                 Ok(x) => return x,
                 Err((early, _)) if early.retryable && attempt == 1 => continue,
                 Err((early, sent)) => {
@@ -137,6 +142,7 @@ impl Client {
         &self,
         kind: usize,
         id: u64,
+        row: usize,
     ) -> Result<Exchange, (Early, Option<Instant>)> {
         let popped = self.idle.borrow_mut().pop();
         let (mut c, reused) = match popped {
@@ -144,7 +150,7 @@ impl Client {
             None => (self.connect().await.map_err(|e| (e, None))?, false),
         };
         let template = &self.templates[kind];
-        template.render(id, &mut c.write_buf);
+        template.render(id, row, &mut c.write_buf);
         let sent = Instant::now();
         if let Err(e) = c.stream.write_all(&c.write_buf).await {
             let early = Early {

@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::client::Client;
 use super::rng::{Rng, WeightedPick};
+use super::rows::RowPicker;
 use super::schedule::{Schedule, Scheduled};
 use super::timer::PreciseTimer;
 use crate::record::{Ending, FailureKind, Live, Outcome, Recorder};
@@ -63,6 +64,9 @@ impl Shared {
 /// Everything one request task needs; lives on the load thread only.
 struct Ctx {
     client: Client,
+    /// Each kind's data-row picker; a row is picked as its request's id is, at send time,
+    /// so ids and rows follow the same order.
+    rows: RefCell<Vec<RowPicker>>,
     recorder: Rc<RefCell<Recorder>>,
     in_flight: Cell<u64>,
     next_id: Cell<u64>,
@@ -110,13 +114,9 @@ fn run_here(
     let local = tokio::task::LocalSet::new();
     let recorder = Rc::new(RefCell::new(shared.recorder.lock().expect("lock").clone()));
     let result = local.block_on(&rt, async {
-        let kinds: Vec<(String, String)> = plan
-            .requests
-            .iter()
-            .map(|r| (r.method.clone(), r.path.clone()))
-            .collect();
         let ctx = Rc::new(Ctx {
-            client: Client::new(base_url, &kinds).await?,
+            client: Client::new(base_url, &plan.requests).await?,
+            rows: RefCell::new(RowPicker::for_kinds(&plan.requests, plan.seed)),
             recorder: recorder.clone(),
             in_flight: Cell::new(0),
             next_id: Cell::new(1),
@@ -330,6 +330,7 @@ async fn one(
     ctx.recorder.borrow_mut().on_send(phase, kind, now, n);
     let id = ctx.next_id.get();
     ctx.next_id.set(id + 1);
+    let row = ctx.rows.borrow_mut()[kind].pick();
     let mut req = InFlight {
         ctx,
         phase,
@@ -343,7 +344,7 @@ async fn one(
         .reset(tokio::time::Instant::from_std(now) + ctx.timeout);
     let outcome = match tokio::select! {
         biased;
-        x = ctx.client.exchange(kind, id) => Ok(x),
+        x = ctx.client.exchange(kind, id, row) => Ok(x),
         () = deadline.as_mut() => Err(()),
     } {
         Ok(x) => Outcome {

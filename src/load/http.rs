@@ -1,31 +1,136 @@
 //! The HTTP/1.1 wire format as the load path needs it, and nothing more: requests rendered
-//! once per kind (only the id changes per request), response heads parsed in place with
+//! once per kind (only the id and the data row's values change per request), response heads parsed in place with
 //! `httparse`, and bodies skipped without being kept. Pure code: no sockets here.
 
+use std::sync::Arc;
+
 use crate::record::FpmTiming;
+use crate::scenario::traffic::{parse_template, Part};
+use crate::scenario::RequestKind;
 
 /// Most headers a response head may carry; a head with more is refused as invalid.
 const MAX_HEADERS: usize = 64;
 
-/// One request kind's bytes around its `X-Fpmlab-Id` value.
+/// One piece of a rendered request.
+#[derive(Debug, Clone, PartialEq)]
+enum Seg {
+    /// Bytes sent as they are.
+    Lit(Vec<u8>),
+    /// The request's id (`X-Fpmlab-Id`).
+    Id,
+    /// The picked row's value of this column.
+    Col(usize),
+    /// The body's length, when placeholders make it vary per request.
+    ContentLength,
+}
+
+/// One request kind, rendered once into pieces: everything that never changes is one
+/// literal, and per request only the id and the picked row's values are written. A kind
+/// with no placeholders is a literal, the id and a literal.
 #[derive(Debug, Clone)]
 pub struct RequestTemplate {
-    head: Vec<u8>,
+    /// The request line and headers, then (with a body) the body itself.
+    segs: Vec<Seg>,
+    /// The body's literal bytes, for `Content-Length` when it varies.
+    body_fixed_len: usize,
+    /// The columns the body uses, once per occurrence.
+    body_cols: Vec<usize>,
+    /// The data file's rows (empty without one).
+    rows: Arc<Vec<Vec<String>>>,
     /// False for HEAD: its response has no body whatever its headers say.
     expects_body: bool,
 }
 
 impl RequestTemplate {
-    /// `authority` is the `Host` header (`host:port`); `path` includes the query.
+    /// A plain request: `authority` is the `Host` header (`host:port`); `path` includes the
+    /// query.
     pub fn new(method: &str, path: &str, authority: &str) -> Self {
-        let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: fpmlab/{}\r\nX-Fpmlab-Id: ",
-            env!("CARGO_PKG_VERSION")
+        let kind = RequestKind {
+            name: String::new(),
+            method: method.into(),
+            path: path.into(),
+            weight: 1,
+            headers: Default::default(),
+            body: None,
+            data: None,
+        };
+        Self::for_kind(&kind, authority).expect("a plain request has no placeholder")
+    }
+
+    /// Renders a validated request kind; an error only if a placeholder names no column
+    /// (which validation refuses).
+    pub fn for_kind(kind: &RequestKind, authority: &str) -> Result<Self, String> {
+        let columns = kind
+            .data
+            .as_ref()
+            .map(|d| d.columns.as_slice())
+            .unwrap_or(&[]);
+        let mut segs = Vec::new();
+        let push = |segs: &mut Vec<Seg>, parts: Vec<Part>| {
+            for part in parts {
+                match part {
+                    Part::Lit(b) => lit(segs, &b),
+                    Part::Col(c) => segs.push(Seg::Col(c)),
+                }
+            }
+        };
+        lit(&mut segs, format!("{} ", kind.method).as_bytes());
+        push(&mut segs, parse_template(kind.path.as_bytes(), columns)?);
+        lit(
+            &mut segs,
+            format!(" HTTP/1.1\r\nHost: {authority}\r\n").as_bytes(),
         );
-        RequestTemplate {
-            head: head.into_bytes(),
-            expects_body: !method.eq_ignore_ascii_case("HEAD"),
+        let own_agent = kind
+            .headers
+            .keys()
+            .any(|k| k.eq_ignore_ascii_case("user-agent"));
+        if !own_agent {
+            let agent = format!("User-Agent: fpmlab/{}\r\n", env!("CARGO_PKG_VERSION"));
+            lit(&mut segs, agent.as_bytes());
         }
+        for (name, value) in &kind.headers {
+            lit(&mut segs, format!("{name}: ").as_bytes());
+            push(&mut segs, parse_template(value.as_bytes(), columns)?);
+            lit(&mut segs, b"\r\n");
+        }
+        lit(&mut segs, b"X-Fpmlab-Id: ");
+        segs.push(Seg::Id);
+        let (mut body_fixed_len, mut body_cols) = (0, Vec::new());
+        match &kind.body {
+            None => lit(&mut segs, b"\r\n\r\n"),
+            Some(body) => {
+                let parts = parse_template(&body.content, columns)?;
+                for p in &parts {
+                    match p {
+                        Part::Lit(b) => body_fixed_len += b.len(),
+                        Part::Col(c) => body_cols.push(*c),
+                    }
+                }
+                let head = format!(
+                    "\r\nContent-Type: {}\r\nContent-Length: ",
+                    body.content_type
+                );
+                lit(&mut segs, head.as_bytes());
+                if body_cols.is_empty() {
+                    lit(&mut segs, body_fixed_len.to_string().as_bytes());
+                } else {
+                    segs.push(Seg::ContentLength);
+                }
+                lit(&mut segs, b"\r\n\r\n");
+                push(&mut segs, parts);
+            }
+        }
+        Ok(RequestTemplate {
+            segs,
+            body_fixed_len,
+            body_cols,
+            rows: kind
+                .data
+                .as_ref()
+                .map(|d| d.table.clone())
+                .unwrap_or_default(),
+            expects_body: !kind.method.eq_ignore_ascii_case("HEAD"),
+        })
     }
 
     /// False for HEAD requests.
@@ -33,12 +138,41 @@ impl RequestTemplate {
         self.expects_body
     }
 
-    /// Writes the request with id `id` into `out` (cleared first; its capacity is reused).
-    pub fn render(&self, id: u64, out: &mut Vec<u8>) {
+    /// Rows of the kind's data file (0 without one).
+    pub fn rows(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Writes the request with id `id`, its placeholders filled from data row `row`, into
+    /// `out` (cleared first; its capacity is reused). `row` is ignored without a data file.
+    pub fn render(&self, id: u64, row: usize, out: &mut Vec<u8>) {
         out.clear();
-        out.extend_from_slice(&self.head);
-        out.extend_from_slice(itoa::Buffer::new().format(id).as_bytes());
-        out.extend_from_slice(b"\r\n\r\n");
+        let values: &[String] = self.rows.get(row).map_or(&[], |r| r.as_slice());
+        for seg in &self.segs {
+            match seg {
+                Seg::Lit(b) => out.extend_from_slice(b),
+                Seg::Id => out.extend_from_slice(itoa::Buffer::new().format(id).as_bytes()),
+                Seg::Col(c) => out.extend_from_slice(values[*c].as_bytes()),
+                Seg::ContentLength => {
+                    let len = self.body_fixed_len
+                        + self
+                            .body_cols
+                            .iter()
+                            .map(|&c| values[c].len())
+                            .sum::<usize>();
+                    out.extend_from_slice(itoa::Buffer::new().format(len).as_bytes());
+                }
+            }
+        }
+    }
+}
+
+/// Appends literal bytes, merged into the previous literal so fixed text is one copy.
+fn lit(segs: &mut Vec<Seg>, bytes: &[u8]) {
+    if let Some(Seg::Lit(last)) = segs.last_mut() {
+        last.extend_from_slice(bytes);
+    } else {
+        segs.push(Seg::Lit(bytes.to_vec()));
     }
 }
 

@@ -21,12 +21,93 @@ fn skip(framing: Framing, parts: &[&[u8]]) -> (usize, bool) {
 fn renders_the_request_with_its_id() {
     let t = RequestTemplate::new("GET", "/cpu.php?units=5", "127.0.0.1:8080");
     let mut out = Vec::new();
-    t.render(42, &mut out);
+    t.render(42, 0, &mut out);
     let text = String::from_utf8(out.clone()).unwrap();
     assert!(text.starts_with("GET /cpu.php?units=5 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n"));
     assert!(text.ends_with("X-Fpmlab-Id: 42\r\n\r\n"), "{text}");
-    t.render(7, &mut out);
+    t.render(7, 0, &mut out);
     assert!(String::from_utf8(out).unwrap().ends_with("Id: 7\r\n\r\n"));
+}
+
+/// A POST kind with headers, a body and a data file of two rows.
+fn post_kind(body: &str) -> RequestKind {
+    let content = body.as_bytes().to_vec();
+    RequestKind {
+        name: "post".into(),
+        method: "POST".into(),
+        path: "/cart/{{cart}}?x=1".into(),
+        weight: 1,
+        headers: [
+            ("Authorization".to_string(), "Bearer {{token}}".to_string()),
+            ("Cookie".to_string(), "sid=s-{{ cart }}".to_string()),
+            ("X-Static".to_string(), "yes".to_string()),
+        ]
+        .into_iter()
+        .collect(),
+        body: Some(crate::scenario::Body {
+            content_type: "application/json".into(),
+            inline: Some(body.into()),
+            file: None,
+            size_bytes: content.len() as u64,
+            sha256: String::new(),
+            content: Arc::new(content),
+        }),
+        data: Some(crate::scenario::DataSource {
+            file: "d.csv".into(),
+            format: "csv".into(),
+            pick: crate::scenario::DataPick::Sequential,
+            columns: vec!["token".into(), "cart".into()],
+            rows: 2,
+            sha256: String::new(),
+            table: Arc::new(vec![
+                vec!["tok-a".into(), "1".into()],
+                vec!["tok-bbbb".into(), "22".into()],
+            ]),
+        }),
+    }
+}
+
+#[test]
+fn renders_headers_body_and_row_values() {
+    let t = RequestTemplate::for_kind(&post_kind(r#"{"cart":"{{cart}}"}"#), "h:1").unwrap();
+    assert_eq!(t.rows(), 2);
+    let mut out = Vec::new();
+    t.render(5, 1, &mut out);
+    let text = String::from_utf8(out.clone()).unwrap();
+    assert_eq!(
+        text,
+        format!(
+            "POST /cart/22?x=1 HTTP/1.1\r\nHost: h:1\r\nUser-Agent: fpmlab/{}\r\nAuthorization: Bearer tok-bbbb\r\nCookie: sid=s-22\r\nX-Static: yes\r\nX-Fpmlab-Id: 5\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n{{\"cart\":\"22\"}}",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+    // Row 0: shorter values, a shorter Content-Length.
+    t.render(6, 0, &mut out);
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.contains("Content-Length: 12\r\n\r\n{\"cart\":\"1\"}"),
+        "{text}"
+    );
+    assert!(text.contains("Bearer tok-a\r\n"), "{text}");
+}
+
+#[test]
+fn a_fixed_body_is_one_literal_after_the_id() {
+    let t = RequestTemplate::for_kind(&post_kind("0123456789"), "h:1").unwrap();
+    // The body has no placeholder: its length is part of the literal after the id.
+    assert!(!t.segs.contains(&Seg::ContentLength));
+    let after_id = t.segs.iter().skip_while(|s| **s != Seg::Id).skip(1).count();
+    assert_eq!(after_id, 1, "{:?}", t.segs);
+    let mut out = Vec::new();
+    t.render(1, 0, &mut out);
+    assert!(out.ends_with(b"Content-Length: 10\r\n\r\n0123456789"));
+}
+
+#[test]
+fn a_plain_request_is_a_literal_the_id_and_a_literal() {
+    let t = RequestTemplate::new("GET", "/hello.php", "h:1");
+    assert_eq!(t.segs.len(), 3);
+    assert_eq!(t.segs[1], Seg::Id);
 }
 
 #[test]

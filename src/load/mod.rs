@@ -4,5 +4,6 @@ pub mod client;
 pub mod generator;
 pub mod http;
 pub mod rng;
+pub mod rows;
 pub mod schedule;
 pub mod timer;

@@ -127,6 +127,9 @@ mod tests {
                 method: "GET".into(),
                 path: "/".into(),
                 weight,
+                headers: Default::default(),
+                body: None,
+                data: None,
             })
             .collect()
     }

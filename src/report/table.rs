@@ -168,6 +168,70 @@ pub fn phase_rows(run: &RunResult) -> ([&'static str; 9], Vec<Vec<String>>) {
     (PHASE_HEADERS, rows)
 }
 
+/// Columns of [`kind_rows`].
+pub const KIND_HEADERS: [&str; 10] = [
+    "config",
+    "phase",
+    "request",
+    "requests",
+    "rps",
+    "p50",
+    "p99",
+    "queue p99",
+    "service p99",
+    "error rate",
+];
+
+/// One row per config, phase and request kind (run.json's `phases[].kinds[]`): per phase,
+/// since a kind's figures in a burst and in a calm phase mean different things.
+pub fn kind_rows(run: &RunResult) -> Vec<Vec<String>> {
+    let dur = |p: crate::record::Percentiles, v: u64| {
+        if p.count > 0 {
+            fmt_us(v)
+        } else {
+            "-".into()
+        }
+    };
+    let mut rows = Vec::new();
+    for c in &run.configs {
+        for p in &c.recorded.phases {
+            for k in &p.kinds {
+                let s = &k.summary;
+                rows.push(vec![
+                    c.name.clone(),
+                    p.name.clone(),
+                    k.name.clone(),
+                    s.sent.to_string(),
+                    format!("{:.1}", s.achieved_rps),
+                    dur(s.latency, s.latency.p50_us),
+                    dur(s.latency, s.latency.p99_us),
+                    dur(s.queue_wait, s.queue_wait.p99_us),
+                    dur(s.service, s.service.p99_us),
+                    format!("{:.2}%", s.error_rate * 100.0),
+                ]);
+            }
+        }
+    }
+    rows
+}
+
+/// The per-request-kind table (`run --per-kind`).
+pub fn render_per_kind(run: &RunResult) -> String {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled);
+    t.set_header(KIND_HEADERS.iter().map(Cell::new));
+    for r in kind_rows(run) {
+        t.add_row(r);
+    }
+    for (i, col) in t.column_iter_mut().enumerate() {
+        if i > 2 {
+            col.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    t.to_string()
+}
+
 /// One sentence: where the time went, LB view against APM view.
 pub fn reading(c: &ConfigResult) -> String {
     let s = &c.recorded.summary;

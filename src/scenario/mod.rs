@@ -7,6 +7,7 @@ mod pool;
 mod problems;
 pub mod raw;
 pub mod threshold;
+pub mod traffic;
 
 pub mod validate;
 
@@ -74,7 +75,13 @@ pub fn parse(
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "scenario".into());
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    validate::validate(raw, &stem, driver, cores).map_err(|p| p.0)
+    // Files a scenario names (body_file, data) are relative to the scenario itself, so a
+    // scenario directory can be moved or run from anywhere.
+    let base_dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    validate::validate(raw, &stem, base_dir, driver, cores).map_err(|p| p.0)
 }
 
 /// toml's message already names the line, column and key; add the fix for the common case.

@@ -2,6 +2,10 @@
 //! scenario file (and CLI overrides) into the core. Every field is resolved: no defaults are
 //! applied past this point. It is embedded verbatim in `run.json` as `plan`.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::metric;
@@ -253,6 +257,70 @@ pub struct RequestKind {
     pub path: String,
     /// Relative weight in the mix (> 0).
     pub weight: u32,
+    /// Headers sent with every request of this kind, name → value as written in the
+    /// scenario (values may hold `{{column}}` placeholders). Never `Host`,
+    /// `Content-Length`, `Transfer-Encoding`, `Connection` or `X-Fpmlab-Id`: fpmlab sets
+    /// those.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// The request body, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Body>,
+    /// The data file whose rows fill the `{{column}}` placeholders, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<DataSource>,
+}
+
+/// A request body: inline text or a file, read once at validation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Body {
+    /// The `Content-Type` header sent with it.
+    pub content_type: String,
+    /// The body as written in the scenario (`body`), or `None` when it came from a file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inline: Option<String>,
+    /// The file it came from (`body_file`, resolved against the scenario's directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
+    /// Size of the body before substitution, bytes.
+    pub size_bytes: u64,
+    /// SHA-256 of the body before substitution (hex): says which file a run used.
+    pub sha256: String,
+    /// The bytes themselves: loaded at validation, not written to run.json (the file, its
+    /// size and hash say what was sent).
+    #[serde(skip)]
+    pub content: Arc<Vec<u8>>,
+}
+
+/// A data file of rows substituted into a request's placeholders.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataSource {
+    /// The file (`data`, resolved against the scenario's directory).
+    pub file: PathBuf,
+    /// `csv` (header row = column names) or `json` (an array of objects).
+    pub format: String,
+    /// How each request's row is chosen.
+    pub pick: DataPick,
+    /// Column names, in file order.
+    pub columns: Vec<String>,
+    /// Number of rows.
+    pub rows: usize,
+    /// SHA-256 of the file (hex): a rerun with other data shows a different hash.
+    pub sha256: String,
+    /// The rows: loaded once at validation, before any load starts; not written to
+    /// run.json (it keeps the file, row count and hash).
+    #[serde(skip)]
+    pub table: Arc<Vec<Vec<String>>>,
+}
+
+/// How a request kind's data row is chosen for each request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataPick {
+    /// Rows in file order, one per request of the kind, wrapping around at the end.
+    Sequential,
+    /// A row at random per request, from the scenario's seed (runs reproduce).
+    Random,
 }
 
 /// Which stack driver runs the configs.

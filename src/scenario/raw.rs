@@ -44,6 +44,8 @@ pub mod defaults {
     pub const METHOD: &str = "GET";
     /// `[[request]] weight`.
     pub const WEIGHT: u32 = 1;
+    /// `[[request]] data_pick`: rows in file order, so request N's row is known.
+    pub const DATA_PICK: &str = "sequential";
 }
 
 /// A whole scenario file.
@@ -137,4 +139,10 @@ pub struct RawRequest {
     pub method: Option<String>,
     pub path: Option<String>,
     pub weight: Option<i64>,
+    pub headers: Option<std::collections::BTreeMap<String, String>>,
+    pub body: Option<String>,
+    pub body_file: Option<String>,
+    pub content_type: Option<String>,
+    pub data: Option<String>,
+    pub data_pick: Option<String>,
 }

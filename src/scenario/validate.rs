@@ -6,6 +6,7 @@ use super::phase::expected_requests;
 use super::plan::*;
 use super::problems::{check_name, dur, secs, Problems};
 use super::raw::{defaults, RawRequest, RawScenario};
+use super::traffic;
 use crate::units::{check_php_size, parse_mib};
 
 /// Upper bound on requests one config may schedule: a typo (`rate = 1e9`) must not start a
@@ -17,6 +18,7 @@ pub const MAX_SCHEDULED_REQUESTS: f64 = 100_000_000.0;
 pub fn validate(
     raw: RawScenario,
     stem: &str,
+    base_dir: &std::path::Path,
     driver: Driver,
     cores: usize,
 ) -> Result<(Plan, Vec<String>), Problems> {
@@ -84,9 +86,23 @@ pub fn validate(
         .request
         .iter()
         .enumerate()
-        .filter_map(|(i, r)| request(&mut p, i, r))
+        .filter_map(|(i, r)| request(&mut p, &mut warnings, base_dir, i, r))
         .collect();
     unique(&mut p, "request", requests.iter().map(|r| r.name.as_str()));
+    // nginx answers 413 to a body over its client_max_body_size (1m by default): say so now
+    // rather than let every request of the kind fail.
+    let body_limit_set = raw
+        .app
+        .nginx
+        .iter()
+        .any(|d| d.trim_start().starts_with("client_max_body_size"));
+    if !matches!(driver, Driver::External { .. }) && !body_limit_set {
+        for r in &requests {
+            if let Some(b) = r.body.as_ref().filter(|b| b.size_bytes > 1024 * 1024) {
+                warnings.push(format!("request \"{}\": a body of {} bytes is over nginx's default client_max_body_size (1m), so nginx answers 413: add app.nginx = [\"client_max_body_size 20m;\"]", r.name, b.size_bytes));
+            }
+        }
+    }
     let thresholds = super::threshold::validate(&mut p, &raw.threshold, &configs, &phases);
 
     if let Some(s) = &stack {
@@ -317,7 +333,13 @@ fn load_settings(p: &mut Problems, l: &super::raw::RawLoad, cores: usize) -> Opt
     })
 }
 
-fn request(p: &mut Problems, i: usize, r: &RawRequest) -> Option<RequestKind> {
+fn request(
+    p: &mut Problems,
+    warnings: &mut Vec<String>,
+    base_dir: &std::path::Path,
+    i: usize,
+    r: &RawRequest,
+) -> Option<RequestKind> {
     let before = p.0.len();
     let name = r
         .name
@@ -345,11 +367,204 @@ fn request(p: &mut Problems, i: usize, r: &RawRequest) -> Option<RequestKind> {
             0
         }
     };
+    let data = data_source(p, &f, base_dir, r);
+    let columns = data.as_ref().map(|d| d.columns.clone()).unwrap_or_default();
+    let rows = data.as_ref().map(|d| d.table.clone()).unwrap_or_default();
+    // Every placeholder must name a column, and every value it can take must keep the
+    // request well-formed: checked here over all rows, so the load never sends a broken
+    // request.
+    check_template(
+        p,
+        f("path"),
+        path.as_bytes(),
+        &columns,
+        &rows,
+        traffic::check_path_value,
+    );
+    let headers = r.headers.clone().unwrap_or_default();
+    for (name, value) in &headers {
+        let field = f(&format!("headers.{name}"));
+        if let Err(e) = traffic::check_header_name(name) {
+            p.push(field.clone(), e);
+        }
+        if let Err(e) = traffic::check_header_value(value.as_bytes()) {
+            p.push(field.clone(), e);
+        }
+        check_template(
+            p,
+            field,
+            value.as_bytes(),
+            &columns,
+            &rows,
+            traffic::check_header_value,
+        );
+    }
+    let body = request_body(p, &f, base_dir, r, &headers);
+    if let Some(b) = &body {
+        let field = f(if b.file.is_some() {
+            "body_file"
+        } else {
+            "body"
+        });
+        check_template(p, field, &b.content, &columns, &rows, |_| Ok(()));
+        if ["GET", "HEAD", "DELETE", "OPTIONS"].contains(&method.as_str()) {
+            warnings.push(format!("{}: a {method} request with a body: many servers and proxies ignore or refuse it; use POST, PUT or PATCH if the app reads the body", f("body")));
+        }
+    }
     (p.0.len() == before).then_some(RequestKind {
         name,
         method,
         path,
         weight,
+        headers,
+        body,
+        data,
+    })
+}
+
+/// Every placeholder in `text` must name a column, and every value it can take must keep the
+/// request well-formed (`value_ok`): checked here over all rows, so the load never sends a
+/// broken request.
+fn check_template(
+    p: &mut Problems,
+    field: String,
+    text: &[u8],
+    columns: &[String],
+    rows: &[Vec<String>],
+    value_ok: fn(&[u8]) -> Result<(), String>,
+) {
+    match traffic::parse_template(text, columns) {
+        Err(e) => p.push(field, e),
+        Ok(parts) => {
+            for col in traffic::columns_used(&parts) {
+                let bad = rows
+                    .iter()
+                    .enumerate()
+                    .find_map(|(n, row)| value_ok(row[col].as_bytes()).err().map(|e| (n, e)));
+                if let Some((n, e)) = bad {
+                    p.push(
+                        field.clone(),
+                        format!(
+                            "row {} of the data file, column \"{}\", {e}",
+                            n + 1,
+                            columns[col]
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// `body` or `body_file`, with `content_type`; the file is read here, once.
+fn request_body(
+    p: &mut Problems,
+    f: &dyn Fn(&str) -> String,
+    base_dir: &std::path::Path,
+    r: &RawRequest,
+    headers: &std::collections::BTreeMap<String, String>,
+) -> Option<Body> {
+    let header_type = headers
+        .keys()
+        .any(|k| k.eq_ignore_ascii_case("content-type"));
+    if header_type {
+        p.push(
+            f("headers.Content-Type"),
+            "the body's type is set with content_type: move it there (content_type = \"application/json\")",
+        );
+    }
+    let (inline, file, content) = match (&r.body, &r.body_file) {
+        (Some(_), Some(_)) => {
+            p.push(
+                f("body_file"),
+                "body and body_file both give the body: keep one",
+            );
+            return None;
+        }
+        (None, None) => {
+            if r.content_type.is_some() {
+                p.push(f("content_type"), "content_type without a body: add body = \"...\" or body_file = \"FILE\", or remove content_type");
+            }
+            return None;
+        }
+        (Some(text), None) => (Some(text.clone()), None, text.clone().into_bytes()),
+        (None, Some(file)) => {
+            let path = base_dir.join(file);
+            match traffic::read_capped(&path, traffic::MAX_BODY_FILE_BYTES) {
+                // Absolute in run.json, so the result says which file whatever the cwd.
+                Ok((bytes, _)) => (None, Some(absolute(path)), bytes),
+                Err(e) => {
+                    p.push(f("body_file"), e);
+                    return None;
+                }
+            }
+        }
+    };
+    let Some(content_type) = r.content_type.clone() else {
+        p.push(f("content_type"), "a body needs its type: add content_type, e.g. \"application/json\" or \"application/x-www-form-urlencoded\"");
+        return None;
+    };
+    if let Err(e) = traffic::check_header_value(content_type.as_bytes()) {
+        p.push(f("content_type"), e);
+    }
+    let sha256 = traffic::hex(&<sha2::Sha256 as sha2::Digest>::digest(&content));
+    Some(Body {
+        content_type,
+        inline,
+        file,
+        size_bytes: content.len() as u64,
+        sha256,
+        content: std::sync::Arc::new(content),
+    })
+}
+
+/// The canonical path of a file that was just read (the path as given if that fails).
+fn absolute(path: std::path::PathBuf) -> std::path::PathBuf {
+    std::fs::canonicalize(&path).unwrap_or(path)
+}
+
+/// `data` and `data_pick`: the file is read and parsed here, once, before any load.
+fn data_source(
+    p: &mut Problems,
+    f: &dyn Fn(&str) -> String,
+    base_dir: &std::path::Path,
+    r: &RawRequest,
+) -> Option<DataSource> {
+    let pick = match r.data_pick.as_deref().unwrap_or(defaults::DATA_PICK) {
+        "sequential" => Some(DataPick::Sequential),
+        "random" => Some(DataPick::Random),
+        other => {
+            p.push(f("data_pick"), format!("\"{other}\" is not a pick order: use \"sequential\" (file order) or \"random\" (from the scenario's seed)"));
+            None
+        }
+    };
+    let Some(file) = &r.data else {
+        if r.data_pick.is_some() {
+            p.push(
+                f("data_pick"),
+                "data_pick without a data file: add data = \"FILE.csv\" or remove data_pick",
+            );
+        }
+        return None;
+    };
+    let path = base_dir.join(file);
+    let format = traffic::data_format(&path)
+        .map_err(|e| p.push(f("data"), e))
+        .ok()?;
+    let (bytes, sha256) = traffic::read_capped(&path, traffic::MAX_DATA_FILE_BYTES)
+        .map_err(|e| p.push(f("data"), e))
+        .ok()?;
+    let table = traffic::parse_table(&bytes, format)
+        .map_err(|e| p.push(f("data"), format!("{} {e}", path.display())))
+        .ok()?;
+    Some(DataSource {
+        file: absolute(path),
+        format: format.into(),
+        pick: pick?,
+        columns: table.columns,
+        rows: table.rows.len(),
+        sha256,
+        table: std::sync::Arc::new(table.rows),
     })
 }
 

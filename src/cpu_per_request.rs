@@ -210,6 +210,9 @@ mod tests {
             method: "GET".into(),
             path: path.into(),
             weight,
+            headers: Default::default(),
+            body: None,
+            data: None,
         }
     }
 

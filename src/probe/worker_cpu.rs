@@ -1,5 +1,5 @@
 //! The CPU time a php-fpm pool's workers spent over a window (the load), with the lines its
-//! access log gained meanwhile: what [`crate::cpu_per_request`] divides.
+//! access log gained meanwhile: what the analysis module `cpu_per_request` divides.
 //!
 //! The workers' CPU is that of the master's live children plus the master's `cutime +
 //! cstime`, which the kernel credits with every child the master has reaped (workers retired

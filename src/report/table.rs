@@ -138,8 +138,9 @@ pub const PHASE_HEADERS: [&str; 9] = [
     "error rate",
 ];
 
-/// One row per config and phase: requests, throughput, latency, queue wait, service, errors.
-pub fn phase_rows(run: &RunResult) -> ([&'static str; 9], Vec<Vec<String>>) {
+/// The figure columns the phase and per-kind tables share: requests, rps, p50, p99, queue
+/// p99, service p99, error rate ("-" where nothing was measured).
+fn figures(s: &crate::record::Summary) -> [String; 7] {
     let dur = |p: crate::record::Percentiles, v: u64| {
         if p.count > 0 {
             fmt_us(v)
@@ -147,21 +148,25 @@ pub fn phase_rows(run: &RunResult) -> ([&'static str; 9], Vec<Vec<String>>) {
             "-".into()
         }
     };
+    [
+        s.sent.to_string(),
+        format!("{:.1}", s.achieved_rps),
+        dur(s.latency, s.latency.p50_us),
+        dur(s.latency, s.latency.p99_us),
+        dur(s.queue_wait, s.queue_wait.p99_us),
+        dur(s.service, s.service.p99_us),
+        format!("{:.2}%", s.error_rate * 100.0),
+    ]
+}
+
+/// One row per config and phase: requests, throughput, latency, queue wait, service, errors.
+pub fn phase_rows(run: &RunResult) -> ([&'static str; 9], Vec<Vec<String>>) {
     let rows = (run.configs.iter())
         .flat_map(|c| {
             c.recorded.phases.iter().map(move |p| {
-                let s = &p.summary;
-                vec![
-                    c.name.clone(),
-                    p.name.clone(),
-                    s.sent.to_string(),
-                    format!("{:.1}", s.achieved_rps),
-                    dur(s.latency, s.latency.p50_us),
-                    dur(s.latency, s.latency.p99_us),
-                    dur(s.queue_wait, s.queue_wait.p99_us),
-                    dur(s.service, s.service.p99_us),
-                    format!("{:.2}%", s.error_rate * 100.0),
-                ]
+                let mut row = vec![c.name.clone(), p.name.clone()];
+                row.extend(figures(&p.summary));
+                row
             })
         })
         .collect();
@@ -185,30 +190,13 @@ pub const KIND_HEADERS: [&str; 10] = [
 /// One row per config, phase and request kind (run.json's `phases[].kinds[]`): per phase,
 /// since a kind's figures in a burst and in a calm phase mean different things.
 pub fn kind_rows(run: &RunResult) -> Vec<Vec<String>> {
-    let dur = |p: crate::record::Percentiles, v: u64| {
-        if p.count > 0 {
-            fmt_us(v)
-        } else {
-            "-".into()
-        }
-    };
     let mut rows = Vec::new();
     for c in &run.configs {
         for p in &c.recorded.phases {
             for k in &p.kinds {
-                let s = &k.summary;
-                rows.push(vec![
-                    c.name.clone(),
-                    p.name.clone(),
-                    k.name.clone(),
-                    s.sent.to_string(),
-                    format!("{:.1}", s.achieved_rps),
-                    dur(s.latency, s.latency.p50_us),
-                    dur(s.latency, s.latency.p99_us),
-                    dur(s.queue_wait, s.queue_wait.p99_us),
-                    dur(s.service, s.service.p99_us),
-                    format!("{:.2}%", s.error_rate * 100.0),
-                ]);
+                let mut row = vec![c.name.clone(), p.name.clone(), k.name.clone()];
+                row.extend(figures(&k.summary));
+                rows.push(row);
             }
         }
     }

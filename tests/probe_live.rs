@@ -222,7 +222,13 @@ async fn sampler_sees_queue_workers_and_memory() {
     assert_eq!(running.count(), 2, "{:?}", last.workers);
     let summary = summarize(&samples);
     eprintln!("{}", serde_json::to_string_pretty(&summary).unwrap());
-    assert_eq!(summary.max_accept_queue, Some(4));
+    // 4 wait for good; a sample taken before a worker's accept() on a busy machine sees
+    // its request queued too.
+    assert!(
+        matches!(summary.max_accept_queue, Some(4..=6)),
+        "{:?}",
+        summary.max_accept_queue
+    );
     assert_eq!(summary.listen_backlog, Some(50));
     assert_eq!(summary.peak_active_workers, Some(2));
     let failed = samples.iter().filter(|s| !s.errors.is_empty()).count();

@@ -15,9 +15,11 @@ use rcgen::{
     KeyUsagePurpose,
 };
 
-/// The test CA and the leaf certificates it signed, as PEM files in a directory.
+/// The test CA and the leaf certificates it signed, as PEM files in a directory; and a
+/// self-signed certificate that says it is a CA, as `openssl req -x509` makes them.
 struct Certs {
     ca: PathBuf,
+    self_signed: PathBuf,
 }
 
 fn make_certs(dir: &Path) -> Certs {
@@ -47,7 +49,18 @@ fn make_certs(dir: &Path) -> Certs {
     leaf("expired", &["127.0.0.1"], true);
     let ca_path = dir.join("ca.pem");
     std::fs::write(&ca_path, ca.pem()).unwrap();
-    Certs { ca: ca_path }
+    let key = KeyPair::generate().unwrap();
+    let mut p = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    p.distinguished_name.push(DnType::CommonName, "staging");
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let cert = p.self_signed(&key).unwrap();
+    let self_signed = dir.join("self-signed.pem");
+    std::fs::write(&self_signed, cert.pem()).unwrap();
+    std::fs::write(dir.join("self-signed.key"), key.serialize_pem()).unwrap();
+    Certs {
+        ca: ca_path,
+        self_signed,
+    }
 }
 
 /// nginx over TLS on three loopback ports: `good`, `other-name` and `expired` certificates.
@@ -58,6 +71,7 @@ struct Staging {
     good: u16,
     other_name: u16,
     expired: u16,
+    self_signed: u16,
 }
 
 fn free_port() -> u16 {
@@ -72,6 +86,7 @@ impl Staging {
     fn start(dir: &Path) -> Staging {
         let nginx = fpmlab::stack::Binaries::discover().unwrap().nginx;
         let (good, other_name, expired) = (free_port(), free_port(), free_port());
+        let self_signed = free_port();
         std::fs::create_dir_all(dir.join("tmp")).unwrap();
         let d = dir.display();
         let server = |port: u16, cert: &str| {
@@ -88,10 +103,11 @@ impl Staging {
                keepalive_requests 1000000; keepalive_timeout 60s;
                client_body_temp_path {d}/tmp/b; fastcgi_temp_path {d}/tmp/f;
                proxy_temp_path {d}/tmp/p; scgi_temp_path {d}/tmp/s; uwsgi_temp_path {d}/tmp/u;
-               {} {} {} }}",
+               {} {} {} {} }}",
             server(good, "good"),
             server(other_name, "other-name"),
             server(expired, "expired"),
+            server(self_signed, "self-signed"),
             // SAFETY: geteuid has no preconditions.
             user = if unsafe { libc::geteuid() } == 0 {
                 "user root;"
@@ -115,9 +131,10 @@ impl Staging {
             good,
             other_name,
             expired,
+            self_signed,
         };
         for _ in 0..100 {
-            if [good, other_name, expired]
+            if [good, other_name, expired, self_signed]
                 .iter()
                 .all(|p| std::net::TcpStream::connect(("127.0.0.1", *p)).is_ok())
             {
@@ -162,7 +179,7 @@ fn scenario(dir: &Path, users: u32, secs: u32) -> PathBuf {
     )
 }
 
-fn run(scenario: &Path, out: &Path, target: &str, extra: &[&str]) -> Output {
+fn fpmlab(scenario: &Path, out: &Path, target: &str, extra: &[&str]) -> Output {
     Command::new(common::bin())
         .args(["run", scenario.to_str().unwrap(), "--stack", "external"])
         .args(["--target", target, "--quiet", "--no-report", "--out"])
@@ -215,11 +232,15 @@ fn a_certificate_problem_refuses_the_run_with_its_cause() {
     for (port, flags, says) in cases {
         let out = dir.path().join(format!("out-{port}"));
         let target = format!("https://127.0.0.1:{port}");
-        let o = run(&path, &out, &target, flags);
+        let o = fpmlab(&path, &out, &target, flags);
         let (_, err) = text(&o);
+        eprintln!("{target} {flags:?}:\n{err}");
         assert_eq!(o.status.code(), Some(2), "{target} {flags:?}: {err}");
         for s in says {
-            assert!(err.contains(s), "{target} {flags:?}: wanted {s:?} in: {err}");
+            assert!(
+                err.contains(s),
+                "{target} {flags:?}: wanted {s:?} in: {err}"
+            );
         }
         assert!(!out.exists(), "{target}: a run directory was made");
     }
@@ -241,7 +262,7 @@ fn insecure_tls_accepts_a_staging_certificate() {
     let out = dir.path().join("out");
     // Even the expired certificate is accepted: nothing about it is checked.
     let target = format!("https://127.0.0.1:{}", staging.expired);
-    let o = run(&path, &out, &target, &["--insecure-tls"]);
+    let o = fpmlab(&path, &out, &target, &["--insecure-tls"]);
     let (table, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{err}\n{table}");
     let run = common::load(&out);
@@ -273,8 +294,14 @@ fn a_ca_file_verifies_and_handshakes_are_counted_apart() {
     let path = scenario(dir.path(), users, 2);
     let out = dir.path().join("out");
     let target = format!("https://127.0.0.1:{}", staging.good);
-    let o = run(&path, &out, &target, &["--ca-file", certs.ca.to_str().unwrap()]);
+    let o = fpmlab(
+        &path,
+        &out,
+        &target,
+        &["--ca-file", certs.ca.to_str().unwrap()],
+    );
     let (table, err) = text(&o);
+    eprintln!("{table}");
     assert_eq!(o.status.code(), Some(0), "{err}\n{table}");
     let run = common::load(&out);
     let c = &run.configs[0];
@@ -292,16 +319,43 @@ fn a_ca_file_verifies_and_handshakes_are_counted_apart() {
     );
     assert_eq!(tls.failures, 0);
     // Closed loop: one connection per user, kept alive (a few more would still be honest).
-    assert!(tls.handshakes >= 1 && tls.handshakes <= 2 * u64::from(users), "{tls:?}");
-    assert!(s.responses >= 20 * tls.handshakes, "{} requests, {tls:?}", s.responses);
+    assert!(
+        tls.handshakes >= 1 && tls.handshakes <= 2 * u64::from(users),
+        "{tls:?}"
+    );
+    assert!(
+        s.responses >= 20 * tls.handshakes,
+        "{} requests, {tls:?}",
+        s.responses
+    );
     assert_eq!(tls.handshake_us.count, tls.handshakes);
     assert!(tls.handshake_us.p50_us > 0, "{tls:?}");
-    assert!(table.contains("TLS: ") && table.contains("handshakes"), "{table}");
+    assert!(
+        table.contains("TLS: ") && table.contains("handshakes"),
+        "{table}"
+    );
     // Verification stayed on: nothing was said about it being off.
     assert!(!run.warnings.iter().any(|w| w.contains("insecure")));
     assert!(std::fs::read_to_string(out.join("run.json"))
         .unwrap()
         .contains("\"verify\": \"ca_file\""));
+
+    // A self-signed certificate that says it is a CA, given as --ca-file, is accepted as
+    // curl accepts it (rustls alone refuses a CA's certificate as a server's own).
+    let out = dir.path().join("out-self-signed");
+    let target = format!("https://127.0.0.1:{}", staging.self_signed);
+    let path = scenario(dir.path(), 1, 1);
+    let ca = certs.self_signed.to_str().unwrap();
+    let o = fpmlab(&path, &out, &target, &["--ca-file", ca]);
+    let (table, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}\n{table}");
+    let o = fpmlab(&path, &dir.path().join("out-refused"), &target, &[]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("give that very certificate as --ca-file"),
+        "{err}"
+    );
 }
 
 /// The TLS options are refused on an http target, before anything starts.
@@ -311,7 +365,7 @@ fn tls_options_need_an_https_target() {
     let path = scenario(dir.path(), 1, 1);
     let out = dir.path().join("out");
     for flags in [&["--insecure-tls"][..], &["--ca-file", "/x.pem"]] {
-        let o = run(&path, &out, "http://127.0.0.1:9", flags);
+        let o = fpmlab(&path, &out, "http://127.0.0.1:9", flags);
         let (_, err) = text(&o);
         assert_eq!(o.status.code(), Some(2), "{flags:?}: {err}");
         assert!(err.contains("applies to an https:// target"), "{err}");

@@ -82,9 +82,12 @@ mod tests {
     #[test]
     fn tls_flags_need_an_https_target() {
         let e = verify_setting("http://127.0.0.1:8080", None, true).unwrap_err();
-        assert!(e.contains("--insecure-tls applies to an https:// target"), "{e}");
-        let e = verify_setting("http://127.0.0.1:8080", Some(Path::new("/x.pem")), false)
-            .unwrap_err();
+        assert!(
+            e.contains("--insecure-tls applies to an https:// target"),
+            "{e}"
+        );
+        let e =
+            verify_setting("http://127.0.0.1:8080", Some(Path::new("/x.pem")), false).unwrap_err();
         assert!(e.contains("--ca-file applies"), "{e}");
         assert_eq!(
             verify_setting("https://127.0.0.1:8443", None, false),
@@ -94,8 +97,8 @@ mod tests {
             verify_setting("https://127.0.0.1:8443", None, true),
             Ok(TlsVerify::Off)
         );
-        let e = verify_setting("https://h", Some(Path::new("/nonexistent.pem")), false)
-            .unwrap_err();
+        let e =
+            verify_setting("https://h", Some(Path::new("/nonexistent.pem")), false).unwrap_err();
         assert!(e.contains("--ca-file /nonexistent.pem"), "{e}");
     }
 
@@ -105,8 +108,9 @@ mod tests {
             url: "https://127.0.0.1:8443".into(),
             tls,
         };
-        assert!(insecure_warning(&driver(TlsVerify::Off))
-            .is_some_and(|w| w.contains("not verified")));
+        assert!(
+            insecure_warning(&driver(TlsVerify::Off)).is_some_and(|w| w.contains("not verified"))
+        );
         assert_eq!(insecure_warning(&driver(TlsVerify::System)), None);
         assert_eq!(insecure_warning(&Driver::Native), None);
     }

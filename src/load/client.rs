@@ -416,7 +416,10 @@ mod tests {
 
     #[test]
     fn authorities_split_into_host_and_port() {
-        assert_eq!(split_authority("127.0.0.1:8443", 443), Some(("127.0.0.1", 8443)));
+        assert_eq!(
+            split_authority("127.0.0.1:8443", 443),
+            Some(("127.0.0.1", 8443))
+        );
         assert_eq!(split_authority("localhost", 443), Some(("localhost", 443)));
         assert_eq!(split_authority("[::1]", 80), Some(("[::1]", 80)));
         assert_eq!(split_authority("[::1]:8080", 80), Some(("[::1]", 8080)));

@@ -60,7 +60,7 @@ impl TlsTally {
 }
 
 /// The generator's TLS handshakes over one config (`https://` targets only), in run.json as
-/// `configs[].recorded.tls`.
+/// `configs[].tls`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TlsFigures {
     /// Handshakes completed: one per connection the generator opened (keep-alive reuses a

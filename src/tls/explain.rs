@@ -4,7 +4,7 @@
 use std::io;
 
 use rustls::pki_types::UnixTime;
-use rustls::{CertificateError, Error};
+use rustls::{CertificateError, Error, OtherError};
 
 use super::TlsVerify;
 
@@ -50,7 +50,17 @@ pub fn explain(e: &Error, host: &str, port: u16, verify: &TlsVerify) -> String {
             let instead = names
                 .iter()
                 .find(|n| !n.starts_with('*'))
-                .map(|n| format!("target a name it has (https://{}:{port}, resolving to the server) or ", bracket(n)))
+                .map(|n| {
+                    let resolving = if n.parse::<std::net::IpAddr>().is_ok() {
+                        ""
+                    } else {
+                        ", resolving to the server"
+                    };
+                    format!(
+                        "target a name it has (https://{}:{port}{resolving}) or ",
+                        bracket(n)
+                    )
+                })
                 .unwrap_or_default();
             format!(
                 "the certificate of {target} {has}, not {expected} (name mismatch): {instead}give \
@@ -75,6 +85,22 @@ pub fn explain(e: &Error, host: &str, port: u16, verify: &TlsVerify) -> String {
                 date(not_before),
                 date(time)
             )
+        }
+        Error::InvalidCertificate(CertificateError::Other(OtherError(inner))) => {
+            if matches!(
+                inner.downcast_ref::<webpki::Error>(),
+                Some(webpki::Error::CaUsedAsEndEntity)
+            ) {
+                format!(
+                    "the certificate of {target} is a CA's (basicConstraints CA:TRUE, as \
+                     `openssl req -x509` makes them) used as the server's own: give that very \
+                     certificate as --ca-file (then it is accepted, its name and dates \
+                     checked), or make the server's certificate with \
+                     -addext basicConstraints=critical,CA:FALSE; {staging}"
+                )
+            } else {
+                format!("the certificate of {target} was refused ({inner}); {staging}")
+            }
         }
         Error::InvalidCertificate(other) => {
             format!("the certificate of {target} was refused: {other}; {staging}")
@@ -184,13 +210,11 @@ mod tests {
         let ca = TlsVerify::CaFile {
             path: "/etc/staging-ca.pem".into(),
         };
-        let m = explain(
-            &cert_error(CertificateError::UnknownIssuer),
-            "h",
-            1,
-            &ca,
+        let m = explain(&cert_error(CertificateError::UnknownIssuer), "h", 1, &ca);
+        assert!(
+            m.contains("not signed by the CA in --ca-file /etc/staging-ca.pem"),
+            "{m}"
         );
-        assert!(m.contains("not signed by the CA in --ca-file /etc/staging-ca.pem"), "{m}");
     }
 
     #[test]
@@ -223,7 +247,10 @@ mod tests {
             not_after: UnixTime::since_unix_epoch(Duration::from_secs(1_609_459_200)),
         });
         let m = explain(&e, "127.0.0.1", 8443, &TlsVerify::System);
-        assert!(m.contains("expired on 2021-01-01 00:00:00 UTC (its notAfter"), "{m}");
+        assert!(
+            m.contains("expired on 2021-01-01 00:00:00 UTC (its notAfter"),
+            "{m}"
+        );
         assert!(m.contains("renew"), "{m}");
     }
 

@@ -9,6 +9,7 @@
 
 pub mod explain;
 mod insecure;
+mod pinned;
 
 use std::io;
 use std::path::Path;
@@ -50,9 +51,17 @@ pub fn client_config(verify: &TlsVerify) -> Result<Arc<ClientConfig>, String> {
         TlsVerify::System => builder
             .with_root_certificates(system_roots().0.clone())
             .with_no_client_auth(),
-        TlsVerify::CaFile { path } => builder
-            .with_root_certificates(ca_file_roots(Path::new(path))?)
-            .with_no_client_auth(),
+        TlsVerify::CaFile { path } => {
+            let (roots, given) = read_ca_file(Path::new(path))?;
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(pinned::CaFileVerifier::new(
+                    roots,
+                    given,
+                    provider(),
+                )?))
+                .with_no_client_auth()
+        }
         TlsVerify::Off => builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(insecure::AcceptAnyCertificate::new(
@@ -89,6 +98,11 @@ pub fn system_root_count() -> usize {
 /// The CA certificates of a PEM file, for `--ca-file`: an error that says what is wrong
 /// with the file (missing, no certificate in it, not a certificate a CA can be made of).
 pub fn ca_file_roots(path: &Path) -> Result<Arc<RootCertStore>, String> {
+    read_ca_file(path).map(|(roots, _)| roots)
+}
+
+/// The roots of a `--ca-file` and its certificates as given.
+fn read_ca_file(path: &Path) -> Result<(Arc<RootCertStore>, Vec<CertificateDer<'static>>), String> {
     let shown = path.display();
     let text = std::fs::read(path).map_err(|e| format!("--ca-file {shown}: {e}"))?;
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&text)
@@ -101,12 +115,12 @@ pub fn ca_file_roots(path: &Path) -> Result<Arc<RootCertStore>, String> {
         ));
     }
     let mut store = RootCertStore::empty();
-    for (i, cert) in certs.into_iter().enumerate() {
+    for (i, cert) in certs.iter().enumerate() {
         store
-            .add(cert)
+            .add(cert.clone())
             .map_err(|e| format!("--ca-file {shown}: certificate {} is unusable: {e}", i + 1))?;
     }
-    Ok(Arc::new(store))
+    Ok((Arc::new(store), certs))
 }
 
 /// The name a handshake presents (SNI) and verifies the certificate against: the URL's
@@ -133,7 +147,8 @@ pub fn http_client(base_url: &str, verify: &TlsVerify) -> Result<reqwest::Client
 
 /// Whether a URL's scheme is https (case-insensitive, as URLs are).
 pub fn is_https(url: &str) -> bool {
-    url.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+    url.get(..8)
+        .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
 }
 
 /// How a probe handshake went.
@@ -178,7 +193,8 @@ pub async fn probe(host: &str, port: u16, verify: &TlsVerify, timeout: Duration)
 
 /// Reads an io error's TLS cause, if it has one.
 fn rustls_cause(e: &io::Error) -> Option<&rustls::Error> {
-    e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
 }
 
 #[cfg(test)]

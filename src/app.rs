@@ -13,6 +13,8 @@ use crate::results::{RunResult, Status};
 use crate::runner::{self, RunOptions};
 use crate::scenario::{self, Driver};
 
+mod tls;
+
 /// Exit codes.
 pub mod exit {
     pub const OK: u8 = 0;
@@ -72,8 +74,17 @@ fn resolve_driver(args: &RunArgs) -> Result<Driver, String> {
     match (args.stack, &args.target) {
         (StackArg::External, Some(url)) => {
             check_remote(url, args.allow_remote.as_deref())?;
-            Ok(Driver::External { url: url.clone() })
+            let tls = tls::verify_setting(url, args.ca_file.as_deref(), args.insecure_tls)?;
+            Ok(Driver::External {
+                url: url.clone(),
+                tls,
+            })
         }
+        (_, None) if args.ca_file.is_some() || args.insecure_tls => Err(
+            "--ca-file and --insecure-tls go with an https:// target: --stack external --target \
+             https://host:port"
+                .into(),
+        ),
         (StackArg::External, None) => {
             Err("--stack external needs --target URL (e.g. --target http://127.0.0.1:8080)".into())
         }
@@ -101,7 +112,7 @@ fn target_host(url: &str) -> Result<String, String> {
         .strip_prefix("http://")
         .or_else(|| url.strip_prefix("https://"))
         .ok_or_else(|| {
-            format!("--target {url}: give an http:// URL, e.g. http://127.0.0.1:8080")
+            format!("--target {url}: give an http:// or https:// URL, e.g. http://127.0.0.1:8080")
         })?;
     let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
     let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
@@ -189,6 +200,9 @@ fn run(args: &RunArgs) -> u8 {
         }
         plan.configs.retain(|c| args.configs.contains(&c.name));
     }
+    if let Some(w) = tls::insecure_warning(&plan.driver) {
+        warnings.push(w);
+    }
     // What the application needs of this machine, before anything starts.
     match crate::stack::preflight::check(&plan.driver, &plan.stack) {
         Ok(w) => warnings.extend(w),
@@ -229,6 +243,11 @@ fn run(args: &RunArgs) -> u8 {
             return exit::ERROR;
         }
     };
+    // A certificate problem refuses the run now, explained, rather than failing every request.
+    if let Err(e) = rt.block_on(tls::check_target(&plan.driver)) {
+        eprintln!("error: {e}");
+        return exit::INVALID;
+    }
     let opts = RunOptions {
         scenario_file: args.scenario.clone(),
         out: args.out.clone(),

@@ -55,6 +55,14 @@ pub struct RunArgs {
     /// localhost): load tests against another machine are deliberate, never a typo.
     #[arg(long, value_name = "HOST")]
     pub allow_remote: Option<String>,
+    /// Verify an https:// --target against the CA certificates in this PEM file instead of
+    /// the system's store: a staging CA, or the staging server's self-signed certificate.
+    #[arg(long, value_name = "PATH", conflicts_with = "insecure_tls")]
+    pub ca_file: Option<PathBuf>,
+    /// Do not verify an https:// --target's certificate (self-signed, expired, issued for
+    /// another name): for a staging server only. The run warns and run.json records it.
+    #[arg(long)]
+    pub insecure_tls: bool,
     /// Run directory (default: results/<scenario>/<timestamp>).
     #[arg(long)]
     pub out: Option<PathBuf>,

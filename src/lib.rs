@@ -23,4 +23,5 @@ pub mod runner;
 pub mod scenario;
 pub mod stack;
 pub mod thresholds;
+pub mod tls;
 pub mod units;

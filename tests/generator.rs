@@ -124,7 +124,10 @@ fn plan(phases: Vec<Phase>, paths: &[&str], timeout_ms: u64, max_in_flight: usiz
         name: "gen".into(),
         description: String::new(),
         seed: 1,
-        driver: Driver::External { url: String::new() },
+        driver: Driver::External {
+            url: String::new(),
+            tls: Default::default(),
+        },
         stack: StackSettings::default(),
         load: LoadSettings {
             client_timeout_ms: timeout_ms,

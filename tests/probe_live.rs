@@ -140,6 +140,7 @@ async fn sampler_sees_queue_workers_and_memory() {
             path: d.join("run/www.sock"),
         }),
         containers: Vec::new(),
+        tls: Default::default(),
     };
     let cancel = CancellationToken::new();
     // The run's own interval: its status-page timeout (0.8 of it) leaves a busy machine

@@ -346,7 +346,10 @@ async fn external_driver_checks_the_url() {
     let ep = native.up().await.unwrap();
 
     let url = format!("{}/", ep.base_url);
-    let driver = Driver::External { url };
+    let driver = Driver::External {
+        url,
+        tls: Default::default(),
+    };
     let mut external = stack::create(&driver, &plan.stack, &static_pool(1), dir.path()).unwrap();
     let ext = external.up().await.unwrap();
     assert_eq!(ext.base_url, ep.base_url, "trailing slash trimmed");
@@ -358,6 +361,7 @@ async fn external_driver_checks_the_url() {
     // Nothing listens there any more.
     let gone = Driver::External {
         url: ep.base_url.clone(),
+        tls: Default::default(),
     };
     let mut external = stack::create(&gone, &plan.stack, &static_pool(1), dir.path()).unwrap();
     let err = external.up().await.unwrap_err().to_string();

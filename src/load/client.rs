@@ -1,19 +1,24 @@
 //! The load path's HTTP/1.1 client: keep-alive connections in a pool owned by the load
 //! thread, one request in, instants and an [`Ending`] out. Each exchange is one `write` of
 //! pre-rendered bytes and, for a small response, one `read`: no header maps, no body
-//! buffers, no allocation once a connection exists.
+//! buffers, no allocation once a connection exists. An `https://` target gets the same
+//! client over TLS (rustls): one handshake per connection, logged apart for the recorder.
 
 use std::cell::RefCell;
 use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
+use rustls::pki_types::ServerName;
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
 
 use super::http::{parse_head, BodySkipper, Head, Parsed, RequestTemplate};
-use crate::record::{Ending, FailureKind, FpmTiming};
+use super::stream::Stream;
+use crate::record::{Ending, FailureKind, FpmTiming, Handshake, Recorder};
 use crate::scenario::RequestKind;
+use crate::tls::TlsVerify;
 
 /// Initial read buffer of a connection: a typical response head and small body in one read,
 /// small enough for thousands of connections in a burst.
@@ -26,7 +31,7 @@ const MAX_HEAD: usize = 256 * 1024;
 
 /// A keep-alive connection and its reusable buffers.
 struct Conn {
-    stream: TcpStream,
+    stream: Stream,
     read_buf: Vec<u8>,
     write_buf: Vec<u8>,
 }
@@ -46,6 +51,20 @@ pub struct Client {
     addr: SocketAddr,
     templates: Vec<RequestTemplate>,
     idle: RefCell<Vec<Conn>>,
+    /// Set for an `https://` target.
+    tls: Option<TlsTarget>,
+    /// Handshakes since the recorder last took them (see [`Client::log_handshakes`]).
+    handshakes: RefCell<Vec<Handshake>>,
+}
+
+/// What a TLS connection to the target needs, and what its errors name.
+struct TlsTarget {
+    connector: TlsConnector,
+    /// The name sent (SNI) and verified: the URL's host.
+    name: ServerName<'static>,
+    host: String,
+    port: u16,
+    verify: TlsVerify,
 }
 
 /// A failure before any response byte, with whether it happened on a reused connection
@@ -57,17 +76,34 @@ struct Early {
 }
 
 impl Client {
-    /// `base_url` is `http://host:port`; the host is resolved once, here. `kinds` are the
-    /// plan's request kinds, in its order.
-    pub async fn new(base_url: &str, kinds: &[RequestKind]) -> anyhow::Result<Self> {
-        let rest = base_url.strip_prefix("http://").ok_or_else(|| {
-            anyhow::anyhow!("{base_url}: only http:// targets are supported (put TLS in front of fpmlab's target, not between)")
-        })?;
+    /// `base_url` is `http://host:port` or `https://host:port` (then verified as `verify`
+    /// says); the host is resolved once, here. `kinds` are the plan's request kinds, in its
+    /// order.
+    pub async fn new(
+        base_url: &str,
+        kinds: &[RequestKind],
+        verify: &TlsVerify,
+    ) -> anyhow::Result<Self> {
+        let https = crate::tls::is_https(base_url);
+        let rest = match base_url.split_once("://") {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") || https => rest,
+            _ => anyhow::bail!("{base_url}: give an http:// or https:// URL"),
+        };
         let authority = rest.split('/').next().unwrap_or(rest);
-        let with_port = if authority.contains(':') {
-            authority.to_string()
-        } else {
-            format!("{authority}:80")
+        let (host, port) = split_authority(authority, if https { 443 } else { 80 })
+            .ok_or_else(|| anyhow::anyhow!("{base_url}: the URL's port is not a number"))?;
+        let with_port = format!("{host}:{port}");
+        let tls = match https {
+            false => None,
+            true => Some(TlsTarget {
+                connector: TlsConnector::from(
+                    crate::tls::client_config(verify).map_err(anyhow::Error::msg)?,
+                ),
+                name: crate::tls::server_name(host).map_err(anyhow::Error::msg)?,
+                host: host.to_string(),
+                port,
+                verify: verify.clone(),
+            }),
         };
         let mut templates = Vec::with_capacity(kinds.len());
         for k in kinds {
@@ -92,11 +128,26 @@ impl Client {
             addr,
             templates,
             idle: RefCell::new(Vec::new()),
+            tls,
+            handshakes: RefCell::new(Vec::new()),
         })
     }
 
+    /// Hands the handshakes since the last call to the recorder. Called after each request
+    /// (and once at the end), so a handshake is counted even when its request timed out.
+    pub fn log_handshakes(&self, recorder: &RefCell<Recorder>) {
+        let mut done = self.handshakes.borrow_mut();
+        if done.is_empty() {
+            return;
+        }
+        let mut rec = recorder.borrow_mut();
+        for h in done.drain(..) {
+            rec.on_tls_handshake(h);
+        }
+    }
+
     async fn connect(&self) -> Result<Conn, Early> {
-        let stream = TcpStream::connect(self.addr).await.map_err(|e| Early {
+        let tcp = TcpStream::connect(self.addr).await.map_err(|e| Early {
             kind: match e.kind() {
                 ErrorKind::ConnectionRefused => FailureKind::Refused,
                 ErrorKind::ConnectionReset => FailureKind::Reset,
@@ -105,11 +156,37 @@ impl Client {
             message: format!("connect {}: {e}", self.addr),
             retryable: false,
         })?;
-        let _ = stream.set_nodelay(true);
+        let _ = tcp.set_nodelay(true);
+        let stream = match &self.tls {
+            None => Stream::Plain(tcp),
+            Some(t) => Stream::Tls(Box::new(self.handshake(t, tcp).await?)),
+        };
         Ok(Conn {
             stream,
             read_buf: vec![0; READ_BUF],
             write_buf: Vec::with_capacity(256),
+        })
+    }
+
+    async fn handshake(
+        &self,
+        t: &TlsTarget,
+        tcp: TcpStream,
+    ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, Early> {
+        let started = Instant::now();
+        let result = t.connector.connect(t.name.clone(), tcp).await;
+        let logged = match &result {
+            Ok(s) => Handshake::Done {
+                us: started.elapsed().as_micros() as u64,
+                resumed: s.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
+            },
+            Err(_) => Handshake::Failed,
+        };
+        self.handshakes.borrow_mut().push(logged);
+        result.map_err(|e| Early {
+            kind: FailureKind::Other,
+            message: crate::tls::explain_io(&e, &t.host, t.port, &t.verify),
+            retryable: false,
         })
     }
 
@@ -152,7 +229,7 @@ impl Client {
         let template = &self.templates[kind];
         template.render(id, row, &mut c.write_buf);
         let sent = Instant::now();
-        if let Err(e) = c.stream.write_all(&c.write_buf).await {
+        if let Err(e) = c.stream.send(&c.write_buf).await {
             let early = Early {
                 kind: reset_or_other(&e),
                 message: format!("send: {e}"),
@@ -289,7 +366,7 @@ async fn skip_body(c: &mut Conn, head: &Head, filled: usize) -> BodyEnd {
     }
     let reusable = result.is_ok() && !extra;
     if reusable && last_read_short {
-        forget_read_readiness(&c.stream);
+        c.stream.forget_read_readiness();
     }
     BodyEnd {
         result,
@@ -300,9 +377,11 @@ async fn skip_body(c: &mut Conn, head: &Head, filled: usize) -> BodyEnd {
 
 fn reset_or_other(e: &io::Error) -> FailureKind {
     match e.kind() {
-        ErrorKind::ConnectionReset | ErrorKind::BrokenPipe | ErrorKind::ConnectionAborted => {
-            FailureKind::Reset
-        }
+        // UnexpectedEof: a TLS peer that closed without saying so (close_notify).
+        ErrorKind::ConnectionReset
+        | ErrorKind::BrokenPipe
+        | ErrorKind::ConnectionAborted
+        | ErrorKind::UnexpectedEof => FailureKind::Reset,
         _ => FailureKind::Other,
     }
 }
@@ -317,12 +396,34 @@ async fn read_some(c: &mut Conn, at: usize) -> io::Result<usize> {
     c.stream.read(&mut c.read_buf[at..]).await
 }
 
-/// A read that returned less than the buffer drained the socket: tell the runtime so, or
-/// the next exchange's first read is a wasted syscall that only learns "would block". The
-/// server sends nothing unasked on an HTTP/1.1 connection, and whatever it does send (a
-/// close) arrives as a fresh edge-triggered event that sets readiness again.
-fn forget_read_readiness(stream: &TcpStream) {
-    let _ = stream.try_io(Interest::READABLE, || {
-        Err::<(), _>(io::Error::from(ErrorKind::WouldBlock))
-    });
+/// The host (IPv6 brackets kept, as in the URL) and port of `host[:port]`; `None` if the
+/// port is not a number.
+fn split_authority(authority: &str, default_port: u16) -> Option<(&str, u16)> {
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let port_at = match authority.rfind(':') {
+        Some(i) if !authority[i..].contains(']') => Some(i),
+        _ => None,
+    };
+    match port_at {
+        Some(i) => Some((&authority[..i], authority[i + 1..].parse().ok()?)),
+        None => Some((authority, default_port)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_authority;
+
+    #[test]
+    fn authorities_split_into_host_and_port() {
+        assert_eq!(
+            split_authority("127.0.0.1:8443", 443),
+            Some(("127.0.0.1", 8443))
+        );
+        assert_eq!(split_authority("localhost", 443), Some(("localhost", 443)));
+        assert_eq!(split_authority("[::1]", 80), Some(("[::1]", 80)));
+        assert_eq!(split_authority("[::1]:8080", 80), Some(("[::1]", 8080)));
+        assert_eq!(split_authority("u:p@h:81", 80), Some(("h", 81)));
+        assert_eq!(split_authority("h:x", 80), None);
+    }
 }

@@ -78,6 +78,7 @@ struct Ctx {
 /// Runs every phase on the load thread, then waits for in-flight requests (each bounded by
 /// the client timeout). Returns when done or when `cancel` fires (in-flight requests are
 /// then recorded as cancelled). The recorder in `shared` is the final one afterwards.
+/// An `https://` `base_url` is verified as the plan's driver says.
 pub async fn run(
     plan: &Plan,
     base_url: &str,
@@ -86,11 +87,13 @@ pub async fn run(
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
     let (plan, base_url) = (plan.clone(), base_url.to_string());
+    let verify = plan.driver.tls_verify();
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("fpmlab-load".into())
         .spawn(move || {
-            let _ = tx.send(run_here(&plan, &base_url, &shared, load_start, &cancel));
+            let target = (base_url.as_str(), &verify);
+            let _ = tx.send(run_here(&plan, target, &shared, load_start, &cancel));
         })
         .context("cannot start the load thread")?;
     rx.await
@@ -99,7 +102,7 @@ pub async fn run(
 
 fn run_here(
     plan: &Plan,
-    base_url: &str,
+    (base_url, verify): (&str, &crate::tls::TlsVerify),
     shared: &Arc<Shared>,
     load_start: Instant,
     cancel: &CancellationToken,
@@ -113,9 +116,10 @@ fn run_here(
         .context("cannot start the load thread's runtime")?;
     let local = tokio::task::LocalSet::new();
     let recorder = Rc::new(RefCell::new(shared.recorder.lock().expect("lock").clone()));
+    let mut handshakes_of = None;
     let result = local.block_on(&rt, async {
         let ctx = Rc::new(Ctx {
-            client: Client::new(base_url, &plan.requests).await?,
+            client: Client::new(base_url, &plan.requests, verify).await?,
             rows: RefCell::new(RowPicker::for_kinds(&plan.requests, plan.seed)),
             recorder: recorder.clone(),
             in_flight: Cell::new(0),
@@ -124,6 +128,7 @@ fn run_here(
             max_in_flight: plan.load.max_in_flight as u64,
             cancel: cancel.clone(),
         });
+        handshakes_of = Some(ctx.clone());
         tokio::task::spawn_local(publish_live(ctx.clone(), shared.clone()));
         tokio::select! {
             biased;
@@ -134,6 +139,9 @@ fn run_here(
     // Dropping the tasks still running ends their requests: each records itself as
     // cancelled (see `InFlight`).
     drop(local);
+    if let Some(ctx) = handshakes_of {
+        ctx.client.log_handshakes(&ctx.recorder);
+    }
     let final_recorder = recorder.borrow().clone();
     *shared.live.lock().expect("lock") = final_recorder.live();
     shared.in_flight.store(0, Ordering::Relaxed);
@@ -367,4 +375,5 @@ async fn one(
         ),
     };
     req.record(&outcome);
+    ctx.client.log_handshakes(&ctx.recorder);
 }

@@ -6,4 +6,5 @@ pub mod http;
 pub mod rng;
 pub mod rows;
 pub mod schedule;
+mod stream;
 pub mod timer;

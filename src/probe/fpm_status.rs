@@ -154,10 +154,10 @@ pub struct StatusClient {
 impl StatusClient {
     /// A client for `{base_url}{fpm_status_path}?json&full` giving up after `timeout`.
     pub fn new(endpoints: &Endpoints, timeout: Duration) -> anyhow::Result<Self> {
-        let client = reqwest::Client::builder()
+        // Direct: an HTTP_PROXY in the environment must not reroute probes.
+        let client = crate::tls::http_client(&endpoints.base_url, &endpoints.tls)
+            .map_err(anyhow::Error::msg)?
             .timeout(timeout)
-            // The stack is local: an HTTP_PROXY in the environment must not reroute probes.
-            .no_proxy()
             .pool_max_idle_per_host(1)
             .build()
             .context("building the HTTP client for php-fpm's status page")?;

@@ -73,13 +73,10 @@ pub async fn run_health(
     timeout: Duration,
     cancel: CancellationToken,
 ) -> Vec<HealthSample> {
-    let client = match reqwest::Client::builder()
-        .no_proxy()
-        .timeout(timeout)
-        .build()
-    {
-        Ok(c) => c,
-        Err(_) => return Vec::new(),
+    let builder = crate::tls::http_client(&endpoints.base_url, &endpoints.tls);
+    let client = match builder.map(|b| b.timeout(timeout).build()) {
+        Ok(Ok(c)) => c,
+        _ => return Vec::new(),
     };
     let nginx_url = format!("{}{}", endpoints.base_url, endpoints.nginx_health_path);
     let app_url = format!("{}{}", endpoints.base_url, endpoints.app_health_path);

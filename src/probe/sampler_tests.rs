@@ -18,6 +18,7 @@ fn endpoints(master: Option<u32>, port: u16) -> Endpoints {
         fpm_master_pid: master,
         fpm_listen: Some(FpmListen::Tcp { port }),
         containers: Vec::new(),
+        tls: Default::default(),
     }
 }
 

@@ -7,6 +7,7 @@ pub mod histograms;
 pub mod outcome;
 pub mod summary;
 pub mod timeline;
+pub mod tls;
 
 use std::time::Instant;
 
@@ -19,6 +20,7 @@ pub use histograms::{Histograms, Percentiles, SerializedHistograms};
 pub use outcome::{Ending, FailureKind, FpmTiming, Outcome};
 pub use summary::{Counts, FailureCounts, Summary};
 use timeline::{Bucket, Series, Timeline};
+pub use tls::{Handshake, TlsFigures, TlsTally};
 
 /// How many distinct client-failure messages a config keeps as examples.
 const MAX_ERROR_EXAMPLES: usize = 10;
@@ -64,6 +66,8 @@ pub struct Recorder {
     error_examples: Vec<String>,
     /// Failed requests one by one (bounded), for timeout-chain attribution.
     failed: FailedList,
+    /// The generator's TLS handshakes (https targets).
+    tls: TlsTally,
 }
 
 impl Recorder {
@@ -90,7 +94,13 @@ impl Recorder {
             live: Live::default(),
             error_examples: Vec::new(),
             failed: FailedList::default(),
+            tls: TlsTally::default(),
         }
+    }
+
+    /// A TLS handshake of the generator ended.
+    pub fn on_tls_handshake(&mut self, h: Handshake) {
+        self.tls.add(h);
     }
 
     fn cell(&mut self, phase: usize, kind: usize) -> &mut Cell {
@@ -274,6 +284,7 @@ impl Recorder {
             phases: phase_results,
             timeline: self.timeline.snapshot(),
             error_examples: self.error_examples.clone(),
+            tls: self.tls.figures(),
         }
     }
 }
@@ -291,6 +302,9 @@ pub struct Recorded {
     pub timeline: Vec<Bucket>,
     /// Up to ten distinct client-failure messages.
     pub error_examples: Vec<String>,
+    /// The generator's TLS handshakes; absent for an `http://` target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsFigures>,
 }
 
 impl Default for SerializedHistograms {

@@ -6,6 +6,7 @@ pub mod export;
 pub mod html;
 pub mod incident;
 pub mod table;
+pub mod tls;
 
 use std::path::PathBuf;
 

@@ -44,9 +44,14 @@ pub fn render(run: &RunResult) -> String {
     for c in &run.configs {
         out.push_str(&format!("\n{}", reading(c)));
         let cpu = c.cpu_per_request.as_ref().map(|v| v.line(&c.name));
-        for line in [container_line(c), events_line(c), cpu]
-            .into_iter()
-            .flatten()
+        for line in [
+            container_line(c),
+            events_line(c),
+            cpu,
+            super::tls::tls_line(c),
+        ]
+        .into_iter()
+        .flatten()
         {
             out.push_str(&format!("\n{line}"));
         }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::metric;
+use crate::tls::TlsVerify;
 
 pub use super::app::{AppSettings, DEFAULT_HEALTH_PATH};
 
@@ -332,5 +333,21 @@ pub enum Driver {
     /// The compose stack under `docker/`.
     Docker,
     /// A stack someone else runs; only the generator (and HTTP probes) point at it.
-    External { url: String },
+    External {
+        url: String,
+        /// How an `https://` URL's certificate is verified (`--ca-file`, `--insecure-tls`).
+        #[serde(default)]
+        tls: TlsVerify,
+    },
+}
+
+impl Driver {
+    /// How an `https://` target is verified: the external driver's setting; the stacks
+    /// fpmlab starts answer plain http.
+    pub fn tls_verify(&self) -> TlsVerify {
+        match self {
+            Driver::External { tls, .. } => tls.clone(),
+            Driver::Native | Driver::Docker => TlsVerify::default(),
+        }
+    }
 }

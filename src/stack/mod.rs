@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::scenario::{Driver, PoolConfig, StackSettings};
+use crate::tls::TlsVerify;
 
 pub mod calibrate;
 pub mod container;
@@ -48,6 +49,9 @@ pub struct Endpoints {
     /// samples; empty for the other drivers.
     #[serde(default)]
     pub containers: Vec<ContainerRef>,
+    /// How the probes verify an `https://` `base_url` (as the generator does).
+    #[serde(default)]
+    pub tls: TlsVerify,
 }
 
 /// php-fpm's main pool socket as seen from the host.
@@ -110,7 +114,9 @@ pub fn create(
 ) -> anyhow::Result<Box<dyn Stack>> {
     Ok(match driver {
         Driver::Native => Box::new(NativeStack::new(stack, config, config_dir)?),
-        Driver::External { url } => Box::new(ExternalStack::new(url, &stack.app.health_path)),
+        Driver::External { url, tls } => {
+            Box::new(ExternalStack::new(url, &stack.app.health_path, tls))
+        }
         Driver::Docker => Box::new(DockerStack::new(stack, config, config_dir)?),
     })
 }

@@ -394,6 +394,7 @@ impl Stack for NativeStack {
                             },
                         }),
                         containers: Vec::new(),
+                        tls: Default::default(),
                     })
                 }
                 // Port clashes are avoided, not fatal: pick fresh ports and start again.

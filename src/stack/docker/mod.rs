@@ -264,6 +264,7 @@ impl DockerStack {
             fpm_master_pid: Some(master),
             fpm_listen: Some(FpmListen::Tcp { port: 9000 }),
             containers,
+            tls: Default::default(),
         })
     }
 

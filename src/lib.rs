@@ -22,5 +22,6 @@ pub mod results;
 pub mod runner;
 pub mod scenario;
 pub mod stack;
+pub mod thin;
 pub mod thresholds;
 pub mod units;

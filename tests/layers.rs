@@ -17,8 +17,8 @@ use syn::visit::Visit;
 /// those listed before it in its own layer.
 const LAYERS: &[(&str, &[&str])] = &[
     (
-        "leaves: clocks, CPU affinity, units, /proc, the metric catalogue",
-        &["clock", "affinity", "units", "procfs", "metric"],
+        "leaves: clocks, CPU affinity, units, /proc, the metric catalogue, thinned series",
+        &["clock", "affinity", "units", "procfs", "metric", "thin"],
     ),
     ("the scenario: TOML -> Plan", &["scenario"]),
     (

@@ -5,6 +5,7 @@
 pub mod failed;
 pub mod histograms;
 pub mod outcome;
+pub mod request_log;
 pub mod summary;
 pub mod timeline;
 
@@ -64,6 +65,8 @@ pub struct Recorder {
     error_examples: Vec<String>,
     /// Failed requests one by one (bounded), for timeout-chain attribution.
     failed: FailedList,
+    /// Where every finished request goes, one line each (`--request-log`).
+    log: Option<request_log::RequestLogSender>,
 }
 
 impl Recorder {
@@ -90,7 +93,35 @@ impl Recorder {
             live: Live::default(),
             error_examples: Vec::new(),
             failed: FailedList::default(),
+            log: None,
         }
+    }
+
+    /// Keeps only the last `keep_s` seconds of the timeline in memory, for a caller that
+    /// streams it (see [`Recorder::timeline_closed_before`]): memory flat however long the run.
+    pub fn bounded_timeline(mut self, keep_s: u64) -> Self {
+        self.timeline = Timeline::bounded(keep_s);
+        self
+    }
+
+    /// Seconds before this one are final in [`Recorder::result`]'s timeline.
+    pub fn timeline_closed_before(&self) -> u64 {
+        self.timeline.closed_before()
+    }
+
+    /// The whole config's histograms so far (all phases and kinds merged).
+    pub fn histograms(&self) -> Histograms {
+        let mut total = Histograms::default();
+        for c in &self.cells {
+            total.merge(&c.hist);
+        }
+        total
+    }
+
+    /// Also sends every finished request to a per-request log.
+    pub fn with_request_log(mut self, log: Option<request_log::RequestLogSender>) -> Self {
+        self.log = log;
+        self
     }
 
     fn cell(&mut self, phase: usize, kind: usize) -> &mut Cell {
@@ -161,6 +192,7 @@ impl Recorder {
                 }
             }
         }
+        let mut timing = (None, None);
         match (&o.fpm, o.sent) {
             (Some(fpm), Some(sent)) => {
                 let wait = fpm.request_time_us - clock.epoch_us(sent);
@@ -176,6 +208,7 @@ impl Recorder {
                 self.timeline
                     .add(t_s, Series::QueueWait, wait.max(0) as u64);
                 self.timeline.add(t_s, Series::Service, service);
+                timing = (Some(wait), Some(service));
             }
             _ => cell.counts.unreported += 1,
         }
@@ -208,6 +241,27 @@ impl Recorder {
         }
         if timed_latency {
             self.timeline.add_latency(t_s, latency_us);
+        }
+        if let Some(log) = &self.log {
+            let since = |at: Instant| at.saturating_duration_since(self.load_start).as_micros() as u64;
+            let (status, failure) = match &o.ending {
+                Ending::Response { status } => (Some(*status), None),
+                Ending::Failed { kind, .. } => (None, Some(*kind)),
+            };
+            log.send(request_log::Row {
+                config: 0,
+                phase: o.phase,
+                kind: o.kind,
+                id: o.id,
+                intended_us: since(o.intended),
+                sent_us: o.sent.map(since),
+                done_us,
+                status,
+                failure,
+                queue_wait_us: timing.0,
+                service_us: timing.1,
+                pid: o.fpm.map(|f| f.pid),
+            });
         }
         let ending = match &o.ending {
             Ending::Response { status } if *status < 400 => None,

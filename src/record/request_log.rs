@@ -227,3 +227,54 @@ fn write_lines(
     out.flush()?;
     Ok(lines)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_lines_with_empty_cells_for_missing_figures() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.csv");
+        let names = Names {
+            configs: vec!["a,b".into()],
+            phases: vec!["p".into()],
+            kinds: vec!["k".into()],
+        };
+        let log = RequestLog::create(&path, names).unwrap();
+        let tx = log.sender(0);
+        let row = Row {
+            config: 9,
+            phase: 0,
+            kind: 0,
+            id: 7,
+            intended_us: 10,
+            sent_us: Some(12),
+            done_us: 30,
+            status: None,
+            failure: Some(FailureKind::Timeout),
+            queue_wait_us: None,
+            service_us: None,
+            pid: None,
+        };
+        tx.send(row);
+        tx.send(Row {
+            id: 8,
+            status: Some(200),
+            failure: None,
+            queue_wait_us: Some(-3),
+            service_us: Some(5),
+            pid: Some(42),
+            ..row
+        });
+        assert_eq!(log.finish().unwrap(), 2);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            "config,id,kind,phase,intended_us,sent_us,done_us,status,failure,queue_wait_us,service_us,pid\n\
+             \"a,b\",7,k,p,10,12,30,,timeout,,,\n\
+             \"a,b\",8,k,p,10,12,30,200,,-3,5,42\n"
+        );
+        assert!(Format::of(Path::new("x.txt")).is_err());
+    }
+}

@@ -32,7 +32,7 @@ use fpm_status::StatusClient;
 use local::LocalProbe;
 
 /// One server-side observation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Sample {
     /// Milliseconds since the run's start when the sample was begun (`RunClock::now_ms`).
     pub t_ms: u64,
@@ -61,7 +61,7 @@ pub struct Sample {
 }
 
 /// One php-fpm worker at one sample.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WorkerSample {
     /// Host pid when the master pid is known, else the pid the status page reports.
     pub pid: u32,

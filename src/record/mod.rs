@@ -333,7 +333,7 @@ impl Recorder {
 }
 
 /// What the recorder produced for one config.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Recorded {
     /// Figures over the whole config (all phases and kinds).
     pub summary: Summary,
@@ -354,7 +354,7 @@ impl Default for SerializedHistograms {
 }
 
 /// One phase of one config.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct PhaseResult {
     /// Phase name.
     pub name: String,
@@ -369,7 +369,7 @@ pub struct PhaseResult {
 }
 
 /// One request kind within one phase.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct KindResult {
     /// Request kind name.
     pub name: String,

@@ -25,7 +25,7 @@ pub use series::SeriesFiles;
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// State of a run or of one config.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Not started yet.
@@ -43,7 +43,7 @@ pub enum Status {
 }
 
 /// The whole run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunResult {
     /// Shape version of this file ([`SCHEMA_VERSION`]).
     pub schema_version: u32,
@@ -76,7 +76,7 @@ pub struct RunResult {
 }
 
 /// The machine and the stack the run used.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Environment {
     /// Host name.
     pub hostname: String,
@@ -98,7 +98,7 @@ pub struct Environment {
 }
 
 /// One pool config's results.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ConfigResult {
     /// Config name.
     pub name: String,
@@ -176,6 +176,15 @@ impl ConfigResult {
             series: None,
         }
     }
+}
+
+/// The JSON Schema of run.json, generated from these types (committed as
+/// `docs/run.schema.json`; `tests/schema.rs` keeps the two equal).
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(RunResult);
+    let mut text = serde_json::to_string_pretty(&schema).expect("a schema serializes");
+    text.push('\n');
+    text
 }
 
 /// True if any check is not a pass (a failure, or no data to show the limit held).

@@ -20,7 +20,7 @@ use crate::record::timeline::Bucket;
 pub const SAMPLES_KEPT_ON_LOAD: usize = 4096;
 
 /// Where a config's series are, relative to the run directory.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SeriesFiles {
     /// Server-side samples, one [`Sample`] a line, e.g. `static-4/samples.jsonl`.
     pub samples: String,

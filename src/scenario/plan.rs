@@ -13,7 +13,7 @@ use crate::metric;
 pub use super::app::{AppSettings, DEFAULT_HEALTH_PATH};
 
 /// A fully resolved scenario.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Plan {
     /// Scenario name (file stem unless `name` is set); also the results sub-directory.
     pub name: String,
@@ -40,7 +40,7 @@ pub struct Plan {
 
 /// A validated threshold. Limits are in the metric's base unit (µs, a 0–1 fraction, per
 /// second, a count, MiB); both ends are inclusive: `max = "800ms"` passes at exactly 800 ms.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Threshold {
     /// Canonical metric name.
     pub metric: String,
@@ -79,7 +79,7 @@ impl Threshold {
 }
 
 /// Settings of the stack shared by all pool configs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StackSettings {
     /// CPUs the stack may use (native: scheduler affinity of nginx and php-fpm; `None` = all).
     pub cpuset: Option<Vec<usize>>,
@@ -117,7 +117,7 @@ pub struct StackSettings {
 }
 
 /// Socket kind between nginx and php-fpm.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ListenKind {
     /// 127.0.0.1 TCP: a full backlog drops SYNs (nginx 504 after the connect timeout).
@@ -127,7 +127,7 @@ pub enum ListenKind {
 }
 
 /// Generator settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoadSettings {
     /// The client's timeout for a whole request, playing the load balancer's idle timeout.
     pub client_timeout_ms: u64,
@@ -147,7 +147,7 @@ fn default_health_timeout_ms() -> u64 {
 }
 
 /// Process manager kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Pm {
     Static,
@@ -167,7 +167,7 @@ impl Pm {
 
 /// One php-fpm pool configuration of the comparison matrix. Fields that do not apply to
 /// the `pm` kind are `None`; for `dynamic` every spare setting is resolved.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PoolConfig {
     /// Unique name, used in tables and as the config's directory name.
     pub name: String,
@@ -208,7 +208,7 @@ impl PoolConfig {
 }
 
 /// One traffic phase.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Phase {
     /// Name shown in progress and tables.
     pub name: String,
@@ -231,7 +231,7 @@ pub fn phase_starts_us(phases: &[Phase]) -> Vec<u64> {
 }
 
 /// Arrival pattern of a phase.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "pattern", rename_all = "snake_case")]
 pub enum Arrival {
     /// Evenly spaced requests at `rate` per second (open loop).
@@ -247,7 +247,7 @@ pub enum Arrival {
 }
 
 /// One kind of request in the mix.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RequestKind {
     /// Name used in per-kind breakdowns.
     pub name: String,
@@ -272,7 +272,7 @@ pub struct RequestKind {
 }
 
 /// A request body: inline text or a file, read once at validation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Body {
     /// The `Content-Type` header sent with it.
     pub content_type: String,
@@ -293,7 +293,7 @@ pub struct Body {
 }
 
 /// A data file of rows substituted into a request's placeholders.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DataSource {
     /// The file (`data`, resolved against the scenario's directory).
     pub file: PathBuf,
@@ -314,7 +314,7 @@ pub struct DataSource {
 }
 
 /// How a request kind's data row is chosen for each request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DataPick {
     /// Rows in file order, one per request of the kind, wrapping around at the end.
@@ -324,7 +324,7 @@ pub enum DataPick {
 }
 
 /// Which stack driver runs the configs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Driver {
     /// nginx and php-fpm from the distribution's packages, as child processes.

@@ -19,6 +19,43 @@ use crate::record::timeline::Bucket;
 /// resolution; samples.jsonl keeps every one.
 pub const SAMPLES_KEPT_ON_LOAD: usize = 4096;
 
+/// The HTML report draws at most twice this many points per series: a day-long run's report
+/// stays a few MB, and the files keep full resolution.
+pub const CHART_POINTS: usize = 1000;
+
+/// `run` with each config's samples and timeline thinned to [`CHART_POINTS`] (at most
+/// twice that), keeping the worst seconds and the deepest queues; borrowed as it is when
+/// every series is short enough already.
+pub fn for_charts(run: &super::RunResult) -> std::borrow::Cow<'_, super::RunResult> {
+    use std::borrow::Cow;
+    let long = |c: &super::ConfigResult| {
+        c.samples.len() > 2 * CHART_POINTS || c.recorded.timeline.len() > 2 * CHART_POINTS
+    };
+    if !run.configs.iter().any(long) {
+        return Cow::Borrowed(run);
+    }
+    let mut thinned = run.clone();
+    for c in &mut thinned.configs {
+        let mut samples = crate::thin::Thinned::new(CHART_POINTS, crate::probe::thinning_key);
+        std::mem::take(&mut c.samples)
+            .into_iter()
+            .for_each(|s| samples.push(s));
+        c.samples = samples.into_vec();
+        let mut timeline = crate::thin::Thinned::new(CHART_POINTS, worst_second);
+        std::mem::take(&mut c.recorded.timeline)
+            .into_iter()
+            .for_each(|b| timeline.push(b));
+        c.recorded.timeline = timeline.into_vec();
+    }
+    Cow::Owned(thinned)
+}
+
+/// Of two neighbouring seconds, the one with more failures, then the higher p99 latency.
+fn worst_second(b: &Bucket) -> u64 {
+    let failed = b.status_5xx + b.client_failures;
+    (failed.min(u32::MAX as u64) << 32) | b.latency_p99_us.min(u32::MAX as u64)
+}
+
 /// Where a config's series are, relative to the run directory.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SeriesFiles {
@@ -114,6 +151,26 @@ pub fn read_timeline(path: &Path) -> anyhow::Result<Vec<Bucket>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn charts_get_bounded_series() {
+        let mut run = crate::results::test_fixture();
+        let c = &mut run.configs[0];
+        let one = c.recorded.timeline[0].clone();
+        c.recorded.timeline = (0..86_400u64)
+            .map(|t_s| Bucket {
+                t_s,
+                latency_p99_us: if t_s == 50_001 { 9_000_000 } else { 1_000 },
+                ..one.clone()
+            })
+            .collect();
+        let thinned = for_charts(&run);
+        let tl = &thinned.configs[0].recorded.timeline;
+        assert!(tl.len() <= 2 * CHART_POINTS, "{}", tl.len());
+        assert!(tl.iter().any(|b| b.t_s == 50_001), "the worst second is kept");
+        let fixture = crate::results::test_fixture();
+        assert!(matches!(for_charts(&fixture), std::borrow::Cow::Borrowed(_)));
+    }
 
     #[test]
     fn append_then_read_back_ignoring_a_cut_last_line() {

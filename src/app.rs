@@ -198,7 +198,11 @@ fn run(args: &RunArgs) -> u8 {
         }
     }
     // A bad export path fails now, in a second, not after the run.
-    let metrics_listen = match args.metrics_listen.as_deref().map(runner::live::parse_listen) {
+    let metrics_listen = match args
+        .metrics_listen
+        .as_deref()
+        .map(runner::live::parse_listen)
+    {
         None => None,
         Some(Ok(addr)) => Some(addr),
         Some(Err(e)) => {
@@ -206,7 +210,11 @@ fn run(args: &RunArgs) -> u8 {
             return exit::INVALID;
         }
     };
-    if let Some(Err(e)) = args.request_log.as_deref().map(crate::record::request_log::Format::of) {
+    if let Some(Err(e)) = args
+        .request_log
+        .as_deref()
+        .map(crate::record::request_log::Format::of)
+    {
         eprintln!("error: {e:#}");
         return exit::INVALID;
     }

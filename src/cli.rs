@@ -112,7 +112,7 @@ impl ExportArgs {
             &self.export_prom,
         ]
         .iter()
-            .any(|p| p.as_deref() == Some(std::path::Path::new("-")))
+        .any(|p| p.as_deref() == Some(std::path::Path::new("-")))
     }
 }
 

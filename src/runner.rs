@@ -22,11 +22,11 @@ use crate::record::request_log::{Names, RequestLog};
 use crate::record::{FailedList, Recorder};
 use crate::results::series::{self, LineWriter, SeriesFiles};
 use crate::results::{ConfigResult, Environment, RunResult, Status};
-use checkpoint::{Checkpoint, TimelineOut};
-use live::LiveMetrics;
 use crate::scenario::{Driver, Plan};
 use crate::stack::calibrate::CpuUnit;
 use crate::{probe, stack};
+use checkpoint::{Checkpoint, TimelineOut};
+use live::LiveMetrics;
 
 /// How often server-side samples are taken.
 const SAMPLE_INTERVAL: Duration = Duration::from_millis(250);
@@ -377,10 +377,12 @@ async fn drive(
     let mut recorded = shared.recorder.lock().unwrap().result();
     // The rest of the timeline, then all of it back for the analysis after the teardown.
     let timeline_file = dir.join(&files.timeline);
-    let full_timeline = timeline_out.map_err(anyhow::Error::from).and_then(|mut out| {
-        out.append(&recorded, u64::MAX)?;
-        series::read_timeline(&timeline_file)
-    });
+    let full_timeline = timeline_out
+        .map_err(anyhow::Error::from)
+        .and_then(|mut out| {
+            out.append(&recorded, u64::MAX)?;
+            series::read_timeline(&timeline_file)
+        });
     match full_timeline {
         Ok(t) => recorded.timeline = t,
         Err(e) => progress.note(&format!("warning: the timeline is incomplete: {e:#}")),

@@ -97,7 +97,8 @@ fn get(port: u16, path: &str) -> Option<String> {
     write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
     let mut text = String::new();
     s.read_to_string(&mut text).ok()?;
-    text.split_once("\r\n\r\n").map(|(_, body)| body.to_string())
+    text.split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
 }
 
 /// The series of an instant query that have a value, as (labels, value) text.
@@ -178,7 +179,13 @@ fn prometheus_scrapes_the_live_endpoint() {
     );
     let out = dir.path().join("out");
     let fpmlab = Command::new(common::bin())
-        .args(["run", scenario.to_str().unwrap(), "--stack", "native", "--quiet"])
+        .args([
+            "run",
+            scenario.to_str().unwrap(),
+            "--stack",
+            "native",
+            "--quiet",
+        ])
         .args(["--out", out.to_str().unwrap()])
         .args(["--metrics-listen", &format!("127.0.0.1:{endpoint}")])
         .stdout(Stdio::piped())
@@ -204,7 +211,10 @@ fn prometheus_scrapes_the_live_endpoint() {
     assert!(labels.contains("\"pool\":"), "{labels}");
     let v: f64 = value.parse().unwrap();
     assert!((0.0..=2.0).contains(&v), "{value} active of max_children 2");
-    assert!(!latency.is_empty(), "no fpmlab_latency_seconds_count series");
+    assert!(
+        !latency.is_empty(),
+        "no fpmlab_latency_seconds_count series"
+    );
     // Scraped over the run, not once: several values in the last minutes.
     let counted = query(web, "count_over_time(phpfpm_total_processes[5m])");
     let n: f64 = counted.first().map_or(0.0, |(_, v)| v.parse().unwrap());

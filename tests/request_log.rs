@@ -32,7 +32,13 @@ fn one_line_per_request_with_timings() {
     let out = dir.path().join("out");
     let log = dir.path().join("requests.jsonl");
     let o = Command::new(common::bin())
-        .args(["run", scenario.to_str().unwrap(), "--stack", "native", "--quiet"])
+        .args([
+            "run",
+            scenario.to_str().unwrap(),
+            "--stack",
+            "native",
+            "--quiet",
+        ])
         .args(["--out", out.to_str().unwrap()])
         .arg("--request-log")
         .arg(&log)
@@ -53,7 +59,10 @@ fn one_line_per_request_with_timings() {
     assert_eq!(ids.len(), lines.len(), "ids are unique");
     for l in &lines {
         assert_eq!(l["config"], "static-2");
-        assert_eq!((l["kind"].as_str(), l["phase"].as_str()), (Some("cpu"), Some("steady")));
+        assert_eq!(
+            (l["kind"].as_str(), l["phase"].as_str()),
+            (Some("cpu"), Some("steady"))
+        );
         assert_eq!(l["status"], 200, "{l}");
         let (intended, sent, done) = (
             l["intended_us"].as_u64().unwrap(),
@@ -67,7 +76,13 @@ fn one_line_per_request_with_timings() {
     }
     // A bad extension is refused before anything starts.
     let o = Command::new(common::bin())
-        .args(["run", scenario.to_str().unwrap(), "--stack", "native", "--quiet"])
+        .args([
+            "run",
+            scenario.to_str().unwrap(),
+            "--stack",
+            "native",
+            "--quiet",
+        ])
         .args(["--request-log", "requests.txt"])
         .output()
         .unwrap();

@@ -44,7 +44,10 @@ fn every_fixture_validates() {
 fn a_wrong_run_json_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("run.json");
-    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/bursts/run.json");
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/bursts/run.json"
+    );
     let mut run: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
     run["configs"][0]["status"] = "exploded".into();

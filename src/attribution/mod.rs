@@ -19,7 +19,19 @@ use crate::record::FailedList;
 
 /// The component (or limit) that cut a request, in the order of the chain from the client
 /// inwards. JSON: the snake_case name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Cause {
     /// The client (load balancer) timeout expired first; nginx logs 499 when it notices.

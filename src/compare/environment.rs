@@ -22,7 +22,10 @@ pub struct EnvDiff {
 impl EnvDiff {
     /// `environment differs: cores 2 → 8 (+300.0%)`.
     pub fn line(&self) -> String {
-        let change = self.change.as_ref().map_or(String::new(), |c| format!(" ({c})"));
+        let change = self
+            .change
+            .as_ref()
+            .map_or(String::new(), |c| format!(" ({c})"));
         let meaning = self.meaning.map_or(String::new(), |m| format!(": {m}"));
         format!(
             "environment differs: {} {} → {}{change}{meaning}",
@@ -37,9 +40,10 @@ pub fn differences(b: &Environment, c: &Environment) -> Vec<EnvDiff> {
     let mut number = |what, bv: Option<u64>, cv: Option<u64>, meaning| {
         if bv != cv {
             let text = |v: Option<u64>| v.map_or("unknown".to_string(), |v| v.to_string());
-            let change = bv.zip(cv).filter(|(b, _)| *b > 0).map(|(b, c)| {
-                format!("{:+.1}%", (c as f64 - b as f64) / b as f64 * 100.0)
-            });
+            let change = bv
+                .zip(cv)
+                .filter(|(b, _)| *b > 0)
+                .map(|(b, c)| format!("{:+.1}%", (c as f64 - b as f64) / b as f64 * 100.0));
             out.push(EnvDiff {
                 what,
                 baseline: text(bv),
@@ -72,8 +76,16 @@ pub fn differences(b: &Environment, c: &Environment) -> Vec<EnvDiff> {
     text("cpu_model", Some(&b.cpu_model), Some(&c.cpu_model));
     text("driver", Some(&b.stack.driver), Some(&c.stack.driver));
     let (bs, cs) = (&b.stack, &c.stack);
-    text("nginx_version", bs.nginx_version.as_deref(), cs.nginx_version.as_deref());
-    text("php_version", bs.php_version.as_deref(), cs.php_version.as_deref());
+    text(
+        "nginx_version",
+        bs.nginx_version.as_deref(),
+        cs.nginx_version.as_deref(),
+    );
+    text(
+        "php_version",
+        bs.php_version.as_deref(),
+        cs.php_version.as_deref(),
+    );
     out
 }
 
@@ -96,7 +108,8 @@ mod tests {
         c.stack.php_version = Some("8.3.1".into());
         let lines: Vec<String> = differences(&b, &c).iter().map(EnvDiff::line).collect();
         assert_eq!(lines[0], "environment differs: cores 2 → 8 (+300.0%)");
-        assert!(lines[1].starts_with("environment differs: cpu_unit_iterations 50000 → 60000 (+20.0%): "));
+        assert!(lines[1]
+            .starts_with("environment differs: cpu_unit_iterations 50000 → 60000 (+20.0%): "));
         assert_eq!(lines[2], "environment differs: php_version unknown → 8.3.1");
         assert_eq!(lines.len(), 3);
     }

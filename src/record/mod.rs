@@ -243,7 +243,8 @@ impl Recorder {
             self.timeline.add_latency(t_s, latency_us);
         }
         if let Some(log) = &self.log {
-            let since = |at: Instant| at.saturating_duration_since(self.load_start).as_micros() as u64;
+            let since =
+                |at: Instant| at.saturating_duration_since(self.load_start).as_micros() as u64;
             let (status, failure) = match &o.ending {
                 Ending::Response { status } => (Some(*status), None),
                 Ending::Failed { kind, .. } => (None, Some(*kind)),

@@ -189,7 +189,9 @@ impl Timeline {
     pub fn snapshot(&self) -> Vec<Bucket> {
         let mut out: Vec<Bucket> = self.buckets.iter().cloned().collect();
         for open in &self.open {
-            if let Some(b) = (open.t_s.checked_sub(self.first_t)).and_then(|i| out.get_mut(i as usize)) {
+            if let Some(b) =
+                (open.t_s.checked_sub(self.first_t)).and_then(|i| out.get_mut(i as usize))
+            {
                 open.fill(b);
             }
         }

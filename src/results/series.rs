@@ -167,9 +167,15 @@ mod tests {
         let thinned = for_charts(&run);
         let tl = &thinned.configs[0].recorded.timeline;
         assert!(tl.len() <= 2 * CHART_POINTS, "{}", tl.len());
-        assert!(tl.iter().any(|b| b.t_s == 50_001), "the worst second is kept");
+        assert!(
+            tl.iter().any(|b| b.t_s == 50_001),
+            "the worst second is kept"
+        );
         let fixture = crate::results::test_fixture();
-        assert!(matches!(for_charts(&fixture), std::borrow::Cow::Borrowed(_)));
+        assert!(matches!(
+            for_charts(&fixture),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]
@@ -187,7 +193,10 @@ mod tests {
         }
         w.flush().unwrap();
         assert_eq!(w.bytes, std::fs::metadata(&path).unwrap().len());
-        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         f.write_all(b"{\"t_s\":3,\"se").unwrap();
         let back = read_timeline(&path).unwrap();
         assert_eq!(back.len(), 3);

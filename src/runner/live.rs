@@ -148,7 +148,10 @@ async fn answer(mut stream: TcpStream, live: &LiveMetrics) -> std::io::Result<()
     let path = path.map(|p| p.split(|&b| b == b'?').next().unwrap_or_default());
     let (status, body) = match (method, path) {
         (Some(b"GET"), Some(b"/metrics")) => ("200 OK", live.render()),
-        _ => ("404 Not Found", "fpmlab serves GET /metrics only\n".to_string()),
+        _ => (
+            "404 Not Found",
+            "fpmlab serves GET /metrics only\n".to_string(),
+        ),
     };
     let reply = format!(
         "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n\

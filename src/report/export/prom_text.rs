@@ -99,7 +99,14 @@ impl Families {
             while let Some(v) = recorded.next_if(|v| v.value_iterated_to() <= le_us) {
                 below += v.count_at_value();
             }
-            sample_line(out, name, "_bucket", labels, Some(&fmt_float(le)), below as f64);
+            sample_line(
+                out,
+                name,
+                "_bucket",
+                labels,
+                Some(&fmt_float(le)),
+                below as f64,
+            );
         }
         let count = h.len();
         sample_line(out, name, "_bucket", labels, Some("+Inf"), count as f64);
@@ -300,7 +307,10 @@ mod tests {
         assert!(text.contains("le=\"60\"} 4\n"), "{text}");
         assert!(text.contains("le=\"120\"} 5\n"), "{text}");
         assert!(text.contains("le=\"+Inf\"} 5\n"), "{text}");
-        assert!(text.contains("x_seconds_count{config=\"a\\\"b\"} 5\n"), "{text}");
+        assert!(
+            text.contains("x_seconds_count{config=\"a\\\"b\"} 5\n"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -160,7 +160,7 @@ impl RequestLog {
 
 /// The open file, in its format.
 enum Out {
-    Csv(csv::Writer<std::io::BufWriter<std::fs::File>>),
+    Csv(Box<csv::Writer<std::io::BufWriter<std::fs::File>>>),
     Json(std::io::BufWriter<std::fs::File>),
 }
 
@@ -193,7 +193,7 @@ fn write_lines(
     let name = |v: &'_ [String], i: usize| v.get(i).map_or("", String::as_str).to_owned();
     let buffered = std::io::BufWriter::with_capacity(256 * 1024, file);
     let mut out = match format {
-        Format::Csv => Out::Csv(csv::Writer::from_writer(buffered)),
+        Format::Csv => Out::Csv(Box::new(csv::Writer::from_writer(buffered))),
         Format::JsonLines => Out::Json(buffered),
     };
     let mut lines = 0u64;

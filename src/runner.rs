@@ -295,8 +295,13 @@ async fn drive(
     let live = outputs.live.clone();
     let sample_name = name.clone();
     // Whole lines, flushed each time: samples.jsonl is current at any moment.
+    let (sample_progress, mut warned) = (progress.clone(), false);
     let sink = move |s: &probe::Sample| {
-        let _ = samples_out.append(s).and_then(|_| samples_out.flush());
+        if let Err(e) = samples_out.append(s).and_then(|_| samples_out.flush()) {
+            if !std::mem::replace(&mut warned, true) {
+                sample_progress.note(&format!("warning: samples are not all saved: {e:#}"));
+            }
+        }
         if let Some(live) = &live {
             live.sample(&sample_name, s);
         }

@@ -56,6 +56,7 @@ pub struct Checkpoint {
 pub async fn tick(mut c: Checkpoint, stop: CancellationToken) -> TimelineOut {
     let mut every = tokio::time::interval(Duration::from_millis(200));
     let mut last_checkpoint = Instant::now();
+    let mut warned = false;
     let mut stats = std::env::var_os(STATS_ENV).and_then(|p| {
         std::fs::OpenOptions::new()
             .create(true)
@@ -79,7 +80,12 @@ pub async fn tick(mut c: Checkpoint, stop: CancellationToken) -> TimelineOut {
             let r = c.shared.recorder.lock().unwrap();
             (r.result(), r.timeline_closed_before())
         };
-        let _ = c.timeline.append(&recorded, closed);
+        if let Err(e) = c.timeline.append(&recorded, closed) {
+            if !std::mem::replace(&mut warned, true) {
+                c.progress
+                    .note(&format!("warning: the timeline is not all saved: {e:#}"));
+            }
+        }
         recorded.timeline = Vec::new();
         c.state.lock().unwrap().configs[c.i].recorded = recorded;
         let _ = super::save(&c.state, &c.dir);

@@ -12,6 +12,8 @@ if [[ "${1:-}" == "--tests" ]]; then
     # Real third-party PHP applications (tests/your_app.rs): MediaWiki on SQLite through
     # its front controller, DokuWiki; php's CLI runs MediaWiki's installer.
     packages+=(mediawiki dokuwiki php8.2-sqlite3 php8.2-cli)
+    # promtool checks the Prometheus export; a real Prometheus scrapes the live endpoint.
+    packages+=(prometheus)
     # The docker driver needs compose: the v2 plugin, or Debian's standalone docker-compose.
     if command -v docker >/dev/null 2>&1 && ! docker compose version >/dev/null 2>&1; then
         packages+=(docker-compose)
@@ -36,5 +38,10 @@ fi
 if command -v service >/dev/null 2>&1; then
     service nginx stop >/dev/null 2>&1 || true
     service php8.2-fpm stop >/dev/null 2>&1 || true
+    # The tests start their own Prometheus on a loopback port with a temp config.
+    service prometheus stop >/dev/null 2>&1 || true
+fi
+if command -v systemctl >/dev/null 2>&1; then
+    systemctl disable --now prometheus >/dev/null 2>&1 || true
 fi
 command -v cargo >/dev/null || { echo "cargo not found: install the Rust toolchain (rustup)" >&2; exit 1; }

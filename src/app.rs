@@ -212,6 +212,26 @@ fn run(args: &RunArgs) -> u8 {
         }
     }
     // A bad export path fails now, in a second, not after the run.
+    let metrics_listen = match args
+        .metrics_listen
+        .as_deref()
+        .map(runner::live::parse_listen)
+    {
+        None => None,
+        Some(Ok(addr)) => Some(addr),
+        Some(Err(e)) => {
+            eprintln!("error: {e:#}");
+            return exit::INVALID;
+        }
+    };
+    if let Some(Err(e)) = args
+        .request_log
+        .as_deref()
+        .map(crate::record::request_log::Format::of)
+    {
+        eprintln!("error: {e:#}");
+        return exit::INVALID;
+    }
     let exports = export_requests(None, &args.exports);
     if let Err(e) = export::preflight(&exports) {
         eprintln!("error: {e:#}");
@@ -252,6 +272,8 @@ fn run(args: &RunArgs) -> u8 {
         scenario_file: args.scenario.clone(),
         out: args.out.clone(),
         quiet: args.quiet,
+        request_log: args.request_log.clone(),
+        metrics_listen,
     };
     let cancel = CancellationToken::new();
     let finished = rt.block_on(async {
@@ -310,12 +332,16 @@ fn run(args: &RunArgs) -> u8 {
 
 /// The HTML report (if `html` is given) and the exports the options ask for.
 fn export_requests(html: Option<std::path::PathBuf>, e: &ExportArgs) -> export::Requests {
-    crate::report::requests(
+    let mut requests = crate::report::requests(
         html,
         e.export_markdown.clone(),
         e.export_csv.clone(),
         e.export_json.clone(),
-    )
+    );
+    if let Some(p) = &e.export_prom {
+        requests.push((Box::new(export::prometheus::PromExporter), p.clone()));
+    }
+    requests
 }
 
 /// Writes the requested exports; says where. False if any failed.

@@ -15,7 +15,7 @@ pub const PROCESS_WARN_PCT: f64 = 80.0;
 
 /// The generator's own resource use, so a saturated generator is never mistaken for a
 /// saturated stack.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GeneratorStats {
     /// CPU time fpmlab used (user + sys), ms.
     pub cpu_ms: u64,

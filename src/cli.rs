@@ -78,6 +78,14 @@ pub struct RunArgs {
     /// Do not write report.html into the run directory.
     #[arg(long)]
     pub no_report: bool,
+    /// Write one line per finished request to FILE (.csv or .jsonl), as the run goes: id,
+    /// kind, phase, intended/sent/done µs, status or failure, queue wait, service, pid.
+    #[arg(long, value_name = "FILE")]
+    pub request_log: Option<PathBuf>,
+    /// Serve the live pool figures and histograms for Prometheus at
+    /// http://ADDR/metrics while the run goes on (loopback only, e.g. 127.0.0.1:9477).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
     #[command(flatten)]
     pub exports: ExportArgs,
 }
@@ -96,14 +104,23 @@ pub struct ExportArgs {
     /// `-` prints it on stdout (the table and messages then go to stderr).
     #[arg(long, value_name = "FILE")]
     pub export_json: Option<PathBuf>,
+    /// Write the Prometheus text format to FILE (- for stdout): php-fpm_exporter's pool
+    /// figures (last sample) and fpmlab's latency, queue wait and service histograms.
+    #[arg(long, value_name = "FILE")]
+    pub export_prom: Option<PathBuf>,
 }
 
 impl ExportArgs {
     /// True if an export writes to stdout.
     pub fn uses_stdout(&self) -> bool {
-        [&self.export_markdown, &self.export_csv, &self.export_json]
-            .iter()
-            .any(|p| p.as_deref() == Some(std::path::Path::new("-")))
+        [
+            &self.export_markdown,
+            &self.export_csv,
+            &self.export_json,
+            &self.export_prom,
+        ]
+        .iter()
+        .any(|p| p.as_deref() == Some(std::path::Path::new("-")))
     }
 }
 

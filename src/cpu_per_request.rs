@@ -23,7 +23,7 @@ pub const WARN_ABOVE_PCT: f64 = 10.0;
 const MAX_ASKED_MS: u32 = 30_000;
 
 /// One config's CPU per request, in `run.json` as `cpu_per_request`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CpuPerRequest {
     /// The mean CPU time per request the scenario asked for: `ms=` of `cpu.php?ms=N`, averaged
     /// over the requests php-fpm finished during the load. `None` unless every request kind

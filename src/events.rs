@@ -23,7 +23,7 @@ pub mod kind {
 }
 
 /// One event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Event {
     /// Milliseconds since the load's start (negative: before it, e.g. during startup).
     /// Cgroup events carry the time of the sample that saw them (250 ms resolution); log

@@ -22,6 +22,7 @@ pub mod results;
 pub mod runner;
 pub mod scenario;
 pub mod stack;
+pub mod thin;
 pub mod thresholds;
 pub mod tls;
 pub mod units;

@@ -1,6 +1,10 @@
 //! Runs a plan: for each pool config, bring the stack up, sample it and drive the load, take
 //! it down (always), and keep `run.json` current throughout.
 
+mod checkpoint;
+pub mod live;
+
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -14,16 +18,24 @@ use crate::clock::RunClock;
 use crate::cpu_per_request::CpuPerRequest;
 use crate::load::generator::{self, Shared};
 use crate::progress::ConfigProgress;
+use crate::record::request_log::{Names, RequestLog};
 use crate::record::{FailedList, Recorder};
+use crate::results::series::{self, LineWriter, SeriesFiles};
 use crate::results::{ConfigResult, Environment, RunResult, Status};
 use crate::scenario::{Driver, Plan};
 use crate::stack::calibrate::CpuUnit;
 use crate::{probe, stack};
+use checkpoint::{Checkpoint, TimelineOut};
+use live::LiveMetrics;
 
 /// How often server-side samples are taken.
 const SAMPLE_INTERVAL: Duration = Duration::from_millis(250);
-/// How often run.json is rewritten during load.
-const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(5);
+/// Server-side samples kept in memory per config (thinned past twice this; every sample is
+/// in samples.jsonl): about 17 minutes at full resolution, bounded memory for a day-long soak.
+const SAMPLES_KEPT: usize = 4096;
+/// Seconds of the timeline kept in memory; older ones are in timeline.jsonl (a checkpoint
+/// appends them every few seconds, well within this).
+const TIMELINE_KEPT_S: u64 = 120;
 /// Head start between the stack being ready and the first scheduled request, so the
 /// sampler has a baseline and the first requests are not late by construction.
 const LOAD_LEAD: Duration = Duration::from_millis(300);
@@ -39,6 +51,17 @@ pub struct RunOptions {
     pub out: Option<PathBuf>,
     /// No progress display.
     pub quiet: bool,
+    /// Where to write one line per finished request (`.csv` or `.jsonl`), if anywhere.
+    pub request_log: Option<PathBuf>,
+    /// Where to serve the live metrics endpoint (loopback, checked by the caller).
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+/// What every config of a run shares besides the plan and run.json.
+struct Outputs {
+    quiet: bool,
+    live: Option<Arc<LiveMetrics>>,
+    log: Option<RequestLog>,
 }
 
 /// A finished (or stopped) run.
@@ -97,6 +120,32 @@ pub async fn run(
         thresholds: Vec::new(),
     }));
     save(&state, &dir)?;
+    let log = match &opts.request_log {
+        Some(path) => Some(RequestLog::create(
+            path,
+            Names {
+                configs: plan.configs.iter().map(|c| c.name.clone()).collect(),
+                phases: plan.phases.iter().map(|p| p.name.clone()).collect(),
+                kinds: plan.requests.iter().map(|k| k.name.clone()).collect(),
+            },
+        )?),
+        None => None,
+    };
+    let stop_live = CancellationToken::new();
+    let live = match opts.metrics_listen {
+        Some(addr) => {
+            let listener = live::bind(addr).await?;
+            let live = Arc::new(LiveMetrics::default());
+            tokio::spawn(live::serve(listener, live.clone(), stop_live.clone()));
+            Some(live)
+        }
+        None => None,
+    };
+    let outputs = Outputs {
+        quiet: opts.quiet,
+        live,
+        log,
+    };
 
     for i in 0..plan.configs.len() {
         if cancel.is_cancelled() {
@@ -104,7 +153,7 @@ pub async fn run(
             continue;
         }
         state.lock().unwrap().configs[i].status = Status::Running;
-        let outcome = run_config(&plan, i, &dir, &state, &cancel, opts.quiet).await;
+        let outcome = run_config(&plan, i, &dir, &state, &cancel, &outputs).await;
         let mut s = state.lock().unwrap();
         let c = &mut s.configs[i];
         c.status = match outcome {
@@ -119,6 +168,17 @@ pub async fn run(
         save(&state, &dir)?;
     }
 
+    stop_live.cancel();
+    if let Some(log) = outputs.log {
+        let path = log.path().display().to_string();
+        if let Err(e) = log.finish() {
+            let w = format!("the request log {path} is incomplete: {e:#}");
+            if !opts.quiet {
+                eprintln!("warning: {w}");
+            }
+            state.lock().unwrap().warnings.push(w);
+        }
+    }
     let mut result = state.lock().unwrap().clone();
     result.finished_at = Some(now_rfc3339());
     result.partial = result.configs.iter().any(|c| c.status != Status::Complete);
@@ -130,7 +190,10 @@ pub async fn run(
     } else {
         Status::Complete
     };
-    // Before the final save: run.json carries its own verdict.
+    result.save(&dir)?;
+    // Read back as `fpmlab report` will, time series from their files included; then
+    // run.json gets its own verdict.
+    let mut result = RunResult::load(&dir)?;
     result.thresholds = crate::thresholds::evaluate(&result);
     result.save(&dir)?;
     Ok(Finished { dir, result })
@@ -151,8 +214,9 @@ async fn run_config(
     dir: &Path,
     state: &Arc<Mutex<RunResult>>,
     cancel: &CancellationToken,
-    quiet: bool,
+    outputs: &Outputs,
 ) -> anyhow::Result<()> {
+    let quiet = outputs.quiet;
     let cfg = &plan.configs[i];
     let config_dir = dir.join(&cfg.name);
     std::fs::create_dir_all(&config_dir)
@@ -170,7 +234,7 @@ async fn run_config(
         Ok(endpoints) => {
             // Drivers learn versions once the stack runs (docker: from inside the containers).
             state.lock().unwrap().environment.stack = stack.info();
-            drive(plan, i, dir, state, cancel, &progress, endpoints).await
+            drive(plan, i, dir, state, cancel, &progress, outputs, endpoints).await
         }
         Err(e) => (FailedList::default(), Err(e)),
     };
@@ -188,6 +252,10 @@ async fn run_config(
         c.attribution = Some(views.attribution);
         c.lb_vs_apm = Some(views.lb_vs_apm);
         c.error_windows = Some(views.error_windows);
+        if c.series.is_some() {
+            // In timeline.jsonl: kept out of memory (and run.json) for the configs after.
+            c.recorded.timeline = Vec::new();
+        }
     }
     progress.finish();
     result?;
@@ -196,6 +264,7 @@ async fn run_config(
 
 /// Samples, probes health and drives the load. Returns the failed requests (attributed after
 /// the teardown, once the logs are complete) and the load's result.
+#[allow(clippy::too_many_arguments)]
 async fn drive(
     plan: &Plan,
     i: usize,
@@ -203,8 +272,18 @@ async fn drive(
     state: &Arc<Mutex<RunResult>>,
     cancel: &CancellationToken,
     progress: &ConfigProgress,
+    outputs: &Outputs,
     endpoints: stack::Endpoints,
 ) -> (FailedList, anyhow::Result<()>) {
+    let name = plan.configs[i].name.clone();
+    let files = SeriesFiles::for_config(&name);
+    let created = (LineWriter::create(&dir.join(&files.samples)))
+        .and_then(|s| Ok((s, LineWriter::create(&dir.join(&files.timeline))?)));
+    let (mut samples_out, timeline_out) = match created {
+        Ok(files) => files,
+        Err(e) => return (FailedList::default(), Err(e)),
+    };
+    state.lock().unwrap().configs[i].series = Some(files.clone());
     let load_start = Instant::now() + LOAD_LEAD;
     let clock = RunClock::starting_at(load_start);
     {
@@ -213,11 +292,27 @@ async fn drive(
         s.configs[i].load_start_epoch_us = Some(clock.start_epoch_us());
     }
     let stop_sampler = CancellationToken::new();
-    let sampler = tokio::spawn(probe::run_sampler(
+    let live = outputs.live.clone();
+    let sample_name = name.clone();
+    // Whole lines, flushed each time: samples.jsonl is current at any moment.
+    let (sample_progress, mut warned) = (progress.clone(), false);
+    let sink = move |s: &probe::Sample| {
+        if let Err(e) = samples_out.append(s).and_then(|_| samples_out.flush()) {
+            if !std::mem::replace(&mut warned, true) {
+                sample_progress.note(&format!("warning: samples are not all saved: {e:#}"));
+            }
+        }
+        if let Some(live) = &live {
+            live.sample(&sample_name, s);
+        }
+    };
+    let sampler = tokio::spawn(probe::run_sampler_with(
         endpoints.clone(),
         clock,
         SAMPLE_INTERVAL,
         stop_sampler.clone(),
+        SAMPLES_KEPT,
+        sink,
     ));
     // The load balancer's health checks, next to the sampler and on the same clock.
     let health_timeout = Duration::from_millis(plan.load.health_timeout_ms);
@@ -228,19 +323,29 @@ async fn drive(
         health_timeout,
         stop_sampler.clone(),
     ));
-    let shared = Shared::new(Recorder::new(
-        clock,
-        load_start,
-        &plan.phases,
-        &plan.requests,
-    ));
-    let ticker = tokio::spawn(tick(
-        i,
-        dir.to_path_buf(),
-        state.clone(),
-        shared.clone(),
-        progress.clone(),
-        load_start,
+    let recorder = Recorder::new(clock, load_start, &plan.phases, &plan.requests)
+        .bounded_timeline(TIMELINE_KEPT_S)
+        .with_request_log(outputs.log.as_ref().map(|l| l.sender(i)));
+    let shared = Shared::new(recorder);
+    if let Some(live) = &outputs.live {
+        let scrape_uri = format!("{}{}", endpoints.base_url, endpoints.fpm_status_path);
+        live.start_config(&name, scrape_uri, shared.clone());
+    }
+    let stop_tick = CancellationToken::new();
+    let ticker = tokio::spawn(checkpoint::tick(
+        Checkpoint {
+            i,
+            dir: dir.to_path_buf(),
+            state: state.clone(),
+            shared: shared.clone(),
+            progress: progress.clone(),
+            load_start,
+            timeline: TimelineOut {
+                file: timeline_out,
+                next_t: 0,
+            },
+        },
+        stop_tick.clone(),
     ));
     // The pool's CPU over the load, against what it asked: only where its workers are visible.
     let access_log = dir
@@ -267,13 +372,26 @@ async fn drive(
         let window = start.and_then(|s| probe::worker_cpu::finish(&s));
         CpuPerRequest::of_window(&plan.requests, plan.stack.app_root.is_none(), window)
     });
-    ticker.abort();
+    stop_tick.cancel();
+    let timeline_out = ticker.await;
     stop_sampler.cancel();
     let samples = sampler.await.unwrap_or_default();
     let health = health.await.unwrap_or_default();
     let failed = shared.recorder.lock().unwrap().failed().clone();
 
-    let recorded = shared.recorder.lock().unwrap().result();
+    let mut recorded = shared.recorder.lock().unwrap().result();
+    // The rest of the timeline, then all of it back for the analysis after the teardown.
+    let timeline_file = dir.join(&files.timeline);
+    let full_timeline = timeline_out
+        .map_err(anyhow::Error::from)
+        .and_then(|mut out| {
+            out.append(&recorded, u64::MAX)?;
+            series::read_timeline(&timeline_file)
+        });
+    match full_timeline {
+        Ok(t) => recorded.timeline = t,
+        Err(e) => progress.note(&format!("warning: the timeline is incomplete: {e:#}")),
+    }
     let generator = bottleneck::assess(cpu, &recorded.summary);
     for w in (generator.warnings.iter()).chain(cpu_per_request.iter().flat_map(|c| &c.warning)) {
         progress.note(&format!("warning: {w}"));
@@ -296,7 +414,6 @@ async fn drive(
     let mut s = state.lock().unwrap();
     let c = &mut s.configs[i];
     c.server = probe::summarize(&samples);
-    c.samples = samples;
     c.recorded = recorded;
     c.generator = generator;
     c.health = Some(probe::health::report(
@@ -307,27 +424,4 @@ async fn drive(
     c.events = events;
     c.cpu_per_request = cpu_per_request;
     (failed, load)
-}
-
-/// Updates the progress display, and run.json every few seconds, until aborted.
-async fn tick(
-    i: usize,
-    dir: PathBuf,
-    state: Arc<Mutex<RunResult>>,
-    shared: Arc<Shared>,
-    progress: ConfigProgress,
-    load_start: Instant,
-) {
-    let mut every = tokio::time::interval(Duration::from_millis(200));
-    let mut last_checkpoint = Instant::now();
-    loop {
-        every.tick().await;
-        progress.update(&shared, load_start);
-        if last_checkpoint.elapsed() >= CHECKPOINT_INTERVAL {
-            last_checkpoint = Instant::now();
-            let recorded = shared.recorder.lock().unwrap().result();
-            state.lock().unwrap().configs[i].recorded = recorded;
-            let _ = save(&state, &dir);
-        }
-    }
 }

@@ -241,3 +241,24 @@ fn phase_scope_and_usage_errors() {
     assert_eq!(code, Some(1));
     assert!(err.contains("cannot read"), "{err}");
 }
+
+#[test]
+fn environment_differences_come_before_the_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut other = fixture();
+    other.environment.cores *= 4;
+    other.environment.stack.php_version = Some("9.9.9".into());
+    let cand = save(dir.path(), "cand", &other);
+    let (code, out, err) = compare(
+        Path::new(FIXTURE),
+        &cand,
+        &["--fail-if", "p99_latency>+10%"],
+    );
+    assert_eq!(code, Some(0), "{out}{err}");
+    let cores = out.find("environment differs: cores").expect(&out);
+    assert!(out.contains("(+300.0%)"), "{out}");
+    assert!(out.contains("environment differs: php_version"), "{out}");
+    assert!(cores < out.find("no regression").unwrap(), "{out}");
+    let (_, same, _) = compare(Path::new(FIXTURE), Path::new(FIXTURE), &[]);
+    assert!(!same.contains("environment differs"), "{same}");
+}

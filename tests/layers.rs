@@ -17,8 +17,8 @@ use syn::visit::Visit;
 /// those listed before it in its own layer.
 const LAYERS: &[(&str, &[&str])] = &[
     (
-        "leaves: clocks, CPU affinity, units, /proc, the metric catalogue, TLS client settings",
-        &["clock", "affinity", "units", "procfs", "metric", "tls"],
+        "leaves: clocks, CPU affinity, units, /proc, the metric catalogue, TLS client settings, thinned series",
+        &["clock", "affinity", "units", "procfs", "metric", "tls", "thin"],
     ),
     ("the scenario: TOML -> Plan", &["scenario"]),
     (

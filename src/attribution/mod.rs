@@ -19,7 +19,19 @@ use crate::record::FailedList;
 
 /// The component (or limit) that cut a request, in the order of the chain from the client
 /// inwards. JSON: the snake_case name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Cause {
     /// The client (load balancer) timeout expired first; nginx logs 499 when it notices.
@@ -87,7 +99,7 @@ const LINES_PER_EXAMPLE: usize = 3;
 const MAX_LINE_CHARS: usize = 500;
 
 /// Per-config attribution, in run.json as `attribution`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Attribution {
     /// Failed requests (status >= 400 or no response) that were attributed.
     pub failed: u64,
@@ -100,7 +112,7 @@ pub struct Attribution {
 }
 
 /// The requests one cause cut.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CauseCount {
     /// The cause.
     pub cause: Cause,
@@ -115,7 +127,7 @@ pub struct CauseCount {
 }
 
 /// One attributed request and its evidence.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Example {
     /// Its `X-Fpmlab-Id`.
     pub id: u64,

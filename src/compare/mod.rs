@@ -5,6 +5,7 @@
 //! baseline, candidate and change from one [`Row`], and a side without data is shown as
 //! such, never as zero. A config on one side only is listed, not dropped.
 
+pub mod environment;
 pub mod render;
 pub mod rule;
 
@@ -149,6 +150,8 @@ pub struct Comparison {
     pub rules: Vec<RuleResult>,
     /// Run-level notes (the plans differ, …).
     pub notes: Vec<String>,
+    /// What differs between the two runs' machines and stacks, shown before the verdict.
+    pub environment: Vec<environment::EnvDiff>,
     /// True when a rule fired.
     pub regressed: bool,
 }
@@ -285,6 +288,7 @@ pub fn compare(
         configs,
         regressed: results.iter().any(|r| r.fired),
         rules: results,
+        environment: environment::differences(&base.environment, &cand.environment),
         notes,
     })
 }

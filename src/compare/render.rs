@@ -118,7 +118,7 @@ pub fn table(c: &Comparison) -> String {
         }
     }
     let mut out = format!("{}\n{t}\n", title(c));
-    for l in lines(c) {
+    for l in c.environment.iter().map(|d| d.line()).chain(lines(c)) {
         out.push_str(&l);
         out.push('\n');
     }
@@ -140,6 +140,12 @@ pub fn markdown(c: &Comparison) -> String {
         "Baseline `{}` ({}) vs candidate `{}` ({}), {scope}.\n\n",
         c.baseline.path, c.baseline.started_at, c.candidate.path, c.candidate.started_at
     ));
+    for d in &c.environment {
+        out.push_str(&format!("- {}\n", d.line()));
+    }
+    if !c.environment.is_empty() {
+        out.push('\n');
+    }
     if let Some(v) = verdict(c) {
         out.push_str(&format!("**{v}**\n\n"));
     }

@@ -8,7 +8,7 @@ use crate::record::{Percentiles, Summary};
 use crate::units::fmt_us;
 
 /// Side by side, in run.json as `lb_vs_apm`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LbVsApm {
     /// What the client (the load balancer) saw: done − intended, µs, over responses and
     /// client timeouts.
@@ -36,7 +36,7 @@ pub struct LbVsApm {
 }
 
 /// Why requests never reached the APM.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Unreported {
     /// The client (load balancer) gave up before the app answered.
     pub client_gave_up: u64,

@@ -9,7 +9,7 @@ use crate::record::timeline::Bucket;
 const MAX_WINDOWS: usize = 50;
 
 /// In run.json as `error_windows`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ErrorWindows {
     /// Runs of consecutive seconds with at least one failed request (status >= 400 or no
     /// response), in time order.
@@ -26,7 +26,7 @@ pub struct ErrorWindows {
 }
 
 /// One window, `[from_s, to_s)` in seconds since the load's start.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ErrorWindow {
     pub from_s: u64,
     pub to_s: u64,

@@ -16,7 +16,7 @@ use super::sock_diag::{ListenerQueue, SockDiag};
 use crate::stack::FpmListen;
 
 /// Accept-queue reading for the pool's listening socket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AcceptQueue {
     /// Connections waiting for a php-fpm worker to `accept()` them. Can reach `backlog + 1`.
     pub queued: u32,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::stack::{CgroupPaths, ContainerRef};
 
 /// The stack's containers at one sample.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ContainerSample {
     /// The php-fpm container (the one the scenario's `cpus` and `memory` limit).
     pub php_fpm: Option<CgroupUsage>,
@@ -34,7 +34,7 @@ impl ContainerSample {
 }
 
 /// One container's cgroup counters at one sample.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CgroupUsage {
     /// CPU used since the previous sample, percent of one core; `None` on the first sample.
     pub cpu_pct: Option<f64>,

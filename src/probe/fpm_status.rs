@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::stack::Endpoints;
 
 /// Pool-wide numbers from php-fpm's status page, keys as in `run.json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FpmStatus {
     /// Pool name (`pool`).
     pub pool: String,

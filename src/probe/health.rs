@@ -16,7 +16,7 @@ use crate::stack::Endpoints;
 pub const HEALTH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// One probe of both endpoints, started at the same moment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HealthSample {
     /// When the probes were sent, ms since the load's start (`RunClock::now_ms`).
     pub t_ms: u64,
@@ -36,7 +36,7 @@ pub struct HealthSample {
 }
 
 /// The health view of one config, in run.json as `health`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HealthReport {
     /// The probes' timeout, ms (`load.health_timeout`).
     pub timeout_ms: u64,
@@ -58,7 +58,7 @@ pub struct HealthReport {
 }
 
 /// A span of the run, ms since the load's start, `[from_ms, to_ms)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Interval {
     pub from_ms: u64,
     pub to_ms: u64,

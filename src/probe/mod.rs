@@ -32,7 +32,7 @@ use fpm_status::StatusClient;
 use local::LocalProbe;
 
 /// One server-side observation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Sample {
     /// Milliseconds since the run's start when the sample was begun (`RunClock::now_ms`).
     pub t_ms: u64,
@@ -61,7 +61,7 @@ pub struct Sample {
 }
 
 /// One php-fpm worker at one sample.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WorkerSample {
     /// Host pid when the master pid is known, else the pid the status page reports.
     pub pid: u32,
@@ -91,12 +91,26 @@ pub async fn run_sampler(
     interval: Duration,
     cancel: CancellationToken,
 ) -> Vec<Sample> {
+    run_sampler_with(endpoints, clock, interval, cancel, usize::MAX / 4, |_| {}).await
+}
+
+/// [`run_sampler`] for runs of any length: each sample goes to `sink` as it is taken (a file,
+/// a live endpoint), and at most about `2 × keep` stay in memory, evenly thinned over the run
+/// with the deepest listen queue always kept (see [`crate::thin`]).
+pub async fn run_sampler_with(
+    endpoints: Endpoints,
+    clock: RunClock,
+    interval: Duration,
+    cancel: CancellationToken,
+    keep: usize,
+    mut sink: impl FnMut(&Sample) + Send,
+) -> Vec<Sample> {
     // tokio's interval panics on zero.
     let interval = interval.max(Duration::from_millis(1));
     let mut sampler = Sampler::new(&endpoints, interval).await;
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    let mut samples = Vec::new();
+    let mut samples = crate::thin::Thinned::new(keep, thinning_key);
     loop {
         tokio::select! {
             biased;
@@ -107,10 +121,24 @@ pub async fn run_sampler(
         tokio::select! {
             biased;
             _ = cancel.cancelled() => break,
-            sample = sampler.sample(&clock) => samples.push(sample),
+            sample = sampler.sample(&clock) => {
+                sink(&sample);
+                samples.push(sample);
+            }
         }
     }
-    samples
+    samples.into_vec()
+}
+
+/// What thinning keeps of two neighbouring samples: the deeper listen queue, then the more
+/// active workers.
+pub fn thinning_key(s: &Sample) -> u64 {
+    let accept = s.accept_queue.as_ref().map_or(0, |q| q.queued);
+    let (fpm_queue, active) = s
+        .fpm
+        .as_ref()
+        .map_or((0, 0), |f| (f.listen_queue, f.active_processes));
+    (u64::from(accept.max(fpm_queue)) << 32) | u64::from(active)
 }
 
 /// Sampler state kept between ticks.

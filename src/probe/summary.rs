@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::{CgroupUsage, Sample};
 
 /// Peaks and counts over one run's samples; `None` where no sample had the data.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SampleSummary {
     /// Samples taken.
     pub samples: u32,
@@ -41,7 +41,7 @@ pub struct SampleSummary {
 }
 
 /// Per-container figures over one run's samples.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ContainerSummary {
     /// The php-fpm container.
     pub php_fpm: Option<ContainerPeaks>,
@@ -50,7 +50,7 @@ pub struct ContainerSummary {
 }
 
 /// One container's peaks and counter increases over the run.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ContainerPeaks {
     /// Highest memory charged to the container (page cache included), bytes.
     pub peak_memory_bytes: u64,

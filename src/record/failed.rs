@@ -10,7 +10,7 @@ use super::outcome::FailureKind;
 pub const MAX_FAILED_KEPT: usize = 100_000;
 
 /// How a failed request ended, as the client saw it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FailedEnding {
     /// An HTTP response with a status of 400 or more.
@@ -30,7 +30,7 @@ impl FailedEnding {
 }
 
 /// One failed request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FailedRequest {
     /// The `X-Fpmlab-Id` it carried (logged by nginx and php-fpm as `id=`).
     pub id: u64,

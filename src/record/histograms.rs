@@ -89,7 +89,7 @@ impl Histograms {
 
 /// Histograms as stored in `run.json`: each is HdrHistogram's V2 deflate format, base64
 /// (standard alphabet). Any HdrHistogram implementation can read them and merge them exactly.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct SerializedHistograms {
     /// done − intended, µs.
     pub latency: String,
@@ -134,7 +134,7 @@ pub fn decode(text: &str) -> anyhow::Result<Histogram<u64>> {
 }
 
 /// Percentiles of one histogram, µs; all zero when it is empty (see `count`).
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Percentiles {
     /// Number of values recorded.
     pub count: u64,

@@ -5,6 +5,7 @@
 pub mod failed;
 pub mod histograms;
 pub mod outcome;
+pub mod request_log;
 pub mod summary;
 pub mod timeline;
 pub mod tls;
@@ -68,6 +69,8 @@ pub struct Recorder {
     failed: FailedList,
     /// The generator's TLS handshakes (https targets).
     tls: TlsTally,
+    /// Where every finished request goes, one line each (`--request-log`).
+    log: Option<request_log::RequestLogSender>,
 }
 
 impl Recorder {
@@ -95,12 +98,40 @@ impl Recorder {
             error_examples: Vec::new(),
             failed: FailedList::default(),
             tls: TlsTally::default(),
+            log: None,
         }
     }
 
     /// A TLS handshake of the generator ended.
     pub fn on_tls_handshake(&mut self, h: Handshake) {
         self.tls.add(h);
+    }
+
+    /// Keeps only the last `keep_s` seconds of the timeline in memory, for a caller that
+    /// streams it (see [`Recorder::timeline_closed_before`]): memory flat however long the run.
+    pub fn bounded_timeline(mut self, keep_s: u64) -> Self {
+        self.timeline = Timeline::bounded(keep_s);
+        self
+    }
+
+    /// Seconds before this one are final in [`Recorder::result`]'s timeline.
+    pub fn timeline_closed_before(&self) -> u64 {
+        self.timeline.closed_before()
+    }
+
+    /// The whole config's histograms so far (all phases and kinds merged).
+    pub fn histograms(&self) -> Histograms {
+        let mut total = Histograms::default();
+        for c in &self.cells {
+            total.merge(&c.hist);
+        }
+        total
+    }
+
+    /// Also sends every finished request to a per-request log.
+    pub fn with_request_log(mut self, log: Option<request_log::RequestLogSender>) -> Self {
+        self.log = log;
+        self
     }
 
     fn cell(&mut self, phase: usize, kind: usize) -> &mut Cell {
@@ -171,6 +202,7 @@ impl Recorder {
                 }
             }
         }
+        let mut timing = (None, None);
         match (&o.fpm, o.sent) {
             (Some(fpm), Some(sent)) => {
                 let wait = fpm.request_time_us - clock.epoch_us(sent);
@@ -186,6 +218,7 @@ impl Recorder {
                 self.timeline
                     .add(t_s, Series::QueueWait, wait.max(0) as u64);
                 self.timeline.add(t_s, Series::Service, service);
+                timing = (Some(wait), Some(service));
             }
             _ => cell.counts.unreported += 1,
         }
@@ -218,6 +251,28 @@ impl Recorder {
         }
         if timed_latency {
             self.timeline.add_latency(t_s, latency_us);
+        }
+        if let Some(log) = &self.log {
+            let since =
+                |at: Instant| at.saturating_duration_since(self.load_start).as_micros() as u64;
+            let (status, failure) = match &o.ending {
+                Ending::Response { status } => (Some(*status), None),
+                Ending::Failed { kind, .. } => (None, Some(*kind)),
+            };
+            log.send(request_log::Row {
+                config: 0,
+                phase: o.phase,
+                kind: o.kind,
+                id: o.id,
+                intended_us: since(o.intended),
+                sent_us: o.sent.map(since),
+                done_us,
+                status,
+                failure,
+                queue_wait_us: timing.0,
+                service_us: timing.1,
+                pid: o.fpm.map(|f| f.pid),
+            });
         }
         let ending = match &o.ending {
             Ending::Response { status } if *status < 400 => None,
@@ -290,7 +345,7 @@ impl Recorder {
 }
 
 /// What the recorder produced for one config.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Recorded {
     /// Figures over the whole config (all phases and kinds).
     pub summary: Summary,
@@ -314,7 +369,7 @@ impl Default for SerializedHistograms {
 }
 
 /// One phase of one config.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct PhaseResult {
     /// Phase name.
     pub name: String,
@@ -329,7 +384,7 @@ pub struct PhaseResult {
 }
 
 /// One request kind within one phase.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct KindResult {
     /// Request kind name.
     pub name: String,

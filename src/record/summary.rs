@@ -9,7 +9,7 @@ use super::histograms::{Histograms, Percentiles};
 use super::outcome::FailureKind;
 
 /// Client-side failures by kind (no HTTP response).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct FailureCounts {
     /// Connection refused.
     pub refused: u64,
@@ -88,7 +88,7 @@ impl Counts {
 }
 
 /// Summary figures of a set of requests (a kind in a phase, a phase, or a whole config).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Summary {
     /// Requests the schedule asked for (closed loop: requests users started).
     pub scheduled: u64,

@@ -8,7 +8,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 /// One second of the run.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Bucket {
     /// Seconds since the load started (this bucket covers [t_s, t_s + 1)).
     pub t_s: u64,
@@ -105,21 +105,48 @@ impl Open {
 /// Builds the timeline as outcomes arrive.
 #[derive(Debug, Default, Clone)]
 pub struct Timeline {
-    buckets: Vec<Bucket>,
+    /// Seconds `first_t ..`, contiguous.
+    buckets: VecDeque<Bucket>,
+    first_t: u64,
+    /// Keep only this many recent seconds (`None`: all); older ones are dropped as new ones
+    /// open, once streamed to a file by whoever reads [`Timeline::snapshot`].
+    keep_s: Option<u64>,
+    /// Where a count for a second already dropped goes (never read): outcomes are recorded
+    /// as they happen, so this needs an outcome older than `keep_s`.
+    dropped: Bucket,
     /// The still-open seconds, oldest first.
     open: VecDeque<Open>,
 }
 
 impl Timeline {
+    /// A timeline holding only the last `keep_s` seconds in memory: for runs of any length,
+    /// whose timeline is streamed to a file.
+    pub fn bounded(keep_s: u64) -> Self {
+        Timeline {
+            keep_s: Some(keep_s.max(OPEN_SECONDS as u64 + 1)),
+            ..Timeline::default()
+        }
+    }
+
     pub fn bucket(&mut self, t_s: u64) -> &mut Bucket {
-        let i = t_s as usize;
+        if t_s < self.first_t {
+            return &mut self.dropped;
+        }
+        let i = (t_s - self.first_t) as usize;
         while self.buckets.len() <= i {
-            let t = self.buckets.len() as u64;
-            self.buckets.push(Bucket {
+            let t = self.first_t + self.buckets.len() as u64;
+            self.buckets.push_back(Bucket {
                 t_s: t,
                 ..Bucket::default()
             });
         }
+        if let Some(keep) = self.keep_s {
+            while self.buckets.len() as u64 > keep {
+                self.buckets.pop_front();
+                self.first_t += 1;
+            }
+        }
+        let i = (t_s - self.first_t) as usize;
         &mut self.buckets[i]
     }
 
@@ -157,21 +184,45 @@ impl Timeline {
         }
     }
 
-    /// The timeline so far, with the open seconds' percentiles filled in.
+    /// The timeline so far (the seconds kept, see [`Timeline::bounded`]), with the open
+    /// seconds' percentiles filled in.
     pub fn snapshot(&self) -> Vec<Bucket> {
-        let mut out = self.buckets.clone();
+        let mut out: Vec<Bucket> = self.buckets.iter().cloned().collect();
         for open in &self.open {
-            if let Some(b) = out.get_mut(open.t_s as usize) {
+            if let Some(b) =
+                (open.t_s.checked_sub(self.first_t)).and_then(|i| out.get_mut(i as usize))
+            {
                 open.fill(b);
             }
         }
         out
+    }
+
+    /// Seconds whose figures can no longer change: older than the open seconds.
+    pub fn closed_before(&self) -> u64 {
+        let newest = self.first_t + self.buckets.len() as u64;
+        newest.saturating_sub(OPEN_SECONDS as u64 + 1)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bounded_keeps_the_last_seconds() {
+        let mut t = Timeline::bounded(10);
+        for s in 0..100u64 {
+            t.bucket(s).sent += s;
+            t.add_latency(s, 1000);
+        }
+        let snap = t.snapshot();
+        assert_eq!(snap.len(), 10);
+        assert_eq!((snap[0].t_s, snap[9].t_s, snap[9].sent), (90, 99, 99));
+        assert!(snap.iter().all(|b| b.latency_p50_us > 0));
+        t.bucket(3).sent += 1; // long gone: ignored, no panic
+        assert_eq!(t.closed_before(), 95);
+    }
 
     #[test]
     fn percentiles_per_second_survive_closing() {

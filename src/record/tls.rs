@@ -61,7 +61,7 @@ impl TlsTally {
 
 /// The generator's TLS handshakes over one config (`https://` targets only), in run.json as
 /// `configs[].tls`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TlsFigures {
     /// Handshakes completed: one per connection the generator opened (keep-alive reuses a
     /// connection for many requests, so far fewer than requests).

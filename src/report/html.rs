@@ -23,7 +23,9 @@ impl Exporter for HtmlReport {
     }
 
     fn render(&self, run: &RunResult) -> anyhow::Result<Vec<Artifact>> {
-        Ok(vec![Artifact::main(render(run)?)])
+        // Bounded whatever the run's length: full resolution stays in the series files.
+        let run = crate::results::series::for_charts(run);
+        Ok(vec![Artifact::main(render(&run)?)])
     }
 }
 

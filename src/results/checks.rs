@@ -7,7 +7,7 @@ use crate::metric;
 use crate::scenario::Threshold;
 
 /// How a threshold came out for one config.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckOutcome {
     Pass,
@@ -18,7 +18,7 @@ pub enum CheckOutcome {
 }
 
 /// One threshold checked against one config.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ThresholdCheck {
     /// The threshold as resolved from the scenario.
     pub threshold: Threshold,

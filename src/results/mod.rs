@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 mod checks;
 mod metrics;
+pub mod series;
 
 pub use crate::bottleneck::GeneratorStats;
 pub use crate::events::Event;
@@ -18,12 +19,13 @@ use crate::scenario::{Plan, PoolConfig};
 use crate::stack::{Endpoints, StackInfo};
 pub use checks::{CheckOutcome, ThresholdCheck};
 pub use metrics::Scope;
+pub use series::SeriesFiles;
 
 /// Bumped on any incompatible change of this file's shape.
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// State of a run or of one config.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Not started yet.
@@ -41,7 +43,7 @@ pub enum Status {
 }
 
 /// The whole run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunResult {
     /// Shape version of this file ([`SCHEMA_VERSION`]).
     pub schema_version: u32,
@@ -74,7 +76,7 @@ pub struct RunResult {
 }
 
 /// The machine and the stack the run used.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Environment {
     /// Host name.
     pub hostname: String,
@@ -96,7 +98,7 @@ pub struct Environment {
 }
 
 /// One pool config's results.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ConfigResult {
     /// Config name.
     pub name: String,
@@ -144,6 +146,11 @@ pub struct ConfigResult {
     /// fpmlab cannot see.
     #[serde(default)]
     pub cpu_per_request: Option<crate::cpu_per_request::CpuPerRequest>,
+    /// Files beside run.json holding `samples` and `timeline` (one JSON object a line,
+    /// appended as the run goes); both stay empty in run.json then. `None`: they are inline
+    /// (runs written before the series files existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series: Option<SeriesFiles>,
 }
 
 impl ConfigResult {
@@ -166,8 +173,18 @@ impl ConfigResult {
             error_windows: None,
             events: Vec::new(),
             cpu_per_request: None,
+            series: None,
         }
     }
+}
+
+/// The JSON Schema of run.json, generated from these types (committed as
+/// `docs/run.schema.json`; `tests/schema.rs` keeps the two equal).
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(RunResult);
+    let mut text = serde_json::to_string_pretty(&schema).expect("a schema serializes");
+    text.push('\n');
+    text
 }
 
 /// True if any check is not a pass (a failure, or no data to show the limit held).
@@ -185,7 +202,7 @@ impl RunResult {
         };
         let text = std::fs::read_to_string(&file)
             .with_context(|| format!("cannot read {}", file.display()))?;
-        let run: RunResult = serde_json::from_str(&text)
+        let mut run: RunResult = serde_json::from_str(&text)
             .with_context(|| format!("{} is not an fpmlab run.json", file.display()))?;
         if run.schema_version != SCHEMA_VERSION {
             anyhow::bail!(
@@ -194,14 +211,43 @@ impl RunResult {
                 run.schema_version
             );
         }
+        let dir = file.parent().unwrap_or(Path::new("."));
+        for c in &mut run.configs {
+            let Some(files) = &c.series else { continue };
+            let (samples, timeline) = (dir.join(&files.samples), dir.join(&files.timeline));
+            // A config that never reached its load has no files yet.
+            if samples.exists() {
+                c.samples = series::read_samples(&samples)?;
+            }
+            if timeline.exists() {
+                c.recorded.timeline = series::read_timeline(&timeline)?;
+            }
+        }
         Ok(run)
+    }
+
+    /// A copy whose configs keep their series in files only: what run.json holds.
+    fn without_streamed_series(&self) -> RunResult {
+        let mut run = self.clone();
+        for c in run.configs.iter_mut().filter(|c| c.series.is_some()) {
+            c.samples = Vec::new();
+            c.recorded.timeline = Vec::new();
+        }
+        run
     }
 
     /// Writes `run.json` into `dir` atomically.
     pub fn save(&self, dir: &Path) -> anyhow::Result<PathBuf> {
         let path = dir.join("run.json");
         let tmp = dir.join(".run.json.tmp");
-        let text = serde_json::to_vec_pretty(self)?;
+        let streamed = |c: &ConfigResult| {
+            c.series.is_some() && !(c.samples.is_empty() && c.recorded.timeline.is_empty())
+        };
+        let text = if self.configs.iter().any(streamed) {
+            serde_json::to_vec_pretty(&self.without_streamed_series())?
+        } else {
+            serde_json::to_vec_pretty(self)?
+        };
         std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
         std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
         Ok(path)

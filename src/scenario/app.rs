@@ -49,7 +49,7 @@ pub struct RawApp {
 }
 
 /// The application's settings, resolved. `root` lives in `StackSettings::app_root`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AppSettings {
     /// The script every path that is not a file goes to (`index.php`), relative to the
     /// document root; `None`: only existing `.php` files are run.

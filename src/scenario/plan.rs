@@ -14,7 +14,7 @@ use crate::tls::TlsVerify;
 pub use super::app::{AppSettings, DEFAULT_HEALTH_PATH};
 
 /// A fully resolved scenario.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Plan {
     /// Scenario name (file stem unless `name` is set); also the results sub-directory.
     pub name: String,
@@ -41,7 +41,7 @@ pub struct Plan {
 
 /// A validated threshold. Limits are in the metric's base unit (µs, a 0–1 fraction, per
 /// second, a count, MiB); both ends are inclusive: `max = "800ms"` passes at exactly 800 ms.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Threshold {
     /// Canonical metric name.
     pub metric: String,
@@ -80,7 +80,7 @@ impl Threshold {
 }
 
 /// Settings of the stack shared by all pool configs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StackSettings {
     /// CPUs the stack may use (native: scheduler affinity of nginx and php-fpm; `None` = all).
     pub cpuset: Option<Vec<usize>>,
@@ -118,7 +118,7 @@ pub struct StackSettings {
 }
 
 /// Socket kind between nginx and php-fpm.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ListenKind {
     /// 127.0.0.1 TCP: a full backlog drops SYNs (nginx 504 after the connect timeout).
@@ -128,7 +128,7 @@ pub enum ListenKind {
 }
 
 /// Generator settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoadSettings {
     /// The client's timeout for a whole request, playing the load balancer's idle timeout.
     pub client_timeout_ms: u64,
@@ -148,7 +148,7 @@ fn default_health_timeout_ms() -> u64 {
 }
 
 /// Process manager kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Pm {
     Static,
@@ -168,7 +168,7 @@ impl Pm {
 
 /// One php-fpm pool configuration of the comparison matrix. Fields that do not apply to
 /// the `pm` kind are `None`; for `dynamic` every spare setting is resolved.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PoolConfig {
     /// Unique name, used in tables and as the config's directory name.
     pub name: String,
@@ -209,7 +209,7 @@ impl PoolConfig {
 }
 
 /// One traffic phase.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Phase {
     /// Name shown in progress and tables.
     pub name: String,
@@ -232,7 +232,7 @@ pub fn phase_starts_us(phases: &[Phase]) -> Vec<u64> {
 }
 
 /// Arrival pattern of a phase.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "pattern", rename_all = "snake_case")]
 pub enum Arrival {
     /// Evenly spaced requests at `rate` per second (open loop).
@@ -248,7 +248,7 @@ pub enum Arrival {
 }
 
 /// One kind of request in the mix.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RequestKind {
     /// Name used in per-kind breakdowns.
     pub name: String,
@@ -273,7 +273,7 @@ pub struct RequestKind {
 }
 
 /// A request body: inline text or a file, read once at validation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Body {
     /// The `Content-Type` header sent with it.
     pub content_type: String,
@@ -294,7 +294,7 @@ pub struct Body {
 }
 
 /// A data file of rows substituted into a request's placeholders.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DataSource {
     /// The file (`data`, resolved against the scenario's directory).
     pub file: PathBuf,
@@ -315,7 +315,7 @@ pub struct DataSource {
 }
 
 /// How a request kind's data row is chosen for each request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DataPick {
     /// Rows in file order, one per request of the kind, wrapping around at the end.
@@ -325,7 +325,7 @@ pub enum DataPick {
 }
 
 /// Which stack driver runs the configs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Driver {
     /// nginx and php-fpm from the distribution's packages, as child processes.

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 /// One container of the stack.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ContainerRef {
     /// Compose service name: `php-fpm` or `nginx`.
     pub service: String,
@@ -24,7 +24,7 @@ pub struct ContainerRef {
 }
 
 /// The cgroup directories of one container.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "version", rename_all = "snake_case")]
 pub enum CgroupPaths {
     /// cgroup v1: one directory per controller.

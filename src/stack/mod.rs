@@ -28,7 +28,7 @@ pub use external::ExternalStack;
 pub use native::NativeStack;
 
 /// Where a running stack answers and what probes need to observe it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Endpoints {
     /// Base URL of nginx, e.g. `http://127.0.0.1:38211` (no trailing slash).
     pub base_url: String,
@@ -55,7 +55,7 @@ pub struct Endpoints {
 }
 
 /// php-fpm's main pool socket as seen from the host.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum FpmListen {
     /// TCP port (on 127.0.0.1 for native; inside the container's namespace for docker).
@@ -65,7 +65,7 @@ pub enum FpmListen {
 }
 
 /// What the driver reports about the stack it runs, for `run.json`'s environment.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StackInfo {
     /// `native`, `docker` or `external`.
     pub driver: String,

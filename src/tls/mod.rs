@@ -25,7 +25,7 @@ pub use explain::{explain, explain_chain, explain_io};
 
 /// How an `https://` target's certificate is verified; in run.json as
 /// `plan.driver.tls` and each config's `endpoints.tls`. Unused for `http://` targets.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "verify", rename_all = "snake_case")]
 pub enum TlsVerify {
     /// The certificate must chain to a CA of the system's store and name the target's host

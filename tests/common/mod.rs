@@ -186,8 +186,41 @@ pub fn scenario(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
+/// Reads a run's run.json, after validating it against the schema of the run.json types
+/// (every run the tests produce is checked that way).
 pub fn load(out: &Path) -> RunResult {
+    let file = if out.is_dir() {
+        out.join("run.json")
+    } else {
+        out.to_path_buf()
+    };
+    validate_run_json(&file);
     RunResult::load(out).unwrap_or_else(|e| panic!("run.json in {}: {e:#}", out.display()))
+}
+
+/// Panics, naming each violation, unless `path` is valid against run.json's JSON Schema.
+pub fn validate_run_json(path: &Path) {
+    let schema: serde_json::Value =
+        serde_json::from_str(&fpmlab::results::json_schema()).expect("the schema is JSON");
+    let schema = jsonschema::JSONSchema::compile(&schema).expect("the schema compiles");
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let run: serde_json::Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
+    let errors: Vec<String> = match schema.validate(&run) {
+        Ok(()) => Vec::new(),
+        Err(errors) => errors
+            .take(10)
+            .map(|e| format!("{}: {e}", e.instance_path))
+            .collect(),
+    };
+    if !errors.is_empty() {
+        panic!(
+            "{} does not match docs/run.schema.json:\n{}",
+            path.display(),
+            errors.join("\n")
+        );
+    }
 }
 
 /// (pid, cmdline) of every process whose command line mentions `needle`.

@@ -5,6 +5,8 @@
 pub mod csv;
 pub mod json;
 pub mod markdown;
+pub mod prom_text;
+pub mod prometheus;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

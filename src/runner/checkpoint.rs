@@ -1,0 +1,103 @@
+//! Checkpoints during a config's load: the progress display often, and every few seconds
+//! run.json (small: no time series in it) plus the timeline's seconds closed since the last
+//! checkpoint, appended to `timeline.jsonl`. Its cost is that of the last few seconds, not of
+//! the run so far.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::load::generator::Shared;
+use crate::progress::ConfigProgress;
+use crate::record::Recorded;
+use crate::results::series::LineWriter;
+use crate::results::RunResult;
+
+/// How often run.json is rewritten during load.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Set to a file name, each checkpoint appends `seconds_into_load checkpoint_us
+/// run_json_bytes timeline_bytes` to it: what `scripts/soak.sh` measures.
+const STATS_ENV: &str = "FPMLAB_CHECKPOINT_LOG";
+
+/// The timeline file and the first second not written to it yet.
+pub struct TimelineOut {
+    pub file: LineWriter,
+    pub next_t: u64,
+}
+
+impl TimelineOut {
+    /// Appends the buckets of `recorded` from `next_t` up to (not including) `before`.
+    pub fn append(&mut self, recorded: &Recorded, before: u64) -> anyhow::Result<()> {
+        for b in (recorded.timeline.iter()).filter(|b| b.t_s >= self.next_t && b.t_s < before) {
+            self.file.append(b)?;
+        }
+        self.next_t = self.next_t.max(before);
+        self.file.flush()
+    }
+}
+
+/// What a checkpoint needs.
+pub struct Checkpoint {
+    pub i: usize,
+    pub dir: PathBuf,
+    pub state: Arc<Mutex<RunResult>>,
+    pub shared: Arc<Shared>,
+    pub progress: ConfigProgress,
+    pub load_start: Instant,
+    pub timeline: TimelineOut,
+}
+
+/// Updates the progress display, and run.json every few seconds, until `stop`; gives the
+/// timeline file back.
+pub async fn tick(mut c: Checkpoint, stop: CancellationToken) -> TimelineOut {
+    let mut every = tokio::time::interval(Duration::from_millis(200));
+    let mut last_checkpoint = Instant::now();
+    let mut warned = false;
+    let mut stats = std::env::var_os(STATS_ENV).and_then(|p| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .ok()
+    });
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return c.timeline,
+            _ = every.tick() => {}
+        }
+        c.progress.update(&c.shared, c.load_start);
+        if last_checkpoint.elapsed() < CHECKPOINT_INTERVAL {
+            continue;
+        }
+        last_checkpoint = Instant::now();
+        let began = Instant::now();
+        let written_before = c.timeline.file.bytes;
+        let (mut recorded, closed) = {
+            let r = c.shared.recorder.lock().unwrap();
+            (r.result(), r.timeline_closed_before())
+        };
+        if let Err(e) = c.timeline.append(&recorded, closed) {
+            if !std::mem::replace(&mut warned, true) {
+                c.progress
+                    .note(&format!("warning: the timeline is not all saved: {e:#}"));
+            }
+        }
+        recorded.timeline = Vec::new();
+        c.state.lock().unwrap().configs[c.i].recorded = recorded;
+        let _ = super::save(&c.state, &c.dir);
+        if let Some(f) = stats.as_mut() {
+            let size = std::fs::metadata(c.dir.join("run.json")).map_or(0, |m| m.len());
+            let _ = writeln!(
+                f,
+                "{:.1} {} {size} {}",
+                c.load_start.elapsed().as_secs_f64(),
+                began.elapsed().as_micros(),
+                c.timeline.file.bytes - written_before
+            );
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! The live metrics endpoint (`--metrics-listen 127.0.0.1:PORT`): while a run goes on, GET
+//! `/metrics` answers the latest pool figures and the histograms so far in the Prometheus
+//! text format, with the same names and labels as the `--export-prom` file, so a local
+//! Prometheus can scrape a run as it would php-fpm_exporter. Loopback only: it tells anyone
+//! who can connect how the stack is doing.
+//!
+//! The HTTP side is a few lines on tokio's TcpListener rather than an HTTP server crate: one
+//! path, one method, a small body, connection closed after each answer, and Prometheus as
+//! the only client.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+use crate::load::generator::Shared;
+use crate::probe::Sample;
+use crate::report::export::prom_text::{self, Families, Kind};
+
+/// One config as the endpoint shows it.
+struct ConfigLive {
+    name: String,
+    scrape_uri: String,
+    last: Option<Sample>,
+    shared: Option<Arc<Shared>>,
+}
+
+/// What the endpoint serves; the runner updates it as configs start and samples arrive.
+#[derive(Default)]
+pub struct LiveMetrics {
+    configs: Mutex<Vec<ConfigLive>>,
+}
+
+impl LiveMetrics {
+    /// A config's load starts: its histograms come from `shared` from now on.
+    pub fn start_config(&self, name: &str, scrape_uri: String, shared: Arc<Shared>) {
+        let mut configs = self.configs.lock().unwrap();
+        configs.retain(|c| c.name != name);
+        configs.push(ConfigLive {
+            name: name.to_string(),
+            scrape_uri,
+            last: None,
+            shared: Some(shared),
+        });
+    }
+
+    /// A sample of config `name` was taken.
+    pub fn sample(&self, name: &str, s: &Sample) {
+        let mut configs = self.configs.lock().unwrap();
+        if let Some(c) = configs.iter_mut().find(|c| c.name == name) {
+            if s.fpm.is_some() {
+                c.last = Some(s.clone());
+            }
+        }
+    }
+
+    /// The exposition text now.
+    pub fn render(&self) -> String {
+        let configs = self.configs.lock().unwrap();
+        let mut out = Families::default();
+        for c in configs.iter() {
+            if let Some(s) = &c.last {
+                prom_text::pool_figures(&mut out, &c.name, &c.scrape_uri, s);
+            }
+            let Some(shared) = &c.shared else { continue };
+            let labels: &prom_text::Labels = &[("config", c.name.as_str())];
+            let live = *shared.live.lock().unwrap();
+            out.value(
+                "fpmlab_requests_total",
+                Kind::Counter,
+                "Requests sent.",
+                labels,
+                live.sent as f64,
+            );
+            out.value(
+                "fpmlab_client_failures_total",
+                Kind::Counter,
+                "Requests without an HTTP response (refused, reset, timed out, cut short).",
+                labels,
+                live.client_failures as f64,
+            );
+            out.value(
+                "fpmlab_in_flight_requests",
+                Kind::Gauge,
+                "Requests sent and not answered yet.",
+                labels,
+                shared.in_flight.load(std::sync::atomic::Ordering::Relaxed) as f64,
+            );
+            let h = shared.recorder.lock().unwrap().histograms();
+            prom_text::request_histograms(&mut out, labels, &h);
+        }
+        out.render()
+    }
+}
+
+/// Parses `--metrics-listen`, refusing anything but a loopback address.
+pub fn parse_listen(text: &str) -> anyhow::Result<SocketAddr> {
+    let addr: SocketAddr = text.parse().map_err(|_| {
+        anyhow::anyhow!("--metrics-listen {text}: give an address and port, e.g. 127.0.0.1:9477")
+    })?;
+    anyhow::ensure!(
+        addr.ip().is_loopback(),
+        "--metrics-listen {text}: the endpoint listens on loopback only (127.0.0.1 or [::1]); \
+         a Prometheus on another machine can scrape it through an SSH tunnel"
+    );
+    Ok(addr)
+}
+
+/// Binds the endpoint now, so a busy port fails the run before anything starts.
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("--metrics-listen {addr}: cannot listen there: pick a free port"))
+}
+
+/// Answers scrapes until `cancel` fires.
+pub async fn serve(listener: TcpListener, live: Arc<LiveMetrics>, cancel: CancellationToken) {
+    loop {
+        let conn = tokio::select! {
+            _ = cancel.cancelled() => return,
+            c = listener.accept() => c,
+        };
+        let Ok((stream, _)) = conn else { continue };
+        let live = live.clone();
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(Duration::from_secs(5), answer(stream, &live)).await;
+        });
+    }
+}
+
+async fn answer(mut stream: TcpStream, live: &LiveMetrics) -> std::io::Result<()> {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
+    let mut parts = line.split(|&b| b == b' ');
+    let (method, path) = (parts.next(), parts.next());
+    let path = path.map(|p| p.split(|&b| b == b'?').next().unwrap_or_default());
+    let (status, body) = match (method, path) {
+        (Some(b"GET"), Some(b"/metrics")) => ("200 OK", live.render()),
+        _ => (
+            "404 Not Found",
+            "fpmlab serves GET /metrics only\n".to_string(),
+        ),
+    };
+    let reply = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(reply.as_bytes()).await?;
+    stream.shutdown().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_only() {
+        assert!(parse_listen("127.0.0.1:9477").is_ok());
+        assert!(parse_listen("[::1]:9477").is_ok());
+        let e = parse_listen("0.0.0.0:9477").unwrap_err().to_string();
+        assert!(e.contains("loopback only"), "{e}");
+        assert!(parse_listen("localhost").is_err());
+    }
+}

@@ -20,6 +20,14 @@ pub fn render(configs: &[ConfigResult]) -> String {
 }
 
 fn config_lines(c: &ConfigResult) -> Vec<String> {
+    let mut lines = cut_by_lines(c);
+    lines.extend(health_line(c));
+    lines.extend(errors_line(c));
+    lines
+}
+
+/// `cut by: …` and its notes; empty when nothing failed.
+pub fn cut_by_lines(c: &ConfigResult) -> Vec<String> {
     let mut lines = Vec::new();
     if let Some(a) = c.attribution.as_ref().filter(|a| a.failed + a.over_cap > 0) {
         let parts: Vec<String> = a
@@ -42,6 +50,12 @@ fn config_lines(c: &ConfigResult) -> Vec<String> {
             lines.push(format!("  note: {n}"));
         }
     }
+    lines
+}
+
+/// `health: …`: the lying health check, a misconfigured probe, or that php-fpm answered.
+pub fn health_line(c: &ConfigResult) -> Vec<String> {
+    let mut lines = Vec::new();
     if let Some(h) = &c.health {
         if let Some(m) = &h.misconfigured {
             lines.push(format!("health: misconfigured probe: {m}"));
@@ -78,6 +92,12 @@ fn config_lines(c: &ConfigResult) -> Vec<String> {
             ));
         }
     }
+    lines
+}
+
+/// `errors: …`: the error windows and whether requests recovered.
+pub fn errors_line(c: &ConfigResult) -> Option<String> {
+    let mut lines = Vec::new();
     if let Some(w) = c.error_windows.as_ref().filter(|w| !w.windows.is_empty()) {
         let spans: Vec<String> = w
             .windows
@@ -108,5 +128,69 @@ fn config_lines(c: &ConfigResult) -> Vec<String> {
             }
         ));
     }
-    lines
+    lines.pop()
+}
+
+/// The same explanations in Markdown: per config, a cut-by table with an example log line
+/// per cause, then the health, error and event lines. Empty when there is nothing to say.
+pub fn markdown(configs: &[ConfigResult]) -> String {
+    let mut out = String::new();
+    for c in configs {
+        let mut body = String::new();
+        if let Some(a) = c.attribution.as_ref().filter(|a| a.failed + a.over_cap > 0) {
+            let rows: Vec<Vec<String>> = (a.causes.iter())
+                .map(|k| {
+                    let outcomes: Vec<String> = k
+                        .outcomes
+                        .iter()
+                        .map(|(o, n)| format!("{o}: {n}"))
+                        .collect();
+                    let example = (k.examples.first())
+                        .and_then(|e| e.lines.first())
+                        .map_or("-".to_string(), |l| format!("`{}`", l.replace('`', "'")));
+                    vec![
+                        k.label.clone(),
+                        k.count.to_string(),
+                        outcomes.join(", "),
+                        example,
+                    ]
+                })
+                .collect();
+            body.push_str(&super::export::markdown::md_table(
+                &[
+                    "cut by",
+                    "requests",
+                    "what the client saw",
+                    "example log line",
+                ],
+                1,
+                &rows,
+            ));
+            if a.over_cap > 0 {
+                body.push_str(&format!(
+                    "\n{} more failed requests were counted but not attributed.\n",
+                    a.over_cap
+                ));
+            }
+            body.push('\n');
+        }
+        let mut lines = health_line(c);
+        lines.extend(errors_line(c));
+        lines.extend(super::container::events_line(c));
+        for e in c.events.iter().take(10) {
+            lines.push(format!(
+                "event at {:.1} s: {}: {}",
+                e.t_ms as f64 / 1e3,
+                e.kind,
+                e.detail
+            ));
+        }
+        for l in lines {
+            body.push_str(&format!("- {l}\n"));
+        }
+        if !body.is_empty() {
+            out.push_str(&format!("\n#### {}\n\n{body}", c.name));
+        }
+    }
+    out
 }

@@ -1,5 +1,6 @@
 //! Markdown fit to paste into a pull request: the comparison table, one sentence per config
-//! on where the time went, the thresholds, and the per-phase figures folded away.
+//! on where the time went, why requests failed (cut by, health, errors, events), the
+//! thresholds, and the per-phase and per-kind figures folded away.
 
 use super::{Artifact, Exporter};
 use crate::report::table;
@@ -68,6 +69,11 @@ pub fn render(run: &RunResult) -> String {
     for c in &run.configs {
         out.push_str(&format!("- {}\n", table::reading(c)));
     }
+    let explained = crate::report::incident::markdown(&run.configs);
+    if !explained.is_empty() {
+        out.push_str("\n### Why requests failed\n");
+        out.push_str(&explained);
+    }
     if !run.thresholds.is_empty() {
         out.push_str("\n### Thresholds\n\n");
         let rows: Vec<Vec<String>> = run
@@ -100,6 +106,12 @@ pub fn render(run: &RunResult) -> String {
     out.push_str("\n<details><summary>Per phase</summary>\n\n");
     out.push_str(&phase_table(run));
     out.push_str("\n</details>\n");
+    let kinds = table::kind_rows(run);
+    if !kinds.is_empty() {
+        out.push_str("\n<details><summary>Per request kind</summary>\n\n");
+        out.push_str(&md_table(&table::KIND_HEADERS, 3, &kinds));
+        out.push_str("\n</details>\n");
+    }
     let warnings: Vec<String> = run
         .warnings
         .iter()

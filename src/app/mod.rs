@@ -4,9 +4,11 @@ use std::process::ExitCode;
 
 use tokio_util::sync::CancellationToken;
 
+mod docs;
+mod validate;
+
 use crate::cli::{
     Cli, Command, CompareArgs, CompareFormat, ExportArgs, ReportArgs, RunArgs, StackArg,
-    ValidateArgs,
 };
 use crate::report::{export, table};
 use crate::results::{RunResult, Status};
@@ -29,50 +31,37 @@ pub mod exit {
 /// Entry point behind `main`.
 pub fn main(cli: Cli) -> ExitCode {
     let code = match cli.command {
-        Command::Validate(args) => validate(&args),
+        Command::Validate(args) => validate::validate(&args),
         Command::Run(args) => run(&args),
         Command::Report(args) => report(&args),
         Command::Compare(args) => compare(&args),
+        Command::Completions(args) => docs::completions(args.shell),
+        Command::Man => docs::man(),
     };
     ExitCode::from(code)
 }
 
-fn validate(args: &ValidateArgs) -> u8 {
-    let mut code = exit::OK;
-    for path in &args.scenarios {
-        match scenario::load(path, Driver::Native) {
-            Ok((plan, warnings)) => {
-                println!(
-                    "{}: ok ({} configs, {} phases, {} request kinds)",
-                    path.display(),
-                    plan.configs.len(),
-                    plan.phases.len(),
-                    plan.requests.len()
-                );
-                for w in warnings {
-                    println!("  warning: {w}");
-                }
-                if args.print {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&plan).expect("plan serializes")
-                    );
-                }
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                code = exit::INVALID;
-            }
-        }
-    }
-    code
+fn resolve_driver(args: &RunArgs) -> Result<Driver, String> {
+    driver_for(
+        args.stack,
+        args.target.as_deref(),
+        args.allow_remote.as_deref(),
+        args.quiet,
+    )
 }
 
-fn resolve_driver(args: &RunArgs) -> Result<Driver, String> {
-    match (args.stack, &args.target) {
+/// The driver `--stack` (with `--target` and `--allow-remote`) names; what `run` refuses
+/// before starting anything, and `validate --stack` with it.
+pub(crate) fn driver_for(
+    stack: StackArg,
+    target: Option<&str>,
+    allow_remote: Option<&str>,
+    quiet: bool,
+) -> Result<Driver, String> {
+    match (stack, target) {
         (StackArg::External, Some(url)) => {
-            check_remote(url, args.allow_remote.as_deref())?;
-            Ok(Driver::External { url: url.clone() })
+            check_remote(url, allow_remote)?;
+            Ok(Driver::External { url: url.into() })
         }
         (StackArg::External, None) => {
             Err("--stack external needs --target URL (e.g. --target http://127.0.0.1:8080)".into())
@@ -87,7 +76,7 @@ fn resolve_driver(args: &RunArgs) -> Result<Driver, String> {
             } else {
                 "native"
             };
-            if !args.quiet {
+            if !quiet {
                 eprintln!("stack: {name} ({why})");
             }
             Ok(driver)
@@ -252,13 +241,7 @@ fn run(args: &RunArgs) -> u8 {
     // An export to stdout owns stdout: the table and the verdicts go to stderr then.
     let to_stdout = !args.exports.uses_stdout();
     let say = printer(to_stdout);
-    say(table::render(result).trim_end());
-    if args.per_kind {
-        say(&format!(
-            "\nper request kind:\n{}",
-            table::render_per_kind(result)
-        ));
-    }
+    print_summary(result, args.per_kind, &say);
     say(&format!(
         "\nresults: {}",
         finished.dir.join("run.json").display()
@@ -269,12 +252,7 @@ fn run(args: &RunArgs) -> u8 {
         exports.insert(0, (Box::new(crate::report::html::HtmlReport), html));
     }
     let exported = write_exports(result, &exports, &say);
-    if !result.thresholds.is_empty() {
-        say("\nthresholds:");
-        for v in &result.thresholds {
-            say(&format!("  {}", v.line()));
-        }
-    }
+    print_thresholds(result, &say);
     for c in &result.configs {
         if let Some(e) = &c.error {
             eprintln!("error: config {}: {e}", c.name);
@@ -286,6 +264,28 @@ fn run(args: &RunArgs) -> u8 {
         Status::Complete if crate::results::breached(&result.thresholds) => exit::THRESHOLD,
         Status::Complete => exit::OK,
         _ => exit::ERROR,
+    }
+}
+
+/// The terminal summary of a run: the table, the reading lines, cut by, health and errors
+/// (and the per-kind table if asked). `run` prints it at the end, `report` again.
+fn print_summary(result: &RunResult, per_kind: bool, say: &dyn Fn(&str)) {
+    say(table::render(result).trim_end());
+    if per_kind {
+        say(&format!(
+            "\nper request kind:\n{}",
+            table::render_per_kind(result)
+        ));
+    }
+}
+
+/// The thresholds' verdicts, one line each (nothing without thresholds).
+fn print_thresholds(result: &RunResult, say: &dyn Fn(&str)) {
+    if !result.thresholds.is_empty() {
+        say("\nthresholds:");
+        for v in &result.thresholds {
+            say(&format!("  {}", v.line()));
+        }
     }
 }
 
@@ -335,13 +335,16 @@ fn report(args: &ReportArgs) -> u8 {
         eprintln!("error: {e:#}");
         return exit::INVALID;
     }
-    if args.per_kind {
+    print_summary(&run, args.per_kind, &say);
+    if run.partial {
         say(&format!(
-            "per request kind:\n{}",
-            table::render_per_kind(&run)
+            "\n(run.json says the run is {}: the figures cover what ran)",
+            format!("{:?}", run.status).to_lowercase()
         ));
     }
-    if write_exports(&run, &requests, &say) {
+    let written = write_exports(&run, &requests, &say);
+    print_thresholds(&run, &say);
+    if written {
         exit::OK
     } else {
         exit::ERROR

@@ -194,6 +194,9 @@ fn errors(c: &ConfigResult) -> String {
     ));
     let tail = match (w.recovered, w.recovered_at_s) {
         (Some(true), Some(t)) => format!("Requests succeeded again from {t} s."),
+        _ if c.recorded.timeline.len() as u64 <= w.windows.last().map_or(0, |x| x.to_s) => {
+            "The run ended inside the last window.".to_string()
+        }
         _ => "No request succeeded after the last window.".to_string(),
     };
     let more = if w.more_windows > 0 {

@@ -352,3 +352,27 @@ fn configs_without_data_get_placeholders_not_errors() {
     assert!(html.contains("no request completed") && html.contains("no server-side samples"));
     assert!(html.contains("static-4: failed: the stack did not start"));
 }
+
+#[test]
+fn markdown_export_carries_the_explanations() {
+    let out = Command::new(common::bin())
+        .args(["report", INCIDENT, "--no-html", "--export-markdown", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let md = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "### Why requests failed",
+        "#### static-2",
+        "| cut by | requests | what the client saw | example log line |",
+        "| fpm request_terminate_timeout | 3 | 502: 3 |",
+        "- health: healthy but unable to serve",
+        "- errors: ",
+        "- event at ",
+        "worker_killed",
+        "<details><summary>Per request kind</summary>",
+        "| static-2 | burst | hung |",
+    ] {
+        assert!(md.contains(needle), "{needle:?} not in the Markdown:\n{md}");
+    }
+}

@@ -160,7 +160,7 @@ pub fn markdown(configs: &[ConfigResult]) -> String {
                     "what the client saw",
                     "example log line",
                 ],
-                1,
+                4,
                 &rows,
             ));
             if a.over_cap > 0 {

@@ -3,14 +3,17 @@
 //! and per config side by side the charts of the run.
 
 mod explain;
+mod layout;
 mod settings;
 mod summary;
+
+use layout::{grid, grid_body, html_table, legend, overlay_items};
 
 use std::fmt::Write;
 
 use hdrhistogram::Histogram;
 
-use super::charts::overlay::{self, Overlay};
+use super::charts::overlay::Overlay;
 use super::charts::percentile::{self, Curve};
 use super::charts::time::{self, Frame, CLIENT_LAG_LINES, LATENCY_LINES, QUEUE_SERVICE_LINES};
 use super::charts::{config_color, css, decades, kinds, server, status, PhaseSpan, SMALL};
@@ -81,37 +84,6 @@ fn x_max(run: &RunResult, phases: &[PhaseSpan]) -> f64 {
     data.fold(plan, f64::max).ceil().max(1.0)
 }
 
-/// A legend: colored swatches with labels.
-fn legend(items: &[(String, String, bool)]) -> String {
-    let mut out = String::from("<div class=\"legend\">");
-    for (label, color, line) in items {
-        let class = if *line { "swatch line" } else { "swatch" };
-        let _ = write!(
-            out,
-            "<span><i class=\"{class}\" style=\"--c:{color}\"></i>{}</span>",
-            esc(label)
-        );
-    }
-    out.push_str("</div>");
-    out
-}
-
-/// A section of small multiples: one chart per config, side by side.
-fn grid(id: &str, title: &str, about: &str, legend_html: &str, charts: &[String]) -> String {
-    // Two columns at most (a third wraps): three would make the labels too small to read.
-    // One config takes the full width.
-    let cols = charts.len().clamp(1, 2);
-    let mut out = format!(
-        "<section id=\"{id}\"><h2>{}</h2><p class=\"about\">{about}</p>{legend_html}<div class=\"grid\" style=\"--cols:{cols}\">",
-        esc(title)
-    );
-    for c in charts {
-        let _ = write!(out, "<figure class=\"chart\">{c}</figure>");
-    }
-    out.push_str("</div></section>");
-    out
-}
-
 fn decode(c: &ConfigResult) -> (Histogram<u64>, Histogram<u64>) {
     match c.recorded.histograms.decode() {
         Ok(h) => (h.latency, h.service),
@@ -120,39 +92,6 @@ fn decode(c: &ConfigResult) -> (Histogram<u64>, Histogram<u64>) {
             crate::record::histograms::new_histogram(),
         ),
     }
-}
-
-/// The legend items of the spans and markers, for the charts over time (only those that
-/// occur in the run).
-fn overlay_items(overlays: &[Overlay]) -> Vec<(String, String, bool)> {
-    let mut items = Vec::new();
-    let has = |class: &str| {
-        overlays
-            .iter()
-            .any(|o| o.spans.iter().any(|s| s.class == class))
-    };
-    if has("error") {
-        items.push((
-            "requests failed (error window)".into(),
-            format!("{}55", overlay::ERROR_FILL),
-            false,
-        ));
-    }
-    if has("health") {
-        items.push((
-            "healthy but unable to serve".into(),
-            format!("{}66", overlay::HEALTH_FILL),
-            false,
-        ));
-    }
-    if overlays.iter().any(|o| !o.markers.is_empty()) {
-        items.push((
-            "event (hover for what)".into(),
-            overlay::EVENT_STROKE.into(),
-            true,
-        ));
-    }
-    items
 }
 
 /// Renders the page.
@@ -361,19 +300,6 @@ pub fn render(run: &RunResult) -> anyhow::Result<String> {
     Ok(page)
 }
 
-/// The charts of a grid without its section.
-fn grid_body(charts: &[String]) -> String {
-    let mut out = format!(
-        "<div class=\"grid\" style=\"--cols:{}\">",
-        charts.len().clamp(1, 2)
-    );
-    for c in charts {
-        let _ = write!(out, "<figure class=\"chart\">{c}</figure>");
-    }
-    out.push_str("</div>");
-    out
-}
-
 fn header(run: &RunResult, title: &str) -> String {
     let env = &run.environment;
     let status = format!("{:?}", run.status).to_lowercase();
@@ -397,24 +323,5 @@ fn header(run: &RunResult, title: &str) -> String {
         esc(&run.scenario_file)
     );
     out.push_str("<nav><a href=\"#summary\">Summary</a><a href=\"#explain\">Why requests failed</a><a href=\"#latency\">Latency</a><a href=\"#queue\">Queue &amp; service</a><a href=\"#throughput\">Throughput</a><a href=\"#listen-queue\">Listen queue</a><a href=\"#workers\">Workers</a><a href=\"#worker-cpu\">Worker CPU</a><a href=\"#worker-memory\">Worker memory</a><a href=\"#client-lag\">Client lag</a><a href=\"#distribution\">Distribution</a><a href=\"#gap\">LB vs APM</a><a href=\"#kinds\">Per kind</a><a href=\"#phases\">Phases</a><a href=\"#settings\">Settings</a></nav></header>");
-    out
-}
-
-/// A table whose first `left` columns are text (left-aligned), the rest numbers.
-pub(super) fn html_table(headers: &[&str], left: usize, rows: &[Vec<String>]) -> String {
-    let class = |i: usize| if i < left { " class=\"l\"" } else { "" };
-    let mut out = String::from("<div class=\"scroll\"><table><thead><tr>");
-    for (i, h) in headers.iter().enumerate() {
-        let _ = write!(out, "<th{}>{}</th>", class(i), esc(h));
-    }
-    out.push_str("</tr></thead><tbody>");
-    for r in rows {
-        out.push_str("<tr>");
-        for (i, c) in r.iter().enumerate() {
-            let _ = write!(out, "<td{}>{}</td>", class(i), esc(c));
-        }
-        out.push_str("</tr>");
-    }
-    out.push_str("</tbody></table></div>");
     out
 }

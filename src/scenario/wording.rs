@@ -59,7 +59,8 @@ pub fn field_at(text: &str, at: usize) -> Option<String> {
     })
 }
 
-/// The reworded problem `(field, message)` for a type error, or `None` for any other error.
+/// The reworded problem `(field, message)` for a type error of a known field, or `None`
+/// for any other error.
 pub fn reword(e: &toml::de::Error, text: &str) -> Option<(String, String)> {
     let msg = e.message();
     if !msg.starts_with("invalid type") {
@@ -75,13 +76,12 @@ pub fn reword(e: &toml::de::Error, text: &str) -> Option<(String, String)> {
         .strip_prefix("invalid type: ")
         .and_then(|m| m.split(", expected").next())
         .unwrap_or(msg);
-    Some(match kind_of(key) {
-        Some((kind, fix)) => (
-            field.clone(),
-            format!("{field} is {kind}: {fix} (line {line} has {found})"),
-        ),
-        None => (field, format!("line {line}: {msg}")),
-    })
+    // A field of no known kind keeps toml's own message, which shows the line.
+    let (kind, fix) = kind_of(key)?;
+    Some((
+        field.clone(),
+        format!("{field} is {kind}: {fix} (line {line} has {found})"),
+    ))
 }
 
 #[cfg(test)]

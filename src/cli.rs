@@ -26,6 +26,19 @@ pub enum Command {
     /// Compare two runs of the same scenario, metric by metric; --fail-if rules give CI its
     /// exit code (3 when one fires).
     Compare(CompareArgs),
+    /// Print a shell completion script, generated from this command line's definition
+    /// (e.g. `fpmlab completions bash > /etc/bash_completion.d/fpmlab`).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), generated from this command line's definition
+    /// (e.g. `fpmlab man > /usr/local/share/man/man1/fpmlab.1`).
+    Man,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// Which stack to run.
@@ -176,9 +189,21 @@ pub struct ValidateArgs {
     /// Scenario files.
     #[arg(required = true)]
     pub scenarios: Vec<PathBuf>,
-    /// Print the resolved plan (every default filled in) as JSON.
+    /// Print only the resolved plan (every default filled in) as JSON on stdout, for a pipe;
+    /// messages and warnings go to stderr.
     #[arg(long)]
     pub print: bool,
+    /// Also check what `run --stack STACK` would refuse: the driver's own rules, and what it
+    /// needs of this machine (native: app.packages installed; docker: an engine). Without
+    /// it, the scenario's own rules only.
+    #[arg(long, value_enum)]
+    pub stack: Option<StackArg>,
+    /// Base URL of an external stack (with --stack external), checked as `run` checks it.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// As `run --allow-remote HOST`.
+    #[arg(long, value_name = "HOST")]
+    pub allow_remote: Option<String>,
 }
 
 #[cfg(test)]

@@ -60,6 +60,10 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
         ("backlog zero", format!("[stack]\nlisten_backlog = 0\n{BASE_CONFIG}{BASE_PHASE}{BASE_REQUEST}"), vec!["0 is not a backlog"]),
         ("missing cpu", format!("[stack]\ncpuset = [4096]\n{BASE_CONFIG}{BASE_PHASE}{BASE_REQUEST}"), vec!["CPU 4096 does not exist"]),
         ("client timeout zero", format!("[load]\nclient_timeout = \"0s\"\n{BASE_CONFIG}{BASE_PHASE}{BASE_REQUEST}"), vec!["load.client_timeout"]),
+        ("duration as a number", format!("[stack]\nmax_execution_time = 30\n{BASE_CONFIG}{BASE_PHASE}{BASE_REQUEST}"), vec!["stack.max_execution_time is a duration: write \"30s\"", "line 2"]),
+        ("count in quotes", with_config("[[config]]\npm = \"static\"\nmax_children = \"4\""), vec!["config.max_children is a whole number: write it without quotes"]),
+        ("size as a number", format!("[stack]\nmemory = 512\n{BASE_CONFIG}{BASE_PHASE}{BASE_REQUEST}"), vec!["stack.memory is a size: write \"512MiB\""]),
+        ("health probe outwaits the client", format!("[load]\nclient_timeout = \"5s\"\nhealth_timeout = \"10s\"\n{BASE_CONFIG}{BASE_PHASE}{BASE_REQUEST}"), vec!["load.health_timeout", "above load.client_timeout"]),
     ]
 }
 
@@ -138,8 +142,8 @@ fn shipped_scenarios_are_valid() {
 }
 
 #[test]
-fn print_shows_resolved_defaults() {
-    let (code, out, _) = fpmlab(&[
+fn print_shows_resolved_defaults_and_nothing_else() {
+    let (code, out, err) = fpmlab(&[
         "validate",
         "--print",
         concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/quickstart.toml"),
@@ -147,4 +151,101 @@ fn print_shows_resolved_defaults() {
     assert_eq!(code, 0);
     assert!(out.contains("\"client_timeout_ms\": 60000"), "{out}");
     assert!(out.contains("\"max_spawn_rate\": 32"), "{out}");
+    // Pipeable: stdout is the plan alone, the "ok" line went to stderr.
+    let plan: serde_json::Value = serde_json::from_str(&out).expect("stdout is one JSON document");
+    assert_eq!(plan["name"], "quickstart");
+    assert!(err.contains("quickstart.toml: ok"), "{err}");
+}
+
+fn write(dir: &std::path::Path, text: &str) -> String {
+    let path = dir.join("s.toml");
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[test]
+fn stack_checks_what_that_driver_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write(
+        dir.path(),
+        &format!("{BASE_CONFIG}{BASE_PHASE}{BASE_REQUEST}"),
+    );
+    // external: needs its target, which must be this machine unless allowed.
+    let (code, _, err) = fpmlab(&["validate", "--stack", "external", &good]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--stack external needs --target"), "{err}");
+    let (code, _, err) = fpmlab(&[
+        "validate",
+        "--stack",
+        "external",
+        "--target",
+        "http://192.0.2.1:80",
+        &good,
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--allow-remote 192.0.2.1"), "{err}");
+    let (code, out, err) = fpmlab(&[
+        "validate",
+        "--stack",
+        "external",
+        "--target",
+        "http://127.0.0.1:8080",
+        &good,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("ok (1 configs, 1 phases, 1 request kinds, --stack external)"),
+        "{out}"
+    );
+    let (code, _, err) = fpmlab(&["validate", "--target", "http://127.0.0.1:8080", &good]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--target goes with --stack external"), "{err}");
+    // native: the packages the app names must be installed here.
+    let missing = write(dir.path(), &format!("[app]\npackages = [\"fpmlab-no-such-package\"]\n{BASE_CONFIG}{BASE_PHASE}{BASE_REQUEST}"));
+    let (code, _, _) = fpmlab(&["validate", &missing]);
+    assert_eq!(code, 0, "without --stack the machine is not checked");
+    let (code, _, err) = fpmlab(&["validate", "--stack", "native", &missing]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("fpmlab-no-such-package is not installed"),
+        "{err}"
+    );
+    // native: docker-only settings are said to be ignored.
+    let docker_only = write(
+        dir.path(),
+        &format!("[stack]\ncpus = 1\n{BASE_CONFIG}{BASE_PHASE}{BASE_REQUEST}"),
+    );
+    let (code, out, _) = fpmlab(&["validate", "--stack", "native", &docker_only]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("stack.cpus only applies to --stack docker"),
+        "{out}"
+    );
+    // docker: a unix socket is refused (or, without an engine here, the engine is).
+    let unix = write(
+        dir.path(),
+        &format!("[stack]\nlisten = \"unix\"\n{BASE_CONFIG}{BASE_PHASE}{BASE_REQUEST}"),
+    );
+    let (code, _, err) = fpmlab(&["validate", "--stack", "docker", &unix]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("stack.listen") || err.contains("--stack docker:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn warns_when_the_workers_cannot_fit_the_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = BASE_CONFIG.replace("max_children = 2", "max_children = 8");
+    let text = format!("[stack]\nmemory = \"256MiB\"\n{config}{BASE_PHASE}{BASE_REQUEST}");
+    let (code, out, _) = fpmlab(&["validate", &write(dir.path(), &text)]);
+    assert_eq!(code, 0);
+    assert!(out.contains("max_children 8 × 128 MiB"), "{out}");
+    assert!(out.contains("cannot fit stack.memory 256 MiB"), "{out}");
+    // What a worker really uses, when the scenario says it, is the measure.
+    let text = format!("[stack]\nmemory = \"256MiB\"\n[app]\nworker_memory = \"24MiB\"\n{config}{BASE_PHASE}{BASE_REQUEST}");
+    let (code, out, _) = fpmlab(&["validate", &write(dir.path(), &text)]);
+    assert_eq!(code, 0);
+    assert!(!out.contains("cannot fit"), "{out}");
 }

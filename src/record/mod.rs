@@ -174,11 +174,10 @@ impl Recorder {
         let mut timed_latency = false;
         let cell = self.cell(o.phase, o.kind);
         cell.counts.last_done_us = cell.counts.last_done_us.max(done_us);
-        if let Some(sent) = o.sent {
-            histograms::record(
-                &mut cell.hist.client_lag,
-                sent.saturating_duration_since(o.intended).as_micros() as u64,
-            );
+        let lag_us =
+            (o.sent).map(|sent| sent.saturating_duration_since(o.intended).as_micros() as u64);
+        if let Some(lag_us) = lag_us {
+            histograms::record(&mut cell.hist.client_lag, lag_us);
         }
         match &o.ending {
             Ending::Response { status } => {
@@ -233,6 +232,9 @@ impl Recorder {
                     4 => b.status_4xx += 1,
                     _ => b.status_5xx += 1,
                 }
+                if *status >= 400 {
+                    *b.error_status_counts.entry(status.to_string()).or_default() += 1;
+                }
                 self.live.responses += 1;
                 if !(200..300).contains(status) {
                     self.live.non_2xx += 1;
@@ -273,6 +275,9 @@ impl Recorder {
                 service_us: timing.1,
                 pid: o.fpm.map(|f| f.pid),
             });
+        }
+        if let Some(lag_us) = lag_us {
+            self.timeline.add(t_s, Series::ClientLag, lag_us);
         }
         let ending = match &o.ending {
             Ending::Response { status } if *status < 400 => None,

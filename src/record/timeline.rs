@@ -48,6 +48,14 @@ pub struct Bucket {
     pub service_p99_us: u64,
     /// Most requests in flight at any send in this second.
     pub max_in_flight: u64,
+    /// 99th percentile client lag (sent − intended: how late the generator sent) of the
+    /// requests completed in this second, µs; 0 when none was sent.
+    #[serde(default)]
+    pub client_lag_p99_us: u64,
+    /// Responses with a status of 400 or more ending in this second, by status code
+    /// (`{"502": 3}`): the report draws each code apart. Absent when there were none.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub error_status_counts: std::collections::BTreeMap<String, u64>,
 }
 
 /// How many recent seconds keep live histograms; completions are recorded in near time
@@ -60,6 +68,7 @@ pub enum Series {
     Latency,
     QueueWait,
     Service,
+    ClientLag,
 }
 
 /// The histograms of one still-open second (2 significant digits: plenty for a chart).
@@ -69,6 +78,7 @@ struct Open {
     latency: Histogram<u64>,
     queue_wait: Histogram<u64>,
     service: Histogram<u64>,
+    client_lag: Histogram<u64>,
 }
 
 impl Open {
@@ -79,6 +89,7 @@ impl Open {
             latency: h(),
             queue_wait: h(),
             service: h(),
+            client_lag: h(),
         }
     }
 
@@ -87,6 +98,7 @@ impl Open {
             Series::Latency => &mut self.latency,
             Series::QueueWait => &mut self.queue_wait,
             Series::Service => &mut self.service,
+            Series::ClientLag => &mut self.client_lag,
         }
     }
 
@@ -99,6 +111,7 @@ impl Open {
         b.queue_wait_p99_us = self.queue_wait.value_at_quantile(0.99);
         b.service_p50_us = self.service.value_at_quantile(0.5);
         b.service_p99_us = self.service.value_at_quantile(0.99);
+        b.client_lag_p99_us = self.client_lag.value_at_quantile(0.99);
     }
 }
 

@@ -20,6 +20,14 @@ pub fn render(configs: &[ConfigResult]) -> String {
 }
 
 fn config_lines(c: &ConfigResult) -> Vec<String> {
+    let mut lines = cut_by_lines(c);
+    lines.extend(health_line(c));
+    lines.extend(errors_line(c));
+    lines
+}
+
+/// `cut by: …` and its notes; empty when nothing failed.
+pub fn cut_by_lines(c: &ConfigResult) -> Vec<String> {
     let mut lines = Vec::new();
     if let Some(a) = c.attribution.as_ref().filter(|a| a.failed + a.over_cap > 0) {
         let parts: Vec<String> = a
@@ -42,6 +50,12 @@ fn config_lines(c: &ConfigResult) -> Vec<String> {
             lines.push(format!("  note: {n}"));
         }
     }
+    lines
+}
+
+/// `health: …`: the lying health check, a misconfigured probe, or that php-fpm answered.
+pub fn health_line(c: &ConfigResult) -> Vec<String> {
+    let mut lines = Vec::new();
     if let Some(h) = &c.health {
         if let Some(m) = &h.misconfigured {
             lines.push(format!("health: misconfigured probe: {m}"));
@@ -78,35 +92,38 @@ fn config_lines(c: &ConfigResult) -> Vec<String> {
             ));
         }
     }
-    if let Some(w) = c.error_windows.as_ref().filter(|w| !w.windows.is_empty()) {
-        let spans: Vec<String> = w
-            .windows
-            .iter()
-            .take(5)
-            .map(|x| {
-                format!(
-                    "{}-{} s (4xx:{} 5xx:{} failed:{} 2xx:{})",
-                    x.from_s, x.to_s, x.status_4xx, x.status_5xx, x.client_failures, x.status_2xx
-                )
-            })
-            .collect();
-        let more = w.windows.len().saturating_sub(5) as u64 + w.more_windows;
-        let tail = match (w.recovered, w.recovered_at_s) {
-            (Some(true), Some(t)) => format!("requests succeeded again from {t} s"),
-            _ if c.recorded.timeline.len() as u64 <= w.windows.last().map_or(0, |x| x.to_s) => {
-                "the run ended inside the last window".to_string()
-            }
-            _ => "no request succeeded after the last window".to_string(),
-        };
-        lines.push(format!(
-            "errors: {}{}; {tail}",
-            spans.join(", "),
-            if more > 0 {
-                format!(" and {more} more windows")
-            } else {
-                String::new()
-            }
-        ));
-    }
     lines
+}
+
+/// `errors: …`: the error windows and whether requests recovered.
+pub fn errors_line(c: &ConfigResult) -> Option<String> {
+    let w = c.error_windows.as_ref().filter(|w| !w.windows.is_empty())?;
+    let spans: Vec<String> = w
+        .windows
+        .iter()
+        .take(5)
+        .map(|x| {
+            format!(
+                "{}-{} s (4xx:{} 5xx:{} failed:{} 2xx:{})",
+                x.from_s, x.to_s, x.status_4xx, x.status_5xx, x.client_failures, x.status_2xx
+            )
+        })
+        .collect();
+    let more = w.windows.len().saturating_sub(5) as u64 + w.more_windows;
+    let tail = match (w.recovered, w.recovered_at_s) {
+        (Some(true), Some(t)) => format!("requests succeeded again from {t} s"),
+        _ if c.recorded.timeline.len() as u64 <= w.windows.last().map_or(0, |x| x.to_s) => {
+            "the run ended inside the last window".to_string()
+        }
+        _ => "no request succeeded after the last window".to_string(),
+    };
+    Some(format!(
+        "errors: {}{}; {tail}",
+        spans.join(", "),
+        if more > 0 {
+            format!(" and {more} more windows")
+        } else {
+            String::new()
+        }
+    ))
 }

@@ -46,6 +46,7 @@ pub struct RawApp {
     pub health_path: Option<String>,
     pub agent: Option<bool>,
     pub docker_network: Option<String>,
+    pub worker_memory: Option<String>,
 }
 
 /// The application's settings, resolved. `root` lives in `StackSettings::app_root`.
@@ -81,6 +82,11 @@ pub struct AppSettings {
     /// application's database or cache runs (docker driver).
     #[serde(default)]
     pub docker_network: Option<String>,
+    /// What one busy worker of the application is expected to use, MiB (`app.worker_memory`,
+    /// e.g. the report's peak worker MiB): validation warns when `max_children` of them
+    /// cannot fit `stack.memory`. `None`: php's `memory_limit` is taken as the bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_memory_mib: Option<u64>,
 }
 
 fn default_health_path() -> String {
@@ -103,6 +109,7 @@ impl Default for AppSettings {
             health_path: default_health_path(),
             agent: true,
             docker_network: None,
+            worker_memory_mib: None,
         }
     }
 }
@@ -228,6 +235,16 @@ fn php_family_key(k: &str) -> Option<&str> {
 /// Validates `[app]`. `root` is the resolved document root (`None`: the built-in app).
 pub fn validate(p: &mut Problems, raw: &RawApp, root: Option<&Path>) -> AppSettings {
     let mut app = AppSettings::default();
+    if let Some(m) = &raw.worker_memory {
+        match crate::units::parse_mib(m) {
+            Ok(0) => p.push(
+                "app.worker_memory",
+                "0 MiB is no worker: give what one busy worker uses, e.g. \"48MiB\"",
+            ),
+            Ok(mib) => app.worker_memory_mib = Some(mib),
+            Err(e) => p.push("app.worker_memory", e),
+        }
+    }
     if let Some(fc) = &raw.front_controller {
         let rel = Path::new(fc);
         if fc.is_empty() || rel.is_absolute() || fc.contains("..") || !fc.ends_with(".php") {

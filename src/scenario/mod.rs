@@ -9,7 +9,9 @@ pub mod raw;
 pub mod threshold;
 pub mod traffic;
 
+mod sanity;
 pub mod validate;
+mod wording;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -68,8 +70,11 @@ pub fn parse(
     path: &Path,
     driver: Driver,
 ) -> Result<(Plan, Vec<String>), FieldProblems> {
-    let raw: raw::RawScenario =
-        toml::from_str(text).map_err(|e| vec![(String::new(), toml_message(&e))])?;
+    let raw: raw::RawScenario = toml::from_str(text).map_err(|e| {
+        // A type error says the field and the fix (the message names the field itself).
+        let message = wording::reword(&e, text).map_or_else(|| toml_message(&e), |(_, m)| m);
+        vec![(String::new(), message)]
+    })?;
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())

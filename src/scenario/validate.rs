@@ -113,6 +113,9 @@ pub fn validate(
             warnings.push("stack.fpm_image only applies to --stack docker: the native driver runs this machine's php-fpm".into());
         }
     }
+    if let Some(s) = &stack {
+        warnings.extend(super::sanity::warnings(s, &configs, &driver));
+    }
     if let (Some(s), Some(l)) = (&stack, &load) {
         if u64::from(s.keepalive_timeout_s) * 1000 <= l.client_timeout_ms {
             warnings.push(format!("stack.keepalive_timeout ({} s) is not above load.client_timeout ({} ms): behind a real load balancer, nginx closing idle connections first races with new requests and gives 502s", s.keepalive_timeout_s, l.client_timeout_ms));
@@ -316,6 +319,11 @@ fn load_settings(p: &mut Problems, l: &super::raw::RawLoad, cores: usize) -> Opt
             .zip(client_timeout_ms)
             .map(|(h, c)| h.min(c)),
     };
+    if let (Some(h), Some(c), Some(_)) = (health_timeout_ms, client_timeout_ms, &l.health_timeout) {
+        if h > c {
+            p.push("load.health_timeout", format!("{h} ms is above load.client_timeout ({c} ms): a load balancer's health check never waits longer than its requests do; lower health_timeout or raise client_timeout"));
+        }
+    }
     if health_timeout_ms == Some(0) {
         p.push(
             "load.health_timeout",

@@ -2,8 +2,11 @@
 //! inline. Each function draws one chart for one config (or one chart for all), on axes
 //! the caller shares across configs so charts side by side compare at a glance.
 
+pub mod kinds;
+pub mod overlay;
 pub mod percentile;
 pub mod server;
+pub mod status;
 pub mod time;
 
 use std::ops::Range;
@@ -19,16 +22,17 @@ pub const SMALL: (u32, u32) = (620, 280);
 /// Width and height of a chart that holds every config.
 pub const WIDE: (u32, u32) = (1240, 420);
 
-/// One color per config, in scenario order (repeats after eight).
+/// One color per config, in scenario order (repeats after eight): neutral tones, none of
+/// them red or green, which the page keeps for failures and successes.
 pub const CONFIG_COLORS: [RGBColor; 8] = [
-    RGBColor(31, 119, 180),
-    RGBColor(214, 39, 40),
-    RGBColor(44, 160, 44),
-    RGBColor(148, 103, 189),
-    RGBColor(255, 127, 14),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(23, 190, 207),
+    RGBColor(59, 91, 146),
+    RGBColor(42, 157, 143),
+    RGBColor(106, 76, 147),
+    RGBColor(141, 110, 99),
+    RGBColor(84, 110, 122),
+    RGBColor(127, 127, 63),
+    RGBColor(142, 108, 138),
+    RGBColor(70, 130, 180),
 ];
 
 /// The color of config number `i`.
@@ -52,13 +56,24 @@ pub type TimeChart<'a, 'b, Y> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<Ran
 
 /// Draws into a fresh SVG of `size` and returns its text.
 pub fn svg(size: (u32, u32), draw: impl FnOnce(&Area) -> Drawn) -> anyhow::Result<String> {
+    svg_with(size, |root| draw(root).map(|()| String::new()))
+}
+
+/// [`svg`] for a drawing that also returns SVG of its own (see [`overlay`]), appended
+/// after plotters' elements so it lies on top.
+pub fn svg_with(
+    size: (u32, u32),
+    draw: impl FnOnce(&Area) -> Result<String, Box<dyn std::error::Error>>,
+) -> anyhow::Result<String> {
     let mut out = String::new();
+    let extra;
     {
         let root = SVGBackend::with_string(&mut out, size).into_drawing_area();
         root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{e}"))?;
-        draw(&root).map_err(|e| anyhow::anyhow!("drawing a chart: {e}"))?;
+        extra = draw(&root).map_err(|e| anyhow::anyhow!("drawing a chart: {e}"))?;
         root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
     }
+    overlay::insert(&mut out, &extra);
     Ok(out)
 }
 

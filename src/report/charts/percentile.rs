@@ -6,7 +6,8 @@
 use hdrhistogram::Histogram;
 use plotters::prelude::*;
 
-use super::{decades, log_ms_axis, ms_label, placeholder, svg, GRID, WIDE};
+use super::{decades, log_ms_axis, ms_label, placeholder, svg_with, GRID, WIDE};
+use crate::units::fmt_us;
 
 /// Labels of the wide charts, which the page shows scaled down.
 fn big_font() -> TextStyle<'static> {
@@ -74,7 +75,7 @@ pub fn plot(title: &str, curves: &[Curve]) -> anyhow::Result<String> {
             c.hist.max() as f64 / 1000.0,
         ]
     }));
-    svg(WIDE, |root| {
+    svg_with(WIDE, |root| {
         let mut chart = ChartBuilder::on(root)
             .caption(title, ("sans-serif", 20).into_font().color(&super::TEXT))
             .margin(12)
@@ -119,7 +120,32 @@ pub fn plot(title: &str, curves: &[Curve]) -> anyhow::Result<String> {
             .border_style(GRID)
             .label_font(big_font())
             .draw()?;
-        Ok(())
+        // A dot with its value at the usual percentiles and the maximum of every curve.
+        let mut marks = String::from("<g class=\"overlay\">");
+        for c in curves.iter().filter(|c| !c.hist.is_empty()) {
+            let x_end = (c.hist.len() as f64).log10().min(x_max);
+            let mut at: Vec<(String, f64, u64)> = [50.0, 90.0, 99.0, 99.9, 99.99]
+                .iter()
+                .map(|p| (p, x_of(p / 100.0)))
+                .filter(|(_, x)| *x <= x_end + 1e-9)
+                .map(|(p, x)| (format!("p{p}"), x, c.hist.value_at_quantile(p / 100.0)))
+                .collect();
+            at.push(("max".into(), x_end, c.hist.max()));
+            for (name, x, us) in at {
+                let (px, py) = chart.backend_coord(&(x, (us.max(1) as f64) / 1000.0));
+                let _ = std::fmt::Write::write_fmt(
+                    &mut marks,
+                    format_args!(
+                        "<circle class=\"hover\" cx=\"{px}\" cy=\"{py}\" r=\"5\" fill=\"{}\" fill-opacity=\"0.6\"><title>{}: {name} {}</title></circle>",
+                        super::css(c.color),
+                        c.label.replace('&', "&amp;").replace('<', "&lt;"),
+                        fmt_us(us)
+                    ),
+                );
+            }
+        }
+        marks.push_str("</g>");
+        Ok(marks)
     })
 }
 

@@ -4,11 +4,14 @@
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
+use super::overlay::{self, Column, Overlay};
+use super::status::{self, Class};
 use super::{
-    draw_line, label_font, log_ms_axis, ms_label, placeholder, shade_phases, svg, title_font, Area,
-    PhaseSpan, TimeChart, GRID, SMALL,
+    draw_line, label_font, log_ms_axis, ms_label, placeholder, shade_phases, svg_with, title_font,
+    Area, PhaseSpan, TimeChart, GRID,
 };
 use crate::record::timeline::Bucket;
+use crate::units::fmt_us;
 
 /// What every chart over time of one config shares.
 pub struct Frame<'a> {
@@ -19,6 +22,10 @@ pub struct Frame<'a> {
     pub phases: &'a [PhaseSpan],
     /// End of the time axis, seconds (the same for every config).
     pub x_max: f64,
+    /// Width and height, px: wider when the run has one config.
+    pub size: (u32, u32),
+    /// The config's error windows, health spans and events.
+    pub overlay: &'a Overlay,
 }
 
 /// A named line: label for the legend, color, and how to read a bucket (µs; 0 = no data).
@@ -59,24 +66,24 @@ pub fn linear_time_chart<'a, 'b>(
     Ok(chart)
 }
 
-/// Latency percentiles per second.
+/// Latency percentiles per second: three clearly different hues.
 pub const LATENCY_LINES: [Line; 3] = [
     Line {
         label: "p50",
-        color: RGBColor(158, 202, 225),
+        color: RGBColor(27, 158, 119),
         width: 2,
         read: |b| b.latency_p50_us,
     },
     Line {
         label: "p90",
-        color: RGBColor(66, 146, 198),
+        color: RGBColor(217, 95, 2),
         width: 2,
         read: |b| b.latency_p90_us,
     },
     Line {
         label: "p99",
-        color: RGBColor(8, 48, 107),
-        width: 2,
+        color: RGBColor(117, 112, 179),
+        width: 3,
         read: |b| b.latency_p99_us,
     },
 ];
@@ -85,29 +92,37 @@ pub const LATENCY_LINES: [Line; 3] = [
 pub const QUEUE_SERVICE_LINES: [Line; 4] = [
     Line {
         label: "queue wait p50",
-        color: RGBColor(246, 170, 160),
+        color: RGBColor(230, 171, 2),
         width: 2,
         read: |b| b.queue_wait_p50_us,
     },
     Line {
         label: "queue wait p99",
-        color: RGBColor(203, 24, 29),
-        width: 2,
+        color: RGBColor(194, 24, 91),
+        width: 3,
         read: |b| b.queue_wait_p99_us,
     },
     Line {
         label: "service p50",
-        color: RGBColor(161, 217, 155),
+        color: RGBColor(23, 190, 207),
         width: 2,
         read: |b| b.service_p50_us,
     },
     Line {
         label: "service p99",
-        color: RGBColor(35, 139, 69),
-        width: 2,
+        color: RGBColor(31, 63, 153),
+        width: 3,
         read: |b| b.service_p99_us,
     },
 ];
+
+/// The generator's own lateness per second.
+pub const CLIENT_LAG_LINES: [Line; 1] = [Line {
+    label: "client lag p99",
+    color: RGBColor(102, 102, 102),
+    width: 2,
+    read: |b| b.client_lag_p99_us,
+}];
 
 /// Every non-zero value (ms) of `lines` in `timeline`: what a shared axis must cover.
 pub fn extent<'a>(timeline: &'a [Bucket], lines: &[Line]) -> impl Iterator<Item = f64> + 'a {
@@ -123,6 +138,12 @@ pub fn extent<'a>(timeline: &'a [Bucket], lines: &[Line]) -> impl Iterator<Item 
         .filter(|v| *v > 0.0)
 }
 
+/// The tooltip of second `t_s`: its label, then `name value` pairs.
+pub fn column(t_s: u64, parts: &[String]) -> Column {
+    let text = format!("{}–{} s: {}", t_s, t_s + 1, parts.join(" · "));
+    (t_s as f64, t_s as f64 + 1.0, text)
+}
+
 /// Percentile lines per second on a log axis (`y` in ms, decades).
 pub fn percentiles(
     frame: &Frame,
@@ -132,9 +153,9 @@ pub fn percentiles(
     empty: &str,
 ) -> anyhow::Result<String> {
     if extent(timeline, lines).next().is_none() {
-        return placeholder(SMALL, frame.title, empty);
+        return placeholder(frame.size, frame.title, empty);
     }
-    svg(SMALL, |root| {
+    svg_with(frame.size, |root| {
         let mut chart = ChartBuilder::on(root)
             .caption(frame.title, title_font().color(&frame.color))
             .margin(10)
@@ -160,25 +181,21 @@ pub fn percentiles(
             });
             draw_line(&mut chart, points, style)?;
         }
-        Ok(())
+        let columns: Vec<Column> = (timeline.iter())
+            .filter(|b| lines.iter().any(|l| (l.read)(b) > 0))
+            .map(|b| {
+                let parts: Vec<String> = (lines.iter())
+                    .map(|l| match (l.read)(b) {
+                        0 => format!("{} -", l.label),
+                        v => format!("{} {}", l.label, fmt_us(v)),
+                    })
+                    .collect();
+                column(b.t_s, &parts)
+            })
+            .collect();
+        Ok(overlay::svg(&chart, y.0, frame.overlay, &columns))
     })
 }
-
-/// An outcome class: its label, color and count in a bucket.
-pub type OutcomeClass = (&'static str, RGBColor, fn(&Bucket) -> u64);
-
-/// Outcome classes of a second, stacked from the bottom.
-pub const OUTCOMES: [OutcomeClass; 5] = [
-    ("2xx", RGBColor(65, 171, 93), |b| {
-        b.status_2xx + b.status_1xx
-    }),
-    ("3xx", RGBColor(107, 174, 214), |b| b.status_3xx),
-    ("4xx", RGBColor(253, 141, 60), |b| b.status_4xx),
-    ("5xx", RGBColor(215, 48, 39), |b| b.status_5xx),
-    ("client failure", RGBColor(117, 107, 177), |b| {
-        b.client_failures
-    }),
-];
 
 /// Color of the "sent" line drawn over the bars.
 pub const SENT_COLOR: RGBColor = RGBColor(40, 40, 40);
@@ -192,35 +209,45 @@ pub fn rps_max(timeline: &[Bucket]) -> u64 {
         .unwrap_or(0)
 }
 
-/// Requests completed per second, stacked by outcome, with the requests sent as a step line.
-pub fn rps_by_outcome(frame: &Frame, timeline: &[Bucket], y_max: u64) -> anyhow::Result<String> {
+/// Requests completed per second, stacked by outcome class (`classes`, from
+/// [`status::classes`]), with the requests sent as a step line.
+pub fn rps_by_outcome(
+    frame: &Frame,
+    timeline: &[Bucket],
+    classes: &[Class],
+    y_max: u64,
+) -> anyhow::Result<String> {
     if timeline.is_empty() {
-        return placeholder(SMALL, frame.title, "no request was sent");
+        return placeholder(frame.size, frame.title, "no request was sent");
     }
     let y_top = (y_max.max(1) as f64 * 1.12).ceil();
-    svg(SMALL, |root| {
+    svg_with(frame.size, |root| {
         let mut chart = linear_time_chart(root, frame, y_top, &|v| format!("{v:.0}/s"))?;
+        let mut columns = Vec::new();
         for b in timeline {
             let x0 = b.t_s as f64 + 0.08;
             let x1 = b.t_s as f64 + 0.92;
             let mut base = 0.0;
-            for (_, color, read) in OUTCOMES {
-                let n = read(b) as f64;
-                if n > 0.0 {
+            let mut parts = vec![format!("sent {}", b.sent)];
+            for class in classes {
+                let n = status::count(b, &class.key);
+                if n > 0 {
                     chart.draw_series(std::iter::once(Rectangle::new(
-                        [(x0, base), (x1, base + n)],
-                        color.filled(),
+                        [(x0, base), (x1, base + n as f64)],
+                        class.color.filled(),
                     )))?;
-                    base += n;
+                    base += n as f64;
+                    parts.push(format!("{} {n}", class.label));
                 }
             }
+            columns.push(column(b.t_s, &parts));
         }
         let steps = timeline.iter().flat_map(|b| {
             let y = b.sent as f64;
             [(b.t_s as f64, y), (b.t_s as f64 + 1.0, y)]
         });
         chart.draw_series(LineSeries::new(steps, SENT_COLOR.stroke_width(2)))?;
-        Ok(())
+        Ok(overlay::svg(&chart, 0.0, frame.overlay, &columns))
     })
 }
 
@@ -248,16 +275,37 @@ mod tests {
             start_s: 0.0,
             end_s: 3.0,
         }];
+        let overlay = Overlay {
+            spans: vec![overlay::Span {
+                class: "error",
+                from_s: 1.0,
+                to_s: 2.0,
+                label: "errors".into(),
+            }],
+            markers: vec![overlay::Marker {
+                t_s: 1.5,
+                label: "oom_kill".into(),
+                detail: "killed".into(),
+            }],
+        };
         let frame = Frame {
             title: "static-4",
             color: RED,
             phases: &phases,
             x_max: 4.0,
+            size: super::super::SMALL,
+            overlay: &overlay,
         };
         let tl = vec![bucket(0, 5, 10_000), bucket(1, 0, 0), bucket(2, 7, 20_000)];
         let svg = percentiles(&frame, &tl, &LATENCY_LINES, (1.0, 100.0), "none").unwrap();
         assert!(svg.contains("<polyline") && svg.contains("bursts") && svg.contains("static-4"));
-        let bars = rps_by_outcome(&frame, &tl, rps_max(&tl)).unwrap();
+        assert!(
+            svg.contains("span-error") && svg.contains("oom_kill"),
+            "{svg}"
+        );
+        assert!(svg.contains("<title>0–1 s: p50 10"), "{svg}");
+        let classes = status::classes(std::iter::once(&tl[..]));
+        let bars = rps_by_outcome(&frame, &tl, &classes, rps_max(&tl)).unwrap();
         assert!(bars.matches("<rect").count() >= 3, "{bars}");
         let none = percentiles(
             &frame,

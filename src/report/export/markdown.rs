@@ -1,10 +1,11 @@
 //! Markdown fit to paste into a pull request: the comparison table, one sentence per config
-//! on where the time went, the thresholds, and the per-phase figures folded away.
+//! on where the time went, why requests failed (cut by, health, errors, events), the
+//! thresholds, and the per-phase and per-kind figures folded away.
 
 use super::{Artifact, Exporter};
-use crate::report::table;
+use crate::report::{incident, table};
 use crate::results::CheckOutcome;
-use crate::results::RunResult;
+use crate::results::{ConfigResult, RunResult};
 
 pub struct MarkdownExporter;
 
@@ -68,6 +69,11 @@ pub fn render(run: &RunResult) -> String {
     for c in &run.configs {
         out.push_str(&format!("- {}\n", table::reading(c)));
     }
+    let explained = explanations(&run.configs);
+    if !explained.is_empty() {
+        out.push_str("\n### Why requests failed\n");
+        out.push_str(&explained);
+    }
     if !run.thresholds.is_empty() {
         out.push_str("\n### Thresholds\n\n");
         let rows: Vec<Vec<String>> = run
@@ -100,6 +106,12 @@ pub fn render(run: &RunResult) -> String {
     out.push_str("\n<details><summary>Per phase</summary>\n\n");
     out.push_str(&phase_table(run));
     out.push_str("\n</details>\n");
+    let kinds = table::kind_rows(run);
+    if !kinds.is_empty() {
+        out.push_str("\n<details><summary>Per request kind</summary>\n\n");
+        out.push_str(&md_table(&table::KIND_HEADERS, 3, &kinds));
+        out.push_str("\n</details>\n");
+    }
     let warnings: Vec<String> = run
         .warnings
         .iter()
@@ -119,6 +131,70 @@ pub fn render(run: &RunResult) -> String {
         out.push_str("\n### Warnings\n\n");
         for w in warnings {
             out.push_str(&format!("- {w}\n"));
+        }
+    }
+    out
+}
+
+/// The same explanations in Markdown: per config, a cut-by table with an example log line
+/// per cause, then the health, error and event lines. Empty when there is nothing to say.
+fn explanations(configs: &[ConfigResult]) -> String {
+    let mut out = String::new();
+    for c in configs {
+        let mut body = String::new();
+        if let Some(a) = c.attribution.as_ref().filter(|a| a.failed + a.over_cap > 0) {
+            let rows: Vec<Vec<String>> = (a.causes.iter())
+                .map(|k| {
+                    let outcomes: Vec<String> = k
+                        .outcomes
+                        .iter()
+                        .map(|(o, n)| format!("{o}: {n}"))
+                        .collect();
+                    let example = (k.examples.first())
+                        .and_then(|e| e.lines.first())
+                        .map_or("-".to_string(), |l| format!("`{}`", l.replace('`', "'")));
+                    vec![
+                        k.label.clone(),
+                        k.count.to_string(),
+                        outcomes.join(", "),
+                        example,
+                    ]
+                })
+                .collect();
+            body.push_str(&md_table(
+                &[
+                    "cut by",
+                    "requests",
+                    "what the client saw",
+                    "example log line",
+                ],
+                4,
+                &rows,
+            ));
+            if a.over_cap > 0 {
+                body.push_str(&format!(
+                    "\n{} more failed requests were counted but not attributed.\n",
+                    a.over_cap
+                ));
+            }
+            body.push('\n');
+        }
+        let mut lines = incident::health_line(c);
+        lines.extend(incident::errors_line(c));
+        lines.extend(crate::report::container::events_line(c));
+        for e in c.events.iter().take(10) {
+            lines.push(format!(
+                "event at {:.1} s: {}: {}",
+                e.t_ms as f64 / 1e3,
+                e.kind,
+                e.detail
+            ));
+        }
+        for l in lines {
+            body.push_str(&format!("- {l}\n"));
+        }
+        if !body.is_empty() {
+            out.push_str(&format!("\n#### {}\n\n{body}", c.name));
         }
     }
     out

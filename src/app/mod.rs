@@ -4,9 +4,14 @@ use std::process::ExitCode;
 
 use tokio_util::sync::CancellationToken;
 
+mod docs;
+mod remote;
+mod validate;
+
+use remote::check_remote;
+
 use crate::cli::{
     Cli, Command, CompareArgs, CompareFormat, ExportArgs, ReportArgs, RunArgs, StackArg,
-    ValidateArgs,
 };
 use crate::report::{export, table};
 use crate::results::{RunResult, Status};
@@ -31,56 +36,47 @@ pub mod exit {
 /// Entry point behind `main`.
 pub fn main(cli: Cli) -> ExitCode {
     let code = match cli.command {
-        Command::Validate(args) => validate(&args),
+        Command::Validate(args) => validate::validate(&args),
         Command::Run(args) => run(&args),
         Command::Report(args) => report(&args),
         Command::Compare(args) => compare(&args),
+        Command::Completions(args) => docs::completions(args.shell),
+        Command::Man => docs::man(),
     };
     ExitCode::from(code)
 }
 
-fn validate(args: &ValidateArgs) -> u8 {
-    let mut code = exit::OK;
-    for path in &args.scenarios {
-        match scenario::load(path, Driver::Native) {
-            Ok((plan, warnings)) => {
-                println!(
-                    "{}: ok ({} configs, {} phases, {} request kinds)",
-                    path.display(),
-                    plan.configs.len(),
-                    plan.phases.len(),
-                    plan.requests.len()
-                );
-                for w in warnings {
-                    println!("  warning: {w}");
-                }
-                if args.print {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&plan).expect("plan serializes")
-                    );
-                }
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                code = exit::INVALID;
-            }
-        }
-    }
-    code
+fn resolve_driver(args: &RunArgs) -> Result<Driver, String> {
+    driver_for(
+        args.stack,
+        args.target.as_deref(),
+        args.allow_remote.as_deref(),
+        args.ca_file.as_deref(),
+        args.insecure_tls,
+        args.quiet,
+    )
 }
 
-fn resolve_driver(args: &RunArgs) -> Result<Driver, String> {
-    match (args.stack, &args.target) {
+/// The driver `--stack` (with `--target`, `--allow-remote` and the TLS flags) names; what
+/// `run` refuses before starting anything, and `validate --stack` with it.
+pub(crate) fn driver_for(
+    stack: StackArg,
+    target: Option<&str>,
+    allow_remote: Option<&str>,
+    ca_file: Option<&std::path::Path>,
+    insecure_tls: bool,
+    quiet: bool,
+) -> Result<Driver, String> {
+    match (stack, target) {
         (StackArg::External, Some(url)) => {
-            check_remote(url, args.allow_remote.as_deref())?;
-            let tls = tls::verify_setting(url, args.ca_file.as_deref(), args.insecure_tls)?;
+            check_remote(url, allow_remote)?;
+            let tls = tls::verify_setting(url, ca_file, insecure_tls)?;
             Ok(Driver::External {
-                url: url.clone(),
+                url: url.into(),
                 tls,
             })
         }
-        (_, None) if args.ca_file.is_some() || args.insecure_tls => Err(
+        (_, None) if ca_file.is_some() || insecure_tls => Err(
             "--ca-file and --insecure-tls go with an https:// target: --stack external --target \
              https://host:port"
                 .into(),
@@ -98,67 +94,11 @@ fn resolve_driver(args: &RunArgs) -> Result<Driver, String> {
             } else {
                 "native"
             };
-            if !args.quiet {
+            if !quiet {
                 eprintln!("stack: {name} ({why})");
             }
             Ok(driver)
         }
-    }
-}
-
-/// The host of a target URL, from its text alone: no DNS, no connection.
-fn target_host(url: &str) -> Result<String, String> {
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-        .ok_or_else(|| {
-            format!("--target {url}: give an http:// or https:// URL, e.g. http://127.0.0.1:8080")
-        })?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
-    let host = if let Some(v6) = authority.strip_prefix('[') {
-        v6.split_once(']').map(|(h, _)| h).unwrap_or(v6)
-    } else {
-        authority.split(':').next().unwrap_or(authority)
-    };
-    if host.is_empty() {
-        return Err(format!("--target {url}: the URL names no host"));
-    }
-    Ok(host.to_ascii_lowercase())
-}
-
-/// Whether a host is this machine's loopback: `localhost`, 127.0.0.0/8 or ::1 (also as an
-/// IPv4-mapped address).
-fn is_loopback(host: &str) -> bool {
-    if host == "localhost" || host.ends_with(".localhost") {
-        return true;
-    }
-    match host.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V4(a)) => a.is_loopback(),
-        Ok(std::net::IpAddr::V6(a)) => {
-            a.is_loopback() || a.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
-        }
-        Err(_) => false,
-    }
-}
-
-/// Refuses a target outside the loopback range unless `--allow-remote` names its host:
-/// decided from the URL's text, before any DNS look-up or connection, so a typo never sends
-/// a load test to someone else's server.
-fn check_remote(url: &str, allowed: Option<&str>) -> Result<(), String> {
-    let host = target_host(url)?;
-    if is_loopback(&host) {
-        return Ok(());
-    }
-    let allowed = allowed.map(|a| {
-        a.trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_ascii_lowercase()
-    });
-    match allowed {
-        Some(a) if a == host => Ok(()),
-        Some(a) => Err(format!("--target {url} is {host}, but --allow-remote names {a}: name the target's host, --allow-remote {host}")),
-        None => Err(format!("--target {url} is {host}, outside this machine (127.0.0.0/8, ::1, localhost): a load test against another machine must be deliberate; add --allow-remote {host} if you mean it (nothing was sent)")),
     }
 }
 
@@ -293,13 +233,7 @@ fn run(args: &RunArgs) -> u8 {
     // An export to stdout owns stdout: the table and the verdicts go to stderr then.
     let to_stdout = !args.exports.uses_stdout();
     let say = printer(to_stdout);
-    say(table::render(result).trim_end());
-    if args.per_kind {
-        say(&format!(
-            "\nper request kind:\n{}",
-            table::render_per_kind(result)
-        ));
-    }
+    print_summary(result, args.per_kind, &say);
     say(&format!(
         "\nresults: {}",
         finished.dir.join("run.json").display()
@@ -310,12 +244,7 @@ fn run(args: &RunArgs) -> u8 {
         exports.insert(0, (Box::new(crate::report::html::HtmlReport), html));
     }
     let exported = write_exports(result, &exports, &say);
-    if !result.thresholds.is_empty() {
-        say("\nthresholds:");
-        for v in &result.thresholds {
-            say(&format!("  {}", v.line()));
-        }
-    }
+    print_thresholds(result, &say);
     for c in &result.configs {
         if let Some(e) = &c.error {
             eprintln!("error: config {}: {e}", c.name);
@@ -327,6 +256,28 @@ fn run(args: &RunArgs) -> u8 {
         Status::Complete if crate::results::breached(&result.thresholds) => exit::THRESHOLD,
         Status::Complete => exit::OK,
         _ => exit::ERROR,
+    }
+}
+
+/// The terminal summary of a run: the table, the reading lines, cut by, health and errors
+/// (and the per-kind table if asked). `run` prints it at the end, `report` again.
+fn print_summary(result: &RunResult, per_kind: bool, say: &dyn Fn(&str)) {
+    say(table::render(result).trim_end());
+    if per_kind {
+        say(&format!(
+            "\nper request kind:\n{}",
+            table::render_per_kind(result)
+        ));
+    }
+}
+
+/// The thresholds' verdicts, one line each (nothing without thresholds).
+fn print_thresholds(result: &RunResult, say: &dyn Fn(&str)) {
+    if !result.thresholds.is_empty() {
+        say("\nthresholds:");
+        for v in &result.thresholds {
+            say(&format!("  {}", v.line()));
+        }
     }
 }
 
@@ -380,13 +331,16 @@ fn report(args: &ReportArgs) -> u8 {
         eprintln!("error: {e:#}");
         return exit::INVALID;
     }
-    if args.per_kind {
+    print_summary(&run, args.per_kind, &say);
+    if run.partial {
         say(&format!(
-            "per request kind:\n{}",
-            table::render_per_kind(&run)
+            "\n(run.json says the run is {}: the figures cover what ran)",
+            format!("{:?}", run.status).to_lowercase()
         ));
     }
-    if write_exports(&run, &requests, &say) {
+    let written = write_exports(&run, &requests, &say);
+    print_thresholds(&run, &say);
+    if written {
         exit::OK
     } else {
         exit::ERROR
@@ -473,52 +427,5 @@ fn printer(to_stdout: bool) -> impl Fn(&str) {
         } else {
             eprintln!("{text}")
         }
-    }
-}
-
-#[cfg(test)]
-mod remote_tests {
-    use super::*;
-
-    #[test]
-    fn loopback_targets_need_no_flag() {
-        for url in [
-            "http://127.0.0.1:8080",
-            "http://127.3.4.5/",
-            "http://localhost",
-            "http://LOCALHOST:81/x",
-            "http://[::1]:8080",
-            "http://[::ffff:127.0.0.1]:80",
-            "http://user:pw@127.0.0.1:8080",
-        ] {
-            assert_eq!(check_remote(url, None), Ok(()), "{url}");
-        }
-    }
-
-    #[test]
-    fn remote_targets_need_their_host_named() {
-        for (url, host) in [
-            ("http://192.0.2.1:8080", "192.0.2.1"),
-            ("http://shop.example.com/", "shop.example.com"),
-            ("http://[2001:db8::1]:80", "2001:db8::1"),
-            ("http://127.0.0.1.example.com", "127.0.0.1.example.com"),
-            ("http://10.0.0.1", "10.0.0.1"),
-        ] {
-            let e = check_remote(url, None).unwrap_err();
-            assert!(e.contains(&format!("--allow-remote {host}")), "{e}");
-            assert_eq!(check_remote(url, Some(host)), Ok(()), "{url}");
-            let e = check_remote(url, Some("other.example.com")).unwrap_err();
-            assert!(
-                e.contains("but --allow-remote names other.example.com"),
-                "{e}"
-            );
-        }
-        assert_eq!(
-            check_remote("http://[2001:db8::1]:80", Some("[2001:db8::1]")),
-            Ok(())
-        );
-        assert!(check_remote("ftp://x", None)
-            .unwrap_err()
-            .contains("http://"));
     }
 }

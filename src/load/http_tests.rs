@@ -64,6 +64,7 @@ fn post_kind(body: &str) -> RequestKind {
                 vec!["tok-bbbb".into(), "22".into()],
             ]),
         }),
+        replay_match: None,
     }
 }
 

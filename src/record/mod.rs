@@ -5,6 +5,7 @@
 pub mod failed;
 pub mod histograms;
 pub mod outcome;
+pub mod replay;
 pub mod summary;
 pub mod timeline;
 
@@ -64,6 +65,8 @@ pub struct Recorder {
     error_examples: Vec<String>,
     /// Failed requests one by one (bounded), for timeout-chain attribution.
     failed: FailedList,
+    /// Replay phases' requests one by one, for the production-vs-reproduction figures.
+    replay: replay::ReplayTracker,
 }
 
 impl Recorder {
@@ -90,6 +93,7 @@ impl Recorder {
             live: Live::default(),
             error_examples: Vec::new(),
             failed: FailedList::default(),
+            replay: replay::ReplayTracker::new(phases),
         }
     }
 
@@ -123,6 +127,7 @@ impl Recorder {
 
     /// Records a finished request.
     pub fn record(&mut self, o: &Outcome) {
+        self.replay.record(o);
         let clock = self.clock;
         let t_s = self.second(o.done);
         let done_us = o
@@ -274,6 +279,7 @@ impl Recorder {
             phases: phase_results,
             timeline: self.timeline.snapshot(),
             error_examples: self.error_examples.clone(),
+            replay: self.replay.result(),
         }
     }
 }
@@ -291,6 +297,10 @@ pub struct Recorded {
     pub timeline: Vec<Bucket>,
     /// Up to ten distinct client-failure messages.
     pub error_examples: Vec<String>,
+    /// Replay phases: the reproduction per second of the log's window, beside the
+    /// production figures of an ALB log. Empty without replay phases.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replay: Vec<replay::ReplayComparison>,
 }
 
 impl Default for SerializedHistograms {

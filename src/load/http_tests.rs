@@ -93,6 +93,20 @@ fn renders_headers_body_and_row_values() {
 }
 
 #[test]
+fn a_replayed_request_keeps_the_logged_line_and_the_kinds_headers_and_body() {
+    let t = RequestTemplate::for_kind(&post_kind(r#"{"cart":"{{cart}}"}"#), "h:1").unwrap();
+    let (mut full, mut replayed) = (Vec::new(), Vec::new());
+    t.render(5, 1, &mut full);
+    t.render_line(b"PUT /logged/path?q=%20", 5, 1, &mut replayed);
+    let full = String::from_utf8(full).unwrap();
+    let replayed = String::from_utf8(replayed).unwrap();
+    assert_eq!(
+        replayed,
+        full.replacen("POST /cart/22?x=1", "PUT /logged/path?q=%20", 1)
+    );
+}
+
+#[test]
 fn a_fixed_body_is_one_literal_after_the_id() {
     let t = RequestTemplate::for_kind(&post_kind("0123456789"), "h:1").unwrap();
     // The body has no placeholder: its length is part of the literal after the id.

@@ -228,6 +228,7 @@ pub fn render(run: &RunResult) -> anyhow::Result<String> {
         "<section id=\"gap\"><h2>LB view vs APM view</h2><p class=\"about\">What the load balancer sees (latency, solid) against what an APM sees (the script's service time, dashed). The vertical gap between a config's two curves is time spent waiting: queued for a worker, in nginx, in the generator.</p><figure class=\"chart wide\">{gap}</figure>{}</section>",
         gap_table(run)
     );
+    page.push_str(&super::replay::html(run, &html_table));
     let (headers, rows) = table::phase_rows(run);
     let _ = write!(
         page,
@@ -265,7 +266,16 @@ fn header(run: &RunResult, title: &str) -> String {
         esc(&env.cpu_model),
         esc(&run.scenario_file)
     );
-    out.push_str("<nav><a href=\"#summary\">Summary</a><a href=\"#latency\">Latency</a><a href=\"#queue\">Queue &amp; service</a><a href=\"#throughput\">Throughput</a><a href=\"#listen-queue\">Listen queue</a><a href=\"#workers\">Workers</a><a href=\"#distribution\">Distribution</a><a href=\"#gap\">LB vs APM</a><a href=\"#phases\">Phases</a></nav></header>");
+    out.push_str("<nav><a href=\"#summary\">Summary</a><a href=\"#latency\">Latency</a><a href=\"#queue\">Queue &amp; service</a><a href=\"#throughput\">Throughput</a><a href=\"#listen-queue\">Listen queue</a><a href=\"#workers\">Workers</a><a href=\"#distribution\">Distribution</a><a href=\"#gap\">LB vs APM</a><a href=\"#phases\">Phases</a>");
+    if run
+        .plan
+        .phases
+        .iter()
+        .any(|ph| matches!(ph.arrival, crate::scenario::Arrival::Replay(_)))
+    {
+        out.push_str("<a href=\"#replay\">Replay</a>");
+    }
+    out.push_str("</nav></header>");
     out
 }
 

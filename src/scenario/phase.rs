@@ -23,7 +23,10 @@ pub(super) fn phase(
         return replay_phase(p, &f, name, ph, raw, base_dir);
     }
     if ph.pattern.as_deref() == Some("replay") {
-        p.push(f("replay"), "pattern \"replay\" needs its log: add replay = { log = \"FILE\", format = \"alb\" }");
+        p.push(
+            f("replay"),
+            "pattern \"replay\" needs its log: add replay = { log = \"FILE\", format = \"alb\" }",
+        );
         return None;
     }
     let duration_ms = match ph.duration.as_deref() {
@@ -217,7 +220,12 @@ fn replay_phase(
         ("think_time", ph.think_time.is_some()),
     ];
     for (key, _) in given.iter().filter(|(_, set)| *set) {
-        p.push(f(key), format!("{key} does not apply to a replay phase (arrivals come from the log): remove it"));
+        p.push(
+            f(key),
+            format!(
+                "{key} does not apply to a replay phase (arrivals come from the log): remove it"
+            ),
+        );
     }
     let (replay, duration_ms) = super::replay::validate::replay(p, f, base_dir, raw)?;
     (p.0.len() == before).then(|| Phase {

@@ -95,6 +95,13 @@ pub fn validate(
         .collect();
     unique(&mut p, "request", requests.iter().map(|r| r.name.as_str()));
     let mut phases = phases;
+    for ph in &phases {
+        if let Arrival::Replay(r) = &ph.arrival {
+            if let Some(b) = r.bad_examples.first() {
+                warnings.push(format!("phase \"{}\": {} of the {} lines of {} did not parse and are not replayed (first: line {}: {})", ph.name, r.bad_lines, r.log_lines, r.log.display(), b.line, b.reason));
+            }
+        }
+    }
     super::replay::validate::assign_kinds(&mut p, &mut phases, &mut requests);
     // nginx answers 413 to a body over its client_max_body_size (1m by default): say so now
     // rather than let every request of the kind fail.

@@ -22,17 +22,17 @@ const CREATION: usize = 21;
 /// were measured (`-1` means not measured, e.g. no target answered).
 pub fn parse(line_no: u64, line: &str) -> Result<LogEntry, String> {
     let f = split(line)?;
+    if !f.first().is_some_and(|t| TYPES.contains(t)) {
+        return Err(format!(
+            "\"{}\" is not an ALB entry type (one of {})",
+            clip(f.first().unwrap_or(&"")),
+            TYPES.join(", ")
+        ));
+    }
     if f.len() < MIN_FIELDS {
         return Err(format!(
             "{} fields where an ALB entry has at least {MIN_FIELDS} (type to \"request\"): a cut-off line?",
             f.len()
-        ));
-    }
-    if !TYPES.contains(&f[0]) {
-        return Err(format!(
-            "\"{}\" is not an ALB entry type (one of {})",
-            clip(f[0]),
-            TYPES.join(", ")
         ));
     }
     let time = epoch_us(f[1]).map_err(|e| format!("time {e}"))?;
@@ -44,10 +44,7 @@ pub fn parse(line_no: u64, line: &str) -> Result<LogEntry, String> {
     let (method, path) = request_line(f[12])?;
     let created = f.get(CREATION).and_then(|t| epoch_us(t).ok());
     let arrival_us = created.unwrap_or_else(|| {
-        let spent: u64 = [request_us, target_us, response_us]
-            .iter()
-            .flatten()
-            .sum();
+        let spent: u64 = [request_us, target_us, response_us].iter().flatten().sum();
         time - spent as i64
     });
     Ok(LogEntry {
@@ -84,10 +81,7 @@ fn seconds(text: &str, field: &str) -> Result<Option<u64>, String> {
     }
     match text.parse::<f64>() {
         Ok(s) if s.is_finite() && s >= 0.0 => Ok(Some((s * 1e6).round() as u64)),
-        _ => Err(format!(
-            "{field} \"{}\" is not seconds (or -1)",
-            clip(text)
-        )),
+        _ => Err(format!("{field} \"{}\" is not seconds (or -1)", clip(text))),
     }
 }
 

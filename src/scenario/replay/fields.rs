@@ -18,7 +18,11 @@ pub fn split(line: &str) -> Result<Vec<&str>, String> {
                 let start = i + 1;
                 let mut j = start;
                 while j < bytes.len() && bytes[j] != close {
-                    j += if bytes[j] == b'\\' && open == b'"' { 2 } else { 1 };
+                    j += if bytes[j] == b'\\' && open == b'"' {
+                        2
+                    } else {
+                        1
+                    };
                 }
                 if j >= bytes.len() {
                     let what = if open == b'"' { "a quote" } else { "a bracket" };
@@ -58,7 +62,9 @@ pub fn request_line(request: &str) -> Result<(String, String), String> {
     }
     if method.is_empty()
         || method.len() > 20
-        || !method.bytes().all(|b| b.is_ascii_uppercase() || b == b'-' || b == b'_')
+        || !method
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b == b'-' || b == b'_')
     {
         return Err(format!(
             "\"{}\" is not an HTTP method (upper-case letters)",

@@ -34,6 +34,14 @@ pub enum LogFormat {
 }
 
 impl LogFormat {
+    /// As the scenario spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Alb => "alb",
+            LogFormat::Nginx => "nginx",
+        }
+    }
+
     /// What a line of this format looks like, for messages.
     pub fn describe(self) -> &'static str {
         match self {
@@ -235,10 +243,7 @@ pub fn path_matches(pattern: &str, path: &str) -> bool {
     }
     let parts: Vec<&str> = pattern.split('*').collect();
     let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !path.starts_with(first)
-        || !path.ends_with(last)
-        || path.len() < first.len() + last.len()
-    {
+    if !path.starts_with(first) || !path.ends_with(last) || path.len() < first.len() + last.len() {
         return false;
     }
     let mut rest = &path[first.len()..path.len() - last.len()];
@@ -270,6 +275,11 @@ pub struct AlbFigures {
     pub response_processing_p50_us: Option<u64>,
     /// `response_processing_time` 99th percentile, µs.
     pub response_processing_p99_us: Option<u64>,
+    /// The three processing times summed (the ALB's whole time for the request; only
+    /// where all three were measured) median, µs.
+    pub total_p50_us: Option<u64>,
+    /// The three processing times summed, 99th percentile, µs.
+    pub total_p99_us: Option<u64>,
     /// Requests whose target processing time was not measured (`-1`: no target answered).
     pub target_unmeasured: u64,
     /// `elb_status_code` counts (what clients saw); `-` where none was logged.
@@ -286,11 +296,15 @@ impl AlbFigures {
             ..Default::default()
         };
         let (mut req, mut tgt, mut resp) = (Vec::new(), Vec::new(), Vec::new());
+        let mut total = Vec::new();
         for t in times {
             f.requests += 1;
             req.extend(t.request_us);
             tgt.extend(t.target_us);
             resp.extend(t.response_us);
+            if let (Some(a), Some(b), Some(c)) = (t.request_us, t.target_us, t.response_us) {
+                total.push(a + b + c);
+            }
             f.target_unmeasured += u64::from(t.target_us.is_none());
             *f.elb_status.entry(code(t.elb_status)).or_default() += 1;
             *f.target_status.entry(code(t.target_status)).or_default() += 1;
@@ -298,6 +312,7 @@ impl AlbFigures {
         (f.request_processing_p50_us, f.request_processing_p99_us) = p50_p99(&mut req);
         (f.target_processing_p50_us, f.target_processing_p99_us) = p50_p99(&mut tgt);
         (f.response_processing_p50_us, f.response_processing_p99_us) = p50_p99(&mut resp);
+        (f.total_p50_us, f.total_p99_us) = p50_p99(&mut total);
         f
     }
 

@@ -21,7 +21,10 @@ pub fn parse(line_no: u64, line: &str) -> Result<LogEntry, String> {
         ));
     }
     let arrival_us = epoch_us(f[3])?;
-    if f[5].parse::<u16>().map_or(true, |s| !(100..1000).contains(&s)) {
+    if f[5]
+        .parse::<u16>()
+        .map_or(true, |s| !(100..1000).contains(&s))
+    {
         return Err(format!("status \"{}\" is not a status code", clip(f[5])));
     }
     let (method, path) = request_line(f[4])?;

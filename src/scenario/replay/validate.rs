@@ -113,7 +113,14 @@ pub fn replay(
         .filter(|e| (from..to).contains(&e.arrival_us))
         .collect();
     if in_window.is_empty() {
-        p.push(f("replay.from"), format!("no request of the log arrived between {} and {}: widen the window", rfc3339(from), rfc3339(to)));
+        p.push(
+            f("replay.from"),
+            format!(
+                "no request of the log arrived between {} and {}: widen the window",
+                rfc3339(from),
+                rfc3339(to)
+            ),
+        );
         return None;
     }
     let duration_ms = ((to - from) as f64 / speed / 1000.0).ceil().max(1.0) as u64;
@@ -228,7 +235,12 @@ fn time(p: &mut Problems, field: &str, text: Option<&str>) -> Option<Option<i64>
     Some(match DateTime::parse_from_rfc3339(text) {
         Ok(t) => Some(t.timestamp_micros()),
         Err(e) => {
-            p.push(field, format!("\"{text}\" is not an RFC 3339 time ({e}): write e.g. \"2024-05-01T10:00:00Z\""));
+            p.push(
+                field,
+                format!(
+                    "\"{text}\" is not an RFC 3339 time ({e}): write e.g. \"2024-05-01T10:00:00Z\""
+                ),
+            );
             None
         }
     })

@@ -228,7 +228,7 @@ pub fn render(run: &RunResult) -> anyhow::Result<String> {
         "<section id=\"gap\"><h2>LB view vs APM view</h2><p class=\"about\">What the load balancer sees (latency, solid) against what an APM sees (the script's service time, dashed). The vertical gap between a config's two curves is time spent waiting: queued for a worker, in nginx, in the generator.</p><figure class=\"chart wide\">{gap}</figure>{}</section>",
         gap_table(run)
     );
-    page.push_str(&super::replay::html(run, &html_table));
+    page.push_str(&super::replay::html(run));
     let (headers, rows) = table::phase_rows(run);
     let _ = write!(
         page,
@@ -280,7 +280,7 @@ fn header(run: &RunResult, title: &str) -> String {
 }
 
 /// A table whose first `left` columns are text (left-aligned), the rest numbers.
-fn html_table(headers: &[&str], left: usize, rows: &[Vec<String>]) -> String {
+pub(super) fn html_table(headers: &[&str], left: usize, rows: &[Vec<String>]) -> String {
     let class = |i: usize| if i < left { " class=\"l\"" } else { "" };
     let mut out = String::from("<div class=\"scroll\"><table><thead><tr>");
     for (i, h) in headers.iter().enumerate() {

@@ -127,18 +127,23 @@ pub fn render(run: &RunResult) -> String {
             }
             let _ = writeln!(
                 out,
-                "{} · replay \"{}\" ({}, whole window; per second in run.json and the report; total = the ALB's three processing times / the client's latency, target = target_processing_time / sent → response head):\n{t}",
+                "{} · replay \"{}\", whole window{}:\n{t}",
                 c.name,
                 cmp.phase,
-                if cmp.total.production.is_some() { "production beside reproduction" } else { "nginx log: no production timings" }
+                if cmp.total.production.is_some() {
+                    ""
+                } else {
+                    " (an nginx log has no production timings)"
+                }
             );
         }
     }
+    out.push_str("total: the ALB's three processing times / the client's latency; target: target_processing_time / request sent → response head. Per second: run.json (configs[].replay) and the report.\n");
     out
 }
 
 /// The report's section: per config and replay phase, the whole window then each second.
-pub fn html(run: &RunResult, table: &dyn Fn(&[&str], usize, &[Vec<String>]) -> String) -> String {
+pub fn html(run: &RunResult) -> String {
     let lines = log_lines(run);
     if lines.is_empty() {
         return String::new();
@@ -159,7 +164,7 @@ pub fn html(run: &RunResult, table: &dyn Fn(&[&str], usize, &[Vec<String>]) -> S
                 super::html::esc(&cmp.phase)
             );
             let rows = per_second_rows(&c.name, cmp);
-            out.push_str(&table(&headers, 3, &rows));
+            out.push_str(&super::html::html_table(&headers, 3, &rows));
         }
     }
     out.push_str("</section>");

@@ -80,10 +80,7 @@ pub fn validate(
     }
 
     // A scenario of replay phases alone needs no [[request]]: the log gives the requests.
-    let all_replay = !phases.is_empty()
-        && phases
-            .iter()
-            .all(|ph| matches!(ph.arrival, Arrival::Replay(_)));
+    let all_replay = !raw.phase.is_empty() && raw.phase.iter().all(|ph| ph.replay.is_some());
     if raw.request.is_empty() && !all_replay {
         p.push("request", "no [[request]] given: add at least one, e.g. [[request]] path = \"/cpu.php?units=100\"");
     }

@@ -76,8 +76,8 @@ pub fn replay(
         let why = parsed
             .bad_examples
             .first()
-            .map_or(String::new(), |b| format!(" ({})", b.reason));
-        p.push(f("replay.log"), format!("none of the {} lines of {} parses as {}; the first line is:\n      {first_line}\n    {why}\n    fix: check format (\"alb\" or \"nginx\") or convert the log", parsed.lines, path.display(), format.describe()));
+            .map_or(String::new(), |b| format!("\n    why: {}", b.reason));
+        p.push(f("replay.log"), format!("none of the {} lines of {} parses as {}; the first line is:\n      {first_line}{why}\n    fix: check format (\"alb\" or \"nginx\") or convert the log", parsed.lines, path.display(), format.describe()));
         return None;
     }
     // The log covers whole seconds from its first arrival to its last.
@@ -101,7 +101,12 @@ pub fn replay(
         return None;
     }
     if from < log_from || to > log_to {
-        p.push(f("replay.from"), format!("the window {} to {} reaches outside the log, which covers {} to {}: pick from and to inside it, or leave them out to replay the whole log", rfc3339(from), rfc3339(to), rfc3339(log_from), rfc3339(log_to)));
+        let key = if from < log_from {
+            "replay.from"
+        } else {
+            "replay.to"
+        };
+        p.push(f(key), format!("the window {} to {} reaches outside the log, which covers {} to {}: pick from and to inside it, or leave them out to replay the whole log", rfc3339(from), rfc3339(to), rfc3339(log_from), rfc3339(log_to)));
         return None;
     }
     if p.0.len() != before {

@@ -228,7 +228,7 @@ pub fn render(run: &RunResult) -> anyhow::Result<String> {
         "<section id=\"gap\"><h2>LB view vs APM view</h2><p class=\"about\">What the load balancer sees (latency, solid) against what an APM sees (the script's service time, dashed). The vertical gap between a config's two curves is time spent waiting: queued for a worker, in nginx, in the generator.</p><figure class=\"chart wide\">{gap}</figure>{}</section>",
         gap_table(run)
     );
-    page.push_str(&super::replay::html(run));
+    page.push_str(&replay_section(run));
     let (headers, rows) = table::phase_rows(run);
     let _ = write!(
         page,
@@ -280,7 +280,7 @@ fn header(run: &RunResult, title: &str) -> String {
 }
 
 /// A table whose first `left` columns are text (left-aligned), the rest numbers.
-pub(super) fn html_table(headers: &[&str], left: usize, rows: &[Vec<String>]) -> String {
+fn html_table(headers: &[&str], left: usize, rows: &[Vec<String>]) -> String {
     let class = |i: usize| if i < left { " class=\"l\"" } else { "" };
     let mut out = String::from("<div class=\"scroll\"><table><thead><tr>");
     for (i, h) in headers.iter().enumerate() {
@@ -397,4 +397,24 @@ fn gap_table(run: &RunResult) -> String {
         }
     }
     html_table(&headers, 2, &rows)
+}
+
+/// Replay phases: what each log held, then per config and phase the production figures
+/// beside the reproduction's, for the whole window and each second. Empty without replay.
+fn replay_section(run: &RunResult) -> String {
+    let lines = super::replay::log_lines(run);
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("<section id=\"replay\"><h2>Replay: production vs reproduction</h2><p class=\"about\">Per second of the log's window (log time), the ALB's own figures for the requests that arrived in it beside what the reproduction measured for the same requests. <b>total</b>: the ALB's three processing times summed / the client's latency; <b>target</b>: <code>target_processing_time</code> / request sent → response head.</p><ul class=\"readings\">");
+    for l in &lines {
+        let _ = write!(out, "<li>{}</li>", esc(l));
+    }
+    out.push_str("</ul>");
+    for (heading, rows) in super::replay::html_tables(run) {
+        let _ = write!(out, "<h3>{}</h3>", esc(&heading));
+        out.push_str(&html_table(&super::replay::HTML_HEADERS, 3, &rows));
+    }
+    out.push_str("</section>");
+    out
 }

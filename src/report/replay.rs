@@ -142,34 +142,32 @@ pub fn render(run: &RunResult) -> String {
     out
 }
 
-/// The report's section: per config and replay phase, the whole window then each second.
-pub fn html(run: &RunResult) -> String {
-    let lines = log_lines(run);
-    if lines.is_empty() {
-        return String::new();
-    }
-    let mut out = String::from("<section id=\"replay\"><h2>Replay: production vs reproduction</h2><p class=\"about\">Per second of the log's window (log time), the ALB's own figures for the requests that arrived in it beside what the reproduction measured for the same requests. <b>total</b>: the ALB's three processing times summed / the client's latency; <b>target</b>: <code>target_processing_time</code> / request sent → response head.</p><ul class=\"readings\">");
-    for l in &lines {
-        let _ = write!(out, "<li>{}</li>", super::html::esc(l));
-    }
-    out.push_str("</ul>");
-    let mut headers = vec!["config", "second"];
-    headers.extend(HEADERS.iter());
+/// The report's tables: per config and replay phase, a heading and its rows (the whole
+/// window, then each second), under [`HTML_HEADERS`].
+pub fn html_tables(run: &RunResult) -> Vec<(String, Vec<Vec<String>>)> {
+    let mut out = Vec::new();
     for c in &run.configs {
         for cmp in &c.recorded.replay {
-            let _ = write!(
-                out,
-                "<h3>{} · {}</h3>",
-                super::html::esc(&c.name),
-                super::html::esc(&cmp.phase)
-            );
-            let rows = per_second_rows(&c.name, cmp);
-            out.push_str(&super::html::html_table(&headers, 3, &rows));
+            let heading = format!("{} · {}", c.name, cmp.phase);
+            out.push((heading, per_second_rows(&c.name, cmp)));
         }
     }
-    out.push_str("</section>");
     out
 }
+
+/// The columns of [`html_tables`]' rows.
+pub const HTML_HEADERS: [&str; 10] = [
+    "config",
+    "second",
+    "",
+    "requests",
+    "total p50",
+    "total p99",
+    "target p50",
+    "target p99",
+    "5xx",
+    "statuses",
+];
 
 /// The whole window, then each second, two rows each (one for an nginx log).
 fn per_second_rows(config: &str, cmp: &ReplayComparison) -> Vec<Vec<String>> {

@@ -7,6 +7,7 @@ mod pool;
 mod problems;
 pub mod raw;
 pub mod replay;
+mod replay_phase;
 pub mod threshold;
 pub mod traffic;
 

@@ -227,7 +227,7 @@ fn replay_phase(
             ),
         );
     }
-    let (replay, duration_ms) = super::replay::validate::replay(p, f, base_dir, raw)?;
+    let (replay, duration_ms) = super::replay_phase::replay(p, f, base_dir, raw)?;
     (p.0.len() == before).then(|| Phase {
         name,
         duration_ms,

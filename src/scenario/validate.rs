@@ -99,7 +99,7 @@ pub fn validate(
             }
         }
     }
-    super::replay::validate::assign_kinds(&mut p, &mut phases, &mut requests);
+    super::replay_phase::assign_kinds(&mut p, &mut phases, &mut requests);
     // nginx answers 413 to a body over its client_max_body_size (1m by default): say so now
     // rather than let every request of the kind fail.
     let body_limit_set = raw

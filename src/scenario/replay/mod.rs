@@ -8,7 +8,6 @@
 pub mod alb;
 mod fields;
 pub mod nginx;
-pub(super) mod validate;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

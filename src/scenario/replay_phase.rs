@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use super::{parse_log, path_matches, AlbFigures, LogFormat, Replay, ReplayRequest};
-use super::{MAX_LOG_BYTES, UNMATCHED_KIND};
-use crate::scenario::plan::{Arrival, Phase, RequestKind};
-use crate::scenario::problems::Problems;
-use crate::scenario::raw::RawReplay;
+use super::plan::{Arrival, Phase, RequestKind};
+use super::problems::Problems;
+use super::raw::RawReplay;
+use super::replay::{parse_log, path_matches, AlbFigures, LogFormat, Replay, ReplayRequest};
+use super::replay::{LogEntry, MAX_LOG_BYTES, UNMATCHED_KIND};
 
 /// Highest speed factor accepted: beyond it a second of log is under a millisecond.
 const MAX_SPEED: f64 = 1000.0;
@@ -112,7 +112,7 @@ pub fn replay(
     if p.0.len() != before {
         return None;
     }
-    let in_window: Vec<&super::LogEntry> = parsed
+    let in_window: Vec<&LogEntry> = parsed
         .entries
         .iter()
         .filter(|e| (from..to).contains(&e.arrival_us))
@@ -252,7 +252,7 @@ fn time(p: &mut Problems, field: &str, text: Option<&str>) -> Option<Option<i64>
 }
 
 fn read_log(path: &Path) -> Result<(Vec<u8>, String), String> {
-    let (bytes, sha) = crate::scenario::traffic::read_capped(path, MAX_LOG_BYTES)?;
+    let (bytes, sha) = super::traffic::read_capped(path, MAX_LOG_BYTES)?;
     let gz = path.extension().is_some_and(|e| e == "gz");
     if !gz {
         return Ok((bytes, sha));

@@ -204,3 +204,106 @@ impl ReproductionFigures {
         crate::scenario::replay::count_5xx(&self.status)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::replay::AlbTimes;
+    use std::time::Duration;
+
+    fn phase() -> Phase {
+        let entry = |at_us, second, line: &str| ReplayRequest {
+            at_us,
+            second,
+            kind: 0,
+            line: line.into(),
+            method_len: 3,
+            log_line: 1,
+        };
+        let times = |target_us| AlbTimes {
+            request_us: Some(0),
+            target_us: Some(target_us),
+            response_us: Some(0),
+            elb_status: Some(200),
+            target_status: Some(200),
+        };
+        let production = vec![
+            AlbFigures::of(0, [times(10), times(30)].iter()),
+            AlbFigures::of(1, [times(50)].iter()),
+        ];
+        let replay = Replay {
+            log: "alb.log".into(),
+            format: LogFormat::Alb,
+            sha256: String::new(),
+            speed: 2.0,
+            from: "2024-05-01T10:00:00Z".into(),
+            to: "2024-05-01T10:00:02Z".into(),
+            from_epoch_us: 0,
+            to_epoch_us: 2_000_000,
+            log_lines: 3,
+            bad_lines: 0,
+            bad_examples: Vec::new(),
+            requests: 3,
+            outside_window: 0,
+            unmatched: 0,
+            entries: Arc::new(vec![
+                entry(0, 0, "GET /a"),
+                entry(250_000, 0, "GET /b"),
+                entry(500_000, 1, "GET /c"),
+            ]),
+            production: Arc::new(production),
+            production_total: None,
+        };
+        Phase {
+            name: "incident".into(),
+            duration_ms: 1000,
+            arrival: Arrival::Replay(Box::new(replay)),
+        }
+    }
+
+    fn outcome(replay: u32, latency_ms: u64, ending: Ending) -> Outcome {
+        let intended = Instant::now();
+        Outcome {
+            phase: 0,
+            kind: 0,
+            intended,
+            sent: Some(intended),
+            first_byte: Some(intended + Duration::from_millis(latency_ms)),
+            done: intended + Duration::from_millis(latency_ms),
+            ending,
+            fpm: None,
+            id: u64::from(replay) + 1,
+            replay: Some(replay),
+        }
+    }
+
+    #[test]
+    fn requests_are_grouped_by_their_second_in_the_log_beside_production() {
+        let mut t = ReplayTracker::new(&[phase()]);
+        t.record(&outcome(0, 10, Ending::Response { status: 200 }));
+        t.record(&outcome(1, 30, Ending::Response { status: 502 }));
+        // Request 2 never ended: scheduled, not completed.
+        let r = t.result();
+        assert_eq!(r.len(), 1);
+        let c = &r[0];
+        assert_eq!((c.phase.as_str(), c.speed), ("incident", 2.0));
+        assert_eq!(c.seconds.len(), 2);
+        let s0 = &c.seconds[0];
+        assert_eq!(s0.production.as_ref().unwrap().requests, 2);
+        assert_eq!(s0.reproduction.requests, 2);
+        assert_eq!(s0.reproduction.completed, 2);
+        assert_eq!(s0.reproduction.latency_p50_us, Some(10_000));
+        assert_eq!(s0.reproduction.latency_p99_us, Some(30_000));
+        assert_eq!(s0.reproduction.count_5xx(), 1);
+        let s1 = &c.seconds[1];
+        assert_eq!(
+            (s1.reproduction.requests, s1.reproduction.completed),
+            (1, 0)
+        );
+        assert_eq!(
+            s1.production.as_ref().unwrap().target_processing_p50_us,
+            Some(50)
+        );
+        assert_eq!(c.total.reproduction.requests, 3);
+    }
+}

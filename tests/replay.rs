@@ -329,6 +329,27 @@ fn bad_replay_settings_are_refused_with_their_fix() {
         assert_eq!(o.status.code(), Some(2), "{extra}: {err}");
         assert!(err.contains(fix), "{extra}: expected {fix} in:\n{err}");
     }
+    // A gzipped log (as ALB logs arrive from S3) is read as it is.
+    let gz = std::fs::File::create(dir.path().join("logs/alb.log.gz")).unwrap();
+    let mut enc = flate2::write::GzEncoder::new(gz, flate2::Compression::default());
+    std::io::Write::write_all(&mut enc, logs::alb_log().as_bytes()).unwrap();
+    enc.finish().unwrap();
+    let path = common::scenario(
+        dir.path(),
+        "gz",
+        "[[config]]\npm = \"static\"\nmax_children = 1\n[[phase]]\nreplay = { log = \"logs/alb.log.gz\", format = \"alb\" }\n",
+    );
+    let o = Command::new(common::bin())
+        .args(["validate", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(o.status.code(), Some(0), "{said}");
+    assert!(said.contains("2 of the 9 lines"), "{said}");
     let path = common::scenario(
         dir.path(),
         "bad-match",

@@ -213,6 +213,7 @@ mod tests {
             headers: Default::default(),
             body: None,
             data: None,
+            replay_match: None,
         }
     }
 

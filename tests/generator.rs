@@ -147,6 +147,7 @@ fn plan(phases: Vec<Phase>, paths: &[&str], timeout_ms: u64, max_in_flight: usiz
                 headers: Default::default(),
                 body: None,
                 data: None,
+                replay_match: None,
             })
             .collect(),
     }

@@ -1,8 +1,9 @@
 <?php
 // Echo: what the request carried, as one JSON line on the worker's stderr, which php-fpm
 // writes into its log (catch_workers_output): the method, path, X-Fpmlab-Id, every header,
-// the cookies, and the body's length and SHA-256 (never the body itself, so a line stays
-// under php-fpm's log_limit). tests/your_traffic.rs compares each line with what the
+// the cookies, the body's length and SHA-256 (never the body itself, so a line stays
+// under php-fpm's log_limit), and REQUEST_TIME_FLOAT (when the worker took the request:
+// tests/replay.rs compares it with each replayed request's intended time). tests/your_traffic.rs compares each line with what the
 // scenario and its data file said for that request. The response says the same.
 require __DIR__ . '/lib.php';
 
@@ -19,6 +20,7 @@ $line = json_encode([
     'cookies' => $_COOKIE,
     'body_bytes' => strlen($body),
     'body_sha256' => hash('sha256', $body),
+    'request_time_float' => sprintf('%.6F', $_SERVER['REQUEST_TIME_FLOAT'] ?? 0),
 ], JSON_UNESCAPED_SLASHES);
 file_put_contents('php://stderr', "fpmlab-echo $line\n");
 fpmlab_respond($line);

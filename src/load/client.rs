@@ -191,12 +191,19 @@ impl Client {
     }
 
     /// Sends one request of kind `kind`, filled from data row `row`, and reads the whole
-    /// response. The caller bounds it with the client timeout.
-    pub async fn exchange(&self, kind: usize, id: u64, row: usize) -> Exchange {
+    /// response. `line` (`METHOD /path`, a replayed request's) replaces the kind's method
+    /// and path. The caller bounds it with the client timeout.
+    pub async fn exchange(
+        &self,
+        kind: usize,
+        id: u64,
+        row: usize,
+        line: Option<&[u8]>,
+    ) -> Exchange {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.try_exchange(kind, id, row).await {
+            match self.try_exchange(kind, id, row, line).await {
                 Ok(x) => return x,
                 Err((early, _)) if early.retryable && attempt == 1 => continue,
                 Err((early, sent)) => {
@@ -220,6 +227,7 @@ impl Client {
         kind: usize,
         id: u64,
         row: usize,
+        line: Option<&[u8]>,
     ) -> Result<Exchange, (Early, Option<Instant>)> {
         let popped = self.idle.borrow_mut().pop();
         let (mut c, reused) = match popped {
@@ -227,7 +235,17 @@ impl Client {
             None => (self.connect().await.map_err(|e| (e, None))?, false),
         };
         let template = &self.templates[kind];
-        template.render(id, row, &mut c.write_buf);
+        // A replayed HEAD gets no body back whatever the kind's method.
+        let expects_body = match line {
+            None => {
+                template.render(id, row, &mut c.write_buf);
+                template.expects_body()
+            }
+            Some(line) => {
+                template.render_line(line, id, row, &mut c.write_buf);
+                !line.starts_with(b"HEAD ")
+            }
+        };
         let sent = Instant::now();
         if let Err(e) = c.stream.send(&c.write_buf).await {
             let early = Early {
@@ -237,7 +255,7 @@ impl Client {
             };
             return Err((early, Some(sent)));
         }
-        let (head, filled) = read_head(&mut c, template.expects_body(), reused)
+        let (head, filled) = read_head(&mut c, expects_body, reused)
             .await
             .map_err(|e| (e, Some(sent)))?;
         let first_byte = Instant::now();

@@ -26,6 +26,7 @@ use super::schedule::{Schedule, Scheduled};
 use super::timer::PreciseTimer;
 use crate::record::{Ending, FailureKind, Live, Outcome, Recorder};
 use crate::scenario::phase_starts_us;
+use crate::scenario::replay::ReplayRequest;
 use crate::scenario::{Arrival, Plan};
 
 /// How often the live counters are published.
@@ -67,6 +68,8 @@ struct Ctx {
     /// Each kind's data-row picker; a row is picked as its request's id is, at send time,
     /// so ids and rows follow the same order.
     rows: RefCell<Vec<RowPicker>>,
+    /// Per phase, a replay phase's logged requests (their method and path).
+    replays: Vec<Option<Arc<Vec<ReplayRequest>>>>,
     recorder: Rc<RefCell<Recorder>>,
     in_flight: Cell<u64>,
     next_id: Cell<u64>,
@@ -121,6 +124,12 @@ fn run_here(
         let ctx = Rc::new(Ctx {
             client: Client::new(base_url, &plan.requests, verify).await?,
             rows: RefCell::new(RowPicker::for_kinds(&plan.requests, plan.seed)),
+            replays: (plan.phases.iter())
+                .map(|ph| match &ph.arrival {
+                    Arrival::Replay(r) => Some(r.entries.clone()),
+                    _ => None,
+                })
+                .collect(),
             recorder: recorder.clone(),
             in_flight: Cell::new(0),
             next_id: Cell::new(1),
@@ -221,7 +230,13 @@ async fn dispatch(plan: Plan, ctx: Rc<Ctx>, load_start: Instant) -> anyhow::Resu
 
 async fn dispatch_all(plan: &Plan, ctx: &Rc<Ctx>, load_start: Instant) -> anyhow::Result<()> {
     let mut timer = PreciseTimer::new().context("cannot create a timer for the schedule")?;
-    for Scheduled { at_us, phase, kind } in Schedule::new(&plan.phases, &plan.requests, plan.seed) {
+    for Scheduled {
+        at_us,
+        phase,
+        kind,
+        replay,
+    } in Schedule::new(&plan.phases, &plan.requests, plan.seed)
+    {
         let at = load_start + Duration::from_micros(at_us);
         timer
             .sleep_until(at)
@@ -230,7 +245,7 @@ async fn dispatch_all(plan: &Plan, ctx: &Rc<Ctx>, load_start: Instant) -> anyhow
         let ctx = ctx.clone();
         tokio::task::spawn_local(async move {
             let deadline = std::pin::pin!(tokio::time::sleep(ctx.timeout));
-            one(&ctx, phase, kind, at, deadline).await
+            one(&ctx, phase, kind, replay, at, deadline).await
         });
     }
     Ok(())
@@ -262,7 +277,7 @@ async fn run_closed(
                     break;
                 }
                 let kind = pick.pick(&mut rng);
-                one(&ctx, phase, kind, now, deadline.as_mut()).await;
+                one(&ctx, phase, kind, None, now, deadline.as_mut()).await;
                 if !think.is_zero() {
                     tokio::time::sleep(think).await;
                 }
@@ -281,6 +296,7 @@ struct InFlight<'a> {
     ctx: &'a Ctx,
     phase: usize,
     kind: usize,
+    replay: Option<u32>,
     intended: Instant,
     id: u64,
     recorded: bool,
@@ -303,6 +319,7 @@ impl InFlight<'_> {
             ending: Ending::Failed { kind, message },
             fpm: None,
             id: self.id,
+            replay: self.replay,
         }
     }
 }
@@ -318,11 +335,13 @@ impl Drop for InFlight<'_> {
 }
 
 /// Sends one request intended for `intended` and records how it ended. `deadline` is the
-/// caller's timer, re-armed here to the client timeout.
+/// caller's timer, re-armed here to the client timeout. `replay`: the logged request of a
+/// replay phase it sends (its method and path replace the kind's).
 async fn one(
     ctx: &Ctx,
     phase: usize,
     kind: usize,
+    replay: Option<u32>,
     intended: Instant,
     mut deadline: Pin<&mut Sleep>,
 ) {
@@ -339,10 +358,15 @@ async fn one(
     let id = ctx.next_id.get();
     ctx.next_id.set(id + 1);
     let row = ctx.rows.borrow_mut()[kind].pick();
+    let line = replay.and_then(|i| {
+        let entries = ctx.replays[phase].as_ref()?;
+        Some(entries[i as usize].line.as_bytes())
+    });
     let mut req = InFlight {
         ctx,
         phase,
         kind,
+        replay,
         intended,
         id,
         recorded: false,
@@ -352,7 +376,7 @@ async fn one(
         .reset(tokio::time::Instant::from_std(now) + ctx.timeout);
     let outcome = match tokio::select! {
         biased;
-        x = ctx.client.exchange(kind, id, row) => Ok(x),
+        x = ctx.client.exchange(kind, id, row, line) => Ok(x),
         () = deadline.as_mut() => Err(()),
     } {
         Ok(x) => Outcome {
@@ -365,6 +389,7 @@ async fn one(
             ending: x.ending,
             fpm: x.fpm,
             id,
+            replay,
         },
         Err(_) => req.failed(
             FailureKind::Timeout,

@@ -31,6 +31,9 @@ enum Seg {
 pub struct RequestTemplate {
     /// The request line and headers, then (with a body) the body itself.
     segs: Vec<Seg>,
+    /// The same after the method and path (from ` HTTP/1.1`): a replayed request writes
+    /// its logged method and path, then these.
+    after_line: Vec<Seg>,
     /// The body's literal bytes, for `Content-Length` when it varies.
     body_fixed_len: usize,
     /// The columns the body uses, once per occurrence.
@@ -53,6 +56,7 @@ impl RequestTemplate {
             headers: Default::default(),
             body: None,
             data: None,
+            replay_match: None,
         };
         Self::for_kind(&kind, authority).expect("a plain request has no placeholder")
     }
@@ -65,6 +69,8 @@ impl RequestTemplate {
             .as_ref()
             .map(|d| d.columns.as_slice())
             .unwrap_or(&[]);
+        // Everything after the path first; the whole request is the method and path, then
+        // that.
         let mut segs = Vec::new();
         let push = |segs: &mut Vec<Seg>, parts: Vec<Part>| {
             for part in parts {
@@ -74,8 +80,6 @@ impl RequestTemplate {
                 }
             }
         };
-        lit(&mut segs, format!("{} ", kind.method).as_bytes());
-        push(&mut segs, parse_template(kind.path.as_bytes(), columns)?);
         lit(
             &mut segs,
             format!(" HTTP/1.1\r\nHost: {authority}\r\n").as_bytes(),
@@ -120,8 +124,19 @@ impl RequestTemplate {
                 push(&mut segs, parts);
             }
         }
+        let after_line = segs;
+        let mut segs = Vec::new();
+        lit(&mut segs, format!("{} ", kind.method).as_bytes());
+        push(&mut segs, parse_template(kind.path.as_bytes(), columns)?);
+        for seg in &after_line {
+            match seg {
+                Seg::Lit(b) => lit(&mut segs, b),
+                other => segs.push(other.clone()),
+            }
+        }
         Ok(RequestTemplate {
             segs,
+            after_line,
             body_fixed_len,
             body_cols,
             rows: kind
@@ -147,8 +162,20 @@ impl RequestTemplate {
     /// `out` (cleared first; its capacity is reused). `row` is ignored without a data file.
     pub fn render(&self, id: u64, row: usize, out: &mut Vec<u8>) {
         out.clear();
+        self.render_segs(&self.segs, id, row, out);
+    }
+
+    /// Writes a replayed request: `line` (`METHOD /path?query`, from the log), then this
+    /// kind's headers and body, filled as [`Self::render`] fills them.
+    pub fn render_line(&self, line: &[u8], id: u64, row: usize, out: &mut Vec<u8>) {
+        out.clear();
+        out.extend_from_slice(line);
+        self.render_segs(&self.after_line, id, row, out);
+    }
+
+    fn render_segs(&self, segs: &[Seg], id: u64, row: usize, out: &mut Vec<u8>) {
         let values: &[String] = self.rows.get(row).map_or(&[], |r| r.as_slice());
-        for seg in &self.segs {
+        for seg in segs {
             match seg {
                 Seg::Lit(b) => out.extend_from_slice(b),
                 Seg::Id => out.extend_from_slice(itoa::Buffer::new().format(id).as_bytes()),

@@ -64,6 +64,7 @@ fn post_kind(body: &str) -> RequestKind {
                 vec!["tok-bbbb".into(), "22".into()],
             ]),
         }),
+        replay_match: None,
     }
 }
 
@@ -89,6 +90,20 @@ fn renders_headers_body_and_row_values() {
         "{text}"
     );
     assert!(text.contains("Bearer tok-a\r\n"), "{text}");
+}
+
+#[test]
+fn a_replayed_request_keeps_the_logged_line_and_the_kinds_headers_and_body() {
+    let t = RequestTemplate::for_kind(&post_kind(r#"{"cart":"{{cart}}"}"#), "h:1").unwrap();
+    let (mut full, mut replayed) = (Vec::new(), Vec::new());
+    t.render(5, 1, &mut full);
+    t.render_line(b"PUT /logged/path?q=%20", 5, 1, &mut replayed);
+    let full = String::from_utf8(full).unwrap();
+    let replayed = String::from_utf8(replayed).unwrap();
+    assert_eq!(
+        replayed,
+        full.replacen("POST /cart/22?x=1", "PUT /logged/path?q=%20", 1)
+    );
 }
 
 #[test]

@@ -80,6 +80,7 @@ mod tests {
                 sha256: String::new(),
                 table: Default::default(),
             }),
+            replay_match: None,
         };
         RowPicker::for_kinds(&[kind], seed).remove(0)
     }

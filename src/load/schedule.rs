@@ -15,6 +15,8 @@ pub struct Scheduled {
     pub phase: usize,
     /// Index of the request kind.
     pub kind: usize,
+    /// In a replay phase, the index of the logged request (its method and path).
+    pub replay: Option<u32>,
 }
 
 /// Iterates the whole schedule lazily, in time order; memory stays constant however long
@@ -76,7 +78,7 @@ impl<'a> Schedule<'a> {
                     (-b + disc.sqrt()) / (2.0 * a)
                 }
             }
-            Arrival::Closed { .. } => return None,
+            Arrival::Closed { .. } | Arrival::Replay(_) => return None,
         };
         let t_us = (t_s * 1e6).round();
         (t_s.is_finite() && t_s >= 0.0 && t_us < ph.duration_ms as f64 * 1000.0)
@@ -90,13 +92,26 @@ impl Iterator for Schedule<'_> {
     fn next(&mut self) -> Option<Scheduled> {
         while self.phase < self.phases.len() {
             let ph = &self.phases[self.phase];
-            if let Some(offset) = self.arrival_us(ph) {
+            // A replay phase's requests are all known: times and kinds come from the log.
+            if let Arrival::Replay(r) = &ph.arrival {
+                if let Some(e) = r.entries.get(self.k as usize) {
+                    let replay = Some(self.k as u32);
+                    self.k += 1;
+                    return Some(Scheduled {
+                        at_us: self.starts[self.phase] + e.at_us,
+                        phase: self.phase,
+                        kind: e.kind as usize,
+                        replay,
+                    });
+                }
+            } else if let Some(offset) = self.arrival_us(ph) {
                 self.k += 1;
                 let kind = self.pick.pick(&mut self.rng);
                 return Some(Scheduled {
                     at_us: self.starts[self.phase] + offset,
                     phase: self.phase,
                     kind,
+                    replay: None,
                 });
             }
             self.phase += 1;
@@ -130,6 +145,7 @@ mod tests {
                 headers: Default::default(),
                 body: None,
                 data: None,
+                replay_match: None,
             })
             .collect()
     }
@@ -246,7 +262,8 @@ mod tests {
             vec![Scheduled {
                 at_us: 1_000_000,
                 phase: 1,
-                kind: 0
+                kind: 0,
+                replay: None,
             }]
         );
     }

@@ -5,6 +5,7 @@
 pub mod failed;
 pub mod histograms;
 pub mod outcome;
+pub mod replay;
 pub mod request_log;
 pub mod summary;
 pub mod timeline;
@@ -71,6 +72,8 @@ pub struct Recorder {
     tls: TlsTally,
     /// Where every finished request goes, one line each (`--request-log`).
     log: Option<request_log::RequestLogSender>,
+    /// Replay phases' requests one by one, for the production-vs-reproduction figures.
+    replay: replay::ReplayTracker,
 }
 
 impl Recorder {
@@ -99,6 +102,7 @@ impl Recorder {
             failed: FailedList::default(),
             tls: TlsTally::default(),
             log: None,
+            replay: replay::ReplayTracker::new(phases),
         }
     }
 
@@ -164,6 +168,7 @@ impl Recorder {
 
     /// Records a finished request.
     pub fn record(&mut self, o: &Outcome) {
+        self.replay.record(o);
         let clock = self.clock;
         let t_s = self.second(o.done);
         let done_us = o
@@ -345,6 +350,7 @@ impl Recorder {
             timeline: self.timeline.snapshot(),
             error_examples: self.error_examples.clone(),
             tls: self.tls.figures(),
+            replay: self.replay.result(),
         }
     }
 }
@@ -365,6 +371,10 @@ pub struct Recorded {
     /// The generator's TLS handshakes; absent for an `http://` target.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsFigures>,
+    /// Replay phases: the reproduction per second of the log's window, beside the
+    /// production figures of an ALB log. Empty without replay phases.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replay: Vec<replay::ReplayComparison>,
 }
 
 impl Default for SerializedHistograms {

@@ -68,4 +68,6 @@ pub struct Outcome {
     pub fpm: Option<FpmTiming>,
     /// The `X-Fpmlab-Id` header it carried: the key into nginx's and php-fpm's access logs.
     pub id: u64,
+    /// In a replay phase, the index of the logged request it replayed.
+    pub replay: Option<u32>,
 }

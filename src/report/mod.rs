@@ -5,6 +5,7 @@ pub mod container;
 pub mod export;
 pub mod html;
 pub mod incident;
+pub mod replay;
 pub mod table;
 pub mod tls;
 

@@ -6,6 +6,8 @@ pub mod plan;
 mod pool;
 mod problems;
 pub mod raw;
+pub mod replay;
+mod replay_phase;
 pub mod threshold;
 pub mod traffic;
 

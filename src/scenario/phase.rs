@@ -5,7 +5,12 @@ use super::problems::{check_name, Problems};
 use super::raw::RawPhase;
 use crate::units::parse_duration_ms;
 
-pub(super) fn phase(p: &mut Problems, i: usize, ph: &RawPhase) -> Option<Phase> {
+pub(super) fn phase(
+    p: &mut Problems,
+    i: usize,
+    ph: &RawPhase,
+    base_dir: &std::path::Path,
+) -> Option<Phase> {
     let before = p.0.len();
     let name = ph
         .name
@@ -14,6 +19,16 @@ pub(super) fn phase(p: &mut Problems, i: usize, ph: &RawPhase) -> Option<Phase> 
     let at = format!("phase[{i}] \"{name}\"");
     let f = |key: &str| format!("{at}.{key}");
     check_name(p, &f("name"), &name);
+    if let Some(raw) = &ph.replay {
+        return replay_phase(p, &f, name, ph, raw, base_dir);
+    }
+    if ph.pattern.as_deref() == Some("replay") {
+        p.push(
+            f("replay"),
+            "pattern \"replay\" needs its log: add replay = { log = \"FILE\", format = \"alb\" }",
+        );
+        return None;
+    }
     let duration_ms = match ph.duration.as_deref() {
         None => {
             p.push(
@@ -49,7 +64,7 @@ pub(super) fn phase(p: &mut Problems, i: usize, ph: &RawPhase) -> Option<Phase> 
             p.push(
                 f("pattern"),
                 format!(
-                    "unknown pattern \"{other}\": use constant, poisson, burst, ramp or closed"
+                    "unknown pattern \"{other}\": use constant, poisson, burst, ramp, closed or replay"
                 ),
             );
             return None;
@@ -178,6 +193,48 @@ pub(super) fn phase(p: &mut Problems, i: usize, ph: &RawPhase) -> Option<Phase> 
     })
 }
 
+/// A phase with `replay = {...}`: its length comes from the window and the speed, so no
+/// other arrival key applies.
+fn replay_phase(
+    p: &mut Problems,
+    f: &dyn Fn(&str) -> String,
+    name: String,
+    ph: &RawPhase,
+    raw: &super::raw::RawReplay,
+    base_dir: &std::path::Path,
+) -> Option<Phase> {
+    let before = p.0.len();
+    if ph.pattern.as_deref().is_some_and(|pat| pat != "replay") {
+        p.push(f("pattern"), "a phase with replay takes its arrivals from the log: remove pattern (or write pattern = \"replay\")");
+    }
+    if ph.duration.is_some() {
+        p.push(f("duration"), "a replay phase lasts its window divided by the speed: remove duration, and set replay.from and replay.to to choose the window");
+    }
+    let given = [
+        ("rate", ph.rate.is_some()),
+        ("from_rate", ph.from_rate.is_some()),
+        ("to_rate", ph.to_rate.is_some()),
+        ("size", ph.size.is_some()),
+        ("every", ph.every.is_some()),
+        ("users", ph.users.is_some()),
+        ("think_time", ph.think_time.is_some()),
+    ];
+    for (key, _) in given.iter().filter(|(_, set)| *set) {
+        p.push(
+            f(key),
+            format!(
+                "{key} does not apply to a replay phase (arrivals come from the log): remove it"
+            ),
+        );
+    }
+    let (replay, duration_ms) = super::replay_phase::replay(p, f, base_dir, raw)?;
+    (p.0.len() == before).then(|| Phase {
+        name,
+        duration_ms,
+        arrival: Arrival::Replay(Box::new(replay)),
+    })
+}
+
 /// Expected number of requests a phase schedules (closed loop: none are scheduled ahead).
 pub fn expected_requests(ph: &Phase) -> f64 {
     let secs = ph.duration_ms as f64 / 1000.0;
@@ -188,5 +245,6 @@ pub fn expected_requests(ph: &Phase) -> f64 {
             f64::from(*size) * (ph.duration_ms as f64 / *every_ms as f64).ceil()
         }
         Arrival::Closed { .. } => 0.0,
+        Arrival::Replay(r) => r.requests as f64,
     }
 }

@@ -245,6 +245,9 @@ pub enum Arrival {
     Ramp { from_rate: f64, to_rate: f64 },
     /// `users` closed-loop users: each sends, waits for the response, thinks, repeats.
     Closed { users: u32, think_time_ms: u64 },
+    /// The requests of an access log's window, at the log's arrival times shifted to the
+    /// phase start and divided by the speed factor (open loop).
+    Replay(Box<super::replay::Replay>),
 }
 
 /// One kind of request in the mix.
@@ -256,7 +259,8 @@ pub struct RequestKind {
     pub method: String,
     /// Path and query, starting with `/`.
     pub path: String,
-    /// Relative weight in the mix (> 0).
+    /// Relative weight in the mix (> 0; 0 only for `replay-unmatched`, the kind of replayed
+    /// requests no `[[request]]` matches, which the mix never picks).
     pub weight: u32,
     /// Headers sent with every request of this kind, name → value as written in the
     /// scenario (values may hold `{{column}}` placeholders). Never `Host`,
@@ -270,6 +274,12 @@ pub struct RequestKind {
     /// The data file whose rows fill the `{{column}}` placeholders, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<DataSource>,
+    /// Which logged requests of a replay phase are sent with this kind's headers and body
+    /// (same method, and this pattern matching the logged path: with a `*` a glob over
+    /// path and query, else equal to the path without query). `None`: the kind's own path
+    /// without its query.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay_match: Option<String>,
 }
 
 /// A request body: inline text or a file, read once at validation.

@@ -129,6 +129,18 @@ pub struct RawPhase {
     pub every: Option<String>,
     pub users: Option<i64>,
     pub think_time: Option<String>,
+    pub replay: Option<RawReplay>,
+}
+
+/// A phase's `replay = { log, format, speed, from, to }`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReplay {
+    pub log: Option<String>,
+    pub format: Option<String>,
+    pub speed: Option<f64>,
+    pub from: Option<String>,
+    pub to: Option<String>,
 }
 
 /// One `[[request]]`.
@@ -145,4 +157,5 @@ pub struct RawRequest {
     pub content_type: Option<String>,
     pub data: Option<String>,
     pub data_pick: Option<String>,
+    pub replay_match: Option<String>,
 }

@@ -71,7 +71,7 @@ pub fn validate(
         .phase
         .iter()
         .enumerate()
-        .filter_map(|(i, ph)| super::phase::phase(&mut p, i, ph))
+        .filter_map(|(i, ph)| super::phase::phase(&mut p, i, ph, base_dir))
         .collect();
     unique(&mut p, "phase", phases.iter().map(|ph| ph.name.as_str()));
     let expected: f64 = phases.iter().map(expected_requests).sum();
@@ -79,16 +79,27 @@ pub fn validate(
         p.push("phase", format!("the phases schedule about {expected:.0} requests per config, over the limit of {MAX_SCHEDULED_REQUESTS:.0}: lower a rate or a duration"));
     }
 
-    if raw.request.is_empty() {
+    // A scenario of replay phases alone needs no [[request]]: the log gives the requests.
+    let all_replay = !raw.phase.is_empty() && raw.phase.iter().all(|ph| ph.replay.is_some());
+    if raw.request.is_empty() && !all_replay {
         p.push("request", "no [[request]] given: add at least one, e.g. [[request]] path = \"/cpu.php?units=100\"");
     }
-    let requests: Vec<RequestKind> = raw
+    let mut requests: Vec<RequestKind> = raw
         .request
         .iter()
         .enumerate()
         .filter_map(|(i, r)| request(&mut p, &mut warnings, base_dir, i, r))
         .collect();
     unique(&mut p, "request", requests.iter().map(|r| r.name.as_str()));
+    let mut phases = phases;
+    for ph in &phases {
+        if let Arrival::Replay(r) = &ph.arrival {
+            if let Some(b) = r.bad_examples.first() {
+                warnings.push(format!("phase \"{}\": {} of the {} lines of {} did not parse and are not replayed (first: line {}: {})", ph.name, r.bad_lines, r.log_lines, r.log.display(), b.line, b.reason));
+            }
+        }
+    }
+    super::replay_phase::assign_kinds(&mut p, &mut phases, &mut requests);
     // nginx answers 413 to a body over its client_max_body_size (1m by default): say so now
     // rather than let every request of the kind fail.
     let body_limit_set = raw
@@ -419,6 +430,11 @@ fn request(
             warnings.push(format!("{}: a {method} request with a body: many servers and proxies ignore or refuse it; use POST, PUT or PATCH if the app reads the body", f("body")));
         }
     }
+    if let Some(m) = &r.replay_match {
+        if !m.starts_with('/') || m.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            p.push(f("replay_match"), format!("\"{m}\" is not a path pattern: start it with '/', no spaces; '*' matches any characters, e.g. \"/V1/carts/*\""));
+        }
+    }
     (p.0.len() == before).then_some(RequestKind {
         name,
         method,
@@ -427,6 +443,7 @@ fn request(
         headers,
         body,
         data,
+        replay_match: r.replay_match.clone(),
     })
 }
 

@@ -286,6 +286,7 @@ pub fn render(run: &RunResult) -> anyhow::Result<String> {
     );
     let kinds_grid = grid_body(&kind_charts);
     page.push_str(&settings::kinds_section(run, &kinds_grid));
+    page.push_str(&replay_section(run));
     let (headers, rows) = table::phase_rows(run);
     let _ = write!(
         page,
@@ -324,6 +325,35 @@ fn header(run: &RunResult, title: &str) -> String {
         esc(&env.cpu_model),
         esc(&run.scenario_file)
     );
-    out.push_str("<nav><a href=\"#summary\">Summary</a><a href=\"#explain\">Why requests failed</a><a href=\"#latency\">Latency</a><a href=\"#queue\">Queue &amp; service</a><a href=\"#throughput\">Throughput</a><a href=\"#listen-queue\">Listen queue</a><a href=\"#workers\">Workers</a><a href=\"#worker-cpu\">Worker CPU</a><a href=\"#worker-memory\">Worker memory</a><a href=\"#client-lag\">Client lag</a><a href=\"#distribution\">Distribution</a><a href=\"#gap\">LB vs APM</a><a href=\"#kinds\">Per kind</a><a href=\"#phases\">Phases</a><a href=\"#settings\">Settings</a></nav></header>");
+    out.push_str("<nav><a href=\"#summary\">Summary</a><a href=\"#explain\">Why requests failed</a><a href=\"#latency\">Latency</a><a href=\"#queue\">Queue &amp; service</a><a href=\"#throughput\">Throughput</a><a href=\"#listen-queue\">Listen queue</a><a href=\"#workers\">Workers</a><a href=\"#worker-cpu\">Worker CPU</a><a href=\"#worker-memory\">Worker memory</a><a href=\"#client-lag\">Client lag</a><a href=\"#distribution\">Distribution</a><a href=\"#gap\">LB vs APM</a><a href=\"#kinds\">Per kind</a><a href=\"#phases\">Phases</a><a href=\"#settings\">Settings</a>");
+    if run
+        .plan
+        .phases
+        .iter()
+        .any(|ph| matches!(ph.arrival, crate::scenario::Arrival::Replay(_)))
+    {
+        out.push_str("<a href=\"#replay\">Replay</a>");
+    }
+    out.push_str("</nav></header>");
+    out
+}
+
+/// Replay phases: what each log held, then per config and phase the production figures
+/// beside the reproduction's, for the whole window and each second. Empty without replay.
+fn replay_section(run: &RunResult) -> String {
+    let lines = super::replay::log_lines(run);
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("<section id=\"replay\"><h2>Replay: production vs reproduction</h2><p class=\"about\">Per second of the log's window (log time), the ALB's own figures for the requests that arrived in it beside what the reproduction measured for the same requests. <b>total</b>: the ALB's three processing times summed / the client's latency; <b>target</b>: <code>target_processing_time</code> / request sent → response head.</p><ul class=\"readings\">");
+    for l in &lines {
+        let _ = write!(out, "<li>{}</li>", esc(l));
+    }
+    out.push_str("</ul>");
+    for (heading, rows) in super::replay::html_tables(run) {
+        let _ = write!(out, "<h3>{}</h3>", esc(&heading));
+        out.push_str(&html_table(&super::replay::HTML_HEADERS, 3, &rows));
+    }
+    out.push_str("</section>");
     out
 }

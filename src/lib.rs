@@ -13,6 +13,7 @@ pub mod events;
 pub mod incident;
 pub mod load;
 pub mod metric;
+pub mod model;
 pub mod probe;
 pub mod procfs;
 pub mod progress;

@@ -6,6 +6,7 @@ pub mod plan;
 mod pool;
 mod problems;
 pub mod raw;
+pub mod sweep;
 pub mod threshold;
 pub mod traffic;
 

@@ -64,6 +64,8 @@ pub struct RawScenario {
     #[serde(default)]
     pub config: Vec<RawConfig>,
     #[serde(default)]
+    pub sweep: Vec<super::sweep::RawSweep>,
+    #[serde(default)]
     pub phase: Vec<RawPhase>,
     #[serde(default)]
     pub request: Vec<RawRequest>,

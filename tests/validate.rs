@@ -32,6 +32,8 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
         ("pm invalid", with_config("[[config]]\npm = \"adaptive\"\nmax_children = 2"), vec!["invalid process manager \"adaptive\""]),
         ("max_children 0", with_config("[[config]]\npm = \"static\"\nmax_children = 0"), vec!["max_children", "pm.max_children must be a positive value"]),
         ("max_children negative", with_config("[[config]]\npm = \"static\"\nmax_children = -1"), vec!["-1 is out of range"]),
+        ("sweep base unknown", with_config("[[sweep]]\nbase = \"statc\"\nmax_children = [1, 2]"), vec!["sweep[0].base", "neither a pm kind nor a [[config]] name"]),
+        ("sweep range reversed", with_config("[[sweep]]\nbase = \"static\"\nmax_children = { from = 8, to = 2 }"), vec!["sweep[0].max_children", "swap them"]),
         ("max_children missing", with_config("[[config]]\npm = \"static\""), vec!["pm.max_children is missing"]),
         ("dynamic without spares", with_config("[[config]]\npm = \"dynamic\"\nmax_children = 5"), vec!["pm.min_spare_servers(0) must be a positive value", "pm.max_spare_servers(0) must be a positive value"]),
         ("spares above max_children", with_config("[[config]]\npm = \"dynamic\"\nmax_children = 5\nmin_spare_servers = 1\nmax_spare_servers = 6"), vec!["pm.min_spare_servers(1) and pm.max_spare_servers(6) cannot be greater than pm.max_children(5)"]),
@@ -147,4 +149,18 @@ fn print_shows_resolved_defaults() {
     assert_eq!(code, 0);
     assert!(out.contains("\"client_timeout_ms\": 60000"), "{out}");
     assert!(out.contains("\"max_spawn_rate\": 32"), "{out}");
+}
+
+#[test]
+fn a_sweep_expands_into_configs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sweep.toml");
+    let text = format!("[[sweep]]\nbase = \"static\"\nmax_children = {{ from = 1, to = 7, step = 3 }}\n{BASE_PHASE}{BASE_REQUEST}");
+    std::fs::write(&path, text).unwrap();
+    let (code, out, err) = fpmlab(&["validate", "--print", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("ok (3 configs"), "{out}");
+    for name in ["static-1", "static-4", "static-7"] {
+        assert!(out.contains(&format!("\"name\": \"{name}\"")), "{name}: {out}");
+    }
 }

@@ -24,4 +24,5 @@ pub mod runner;
 pub mod scenario;
 pub mod stack;
 pub mod thresholds;
+pub mod tune;
 pub mod units;

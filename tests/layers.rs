@@ -44,7 +44,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "the run: the only writer of run.json",
-        &["progress", "runner"],
+        &["progress", "runner", "tune"],
     ),
     ("the commands", &["cli", "app"]),
 ];

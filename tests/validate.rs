@@ -161,6 +161,9 @@ fn a_sweep_expands_into_configs() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("ok (3 configs"), "{out}");
     for name in ["static-1", "static-4", "static-7"] {
-        assert!(out.contains(&format!("\"name\": \"{name}\"")), "{name}: {out}");
+        assert!(
+            out.contains(&format!("\"name\": \"{name}\"")),
+            "{name}: {out}"
+        );
     }
 }

@@ -71,6 +71,19 @@ pub struct RawScenario {
     pub request: Vec<RawRequest>,
     #[serde(default)]
     pub threshold: Vec<super::threshold::RawThreshold>,
+    /// `[tune]`: the objective and budget of `fpmlab tune` (validated by the tune command).
+    pub tune: Option<RawTune>,
+}
+
+/// `[tune]`: the same settings as `fpmlab tune`'s flags, which override them.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTune {
+    pub p99: Option<String>,
+    pub max_errors: Option<String>,
+    pub memory: Option<String>,
+    pub memory_reserve: Option<String>,
+    pub max_time: Option<String>,
 }
 
 /// `[stack]`.

@@ -59,6 +59,11 @@ pub fn outcome(c: &ConfigResult) -> Outcome {
     }
 }
 
+/// Requests a worker serves before its memory counts as settled.
+const WARM_UP: u64 = 20;
+/// Fewest requests over which growth is measured.
+const SPAN: u64 = 50;
+
 /// The model's inputs from the first point. `None` when the run served nothing measurable.
 pub fn inputs(c: &ConfigResult, cores: f64) -> Option<Inputs> {
     let svc = &c.recorded.summary.service;
@@ -91,9 +96,12 @@ pub fn inputs(c: &ConfigResult, cores: f64) -> Option<Inputs> {
     let mut growth: Vec<f64> = per_pid
         .values()
         .filter_map(|v| {
-            let (r0, k0) = *v.first()?;
-            let (r1, k1) = *v.last()?;
-            (r1 > r0 + 10).then(|| (k1 as f64 - k0 as f64).max(0.0) / (r1 - r0) as f64)
+            // A fresh worker grows over its first requests (opcache, autoloaders): only the
+            // samples after its first WARM_UP requests count, over at least SPAN more.
+            let mut warm = v.iter().filter(|(r, _)| *r >= WARM_UP);
+            let (r0, k0) = *warm.next()?;
+            let (r1, k1) = *warm.last()?;
+            (r1 >= r0 + SPAN).then(|| (k1 as f64 - k0 as f64).max(0.0) / (r1 - r0) as f64)
         })
         .collect();
     growth.sort_by(f64::total_cmp);

@@ -177,9 +177,12 @@ pub async fn tune(
     say(&format!("model: {:.1} ms per request ({:.1} ms CPU, cv {:.2}), worker PSS p95 {:.1} MiB: memory holds {ceiling}, the model picks {choice}", inputs.service_mean_ms, inputs.cpu_per_request_ms, inputs.service_cv, inputs.worker_pss_p95_mib));
 
     // 2. Bracket the knee, then bisect, within the time cap.
-    let mut done: BTreeMap<u32, bool> = BTreeMap::new();
+    let mut done = search::Done::new();
     if c0 <= ceiling {
-        done.insert(c0, out.points[0].meets);
+        done.insert(
+            c0,
+            (out.points[0].meets, out.points[0].measured.latency_p99_ms),
+        );
     }
     let per_point = t0;
     let fits = |elapsed: f64| elapsed + per_point * 1.2 <= s.max_time_s as f64;
@@ -194,7 +197,7 @@ pub async fn tune(
         say(&format!("point: static, max_children = {c}"));
         let (r, t) = runs.point(c).await?;
         let p = point(&r, c, "search", fit.at(c), s, t);
-        done.insert(c, p.meets);
+        done.insert(c, (p.meets, p.measured.latency_p99_ms));
         out.points.push(p);
     }
 

@@ -86,22 +86,32 @@ pub fn model_choice(fit: &Fit, s: &Settings, ceiling: u32) -> (u32, bool) {
     (best.0, false)
 }
 
-/// The next pool to measure, given the points so far (max_children → met the objective),
-/// the model's choice and the memory ceiling; `None` when the knee is bracketed.
-pub fn next_point(done: &BTreeMap<u32, bool>, choice: u32, ceiling: u32) -> Option<u32> {
-    if !done.contains_key(&choice) {
+/// A measured pool: whether it met the objective, and its p99 in ms.
+pub type Done = BTreeMap<u32, (bool, f64)>;
+
+/// The next pool to measure, given the points so far, the model's choice and the memory
+/// ceiling; `None` when the knee is bracketed, or when climbing is hopeless (a doubling that
+/// improved the measured p99 by less than 10 %: the cores, not the workers, are short).
+pub fn next_point(done: &Done, choice: u32, ceiling: u32) -> Option<u32> {
+    if !done.contains_key(&choice) && choice <= ceiling {
         return Some(choice);
     }
-    let hi = done.iter().find(|(_, &ok)| ok).map(|(&c, _)| c);
+    let hi = done.iter().find(|(_, (ok, _))| *ok).map(|(&c, _)| c);
     let Some(hi) = hi else {
         // Nothing passed yet: go up, doubling, to the ceiling.
-        let top = *done.keys().next_back()?;
+        let mut tops = done.iter().rev();
+        let (&top, &(_, p99)) = tops.next()?;
+        if let Some((_, &(_, before))) = tops.next() {
+            if p99 > before * 0.9 {
+                return None;
+            }
+        }
         let next = (top * 2).min(ceiling);
         return (next > top).then_some(next);
     };
     let lo = done
         .range(..hi)
-        .filter(|(_, &ok)| !ok)
+        .filter(|(_, (ok, _))| !*ok)
         .map(|(&c, _)| c)
         .next_back();
     match lo {
@@ -165,23 +175,66 @@ mod tests {
 
     #[test]
     fn brackets_then_bisects() {
-        let mut done = BTreeMap::new();
+        let pass = (true, 100.0);
+        let mut done = Done::new();
         assert_eq!(next_point(&done, 6, 16), Some(6));
-        done.insert(6, true);
+        done.insert(6, pass);
         assert_eq!(next_point(&done, 6, 16), Some(5));
-        done.insert(5, false);
+        done.insert(5, (false, 900.0));
         assert_eq!(next_point(&done, 6, 16), None);
         // The model was optimistic: up by doubling, then bisect.
-        let mut done = BTreeMap::from([(4, false)]);
+        let mut done = Done::from([(4, (false, 2000.0))]);
         assert_eq!(next_point(&done, 4, 16), Some(8));
-        done.insert(8, true);
+        done.insert(8, pass);
         assert_eq!(next_point(&done, 4, 16), Some(6));
-        done.insert(6, true);
+        done.insert(6, pass);
         assert_eq!(next_point(&done, 4, 16), Some(5));
-        done.insert(5, false);
+        done.insert(5, (false, 900.0));
         assert_eq!(next_point(&done, 4, 16), None);
-        // The ceiling stops the climb.
-        let done = BTreeMap::from([(3, false)]);
+        // The ceiling stops the climb, and so does a doubling that did not help.
+        let done = Done::from([(3, (false, 900.0))]);
         assert_eq!(next_point(&done, 3, 3), None);
+        let done = Done::from([(2, (false, 900.0)), (4, (false, 850.0))]);
+        assert_eq!(next_point(&done, 2, 64), None);
+        // Never a pool over the memory ceiling, even the model's.
+        assert_eq!(next_point(&Done::new(), 9, 3), None);
+    }
+
+    #[test]
+    fn memory_caps_the_pool() {
+        let inputs = Inputs {
+            cores: 2.0,
+            service_mean_ms: 100.0,
+            service_cv: 0.0,
+            cpu_per_request_ms: 1.0,
+            io_share: 0.99,
+            worker_pss_p50_mib: 20.0,
+            worker_pss_p95_mib: 30.0,
+            worker_pss_max_mib: 31.0,
+            pss_growth_kib_per_request: 0.0,
+        };
+        let s = Settings {
+            p99_ms: 300.0,
+            max_error_share: 0.001,
+            memory_budget_mib: 100.0,
+            memory_source: "test".into(),
+            max_time_s: 60,
+        };
+        assert_eq!(memory_ceiling(&s, &inputs), 3);
+        assert_eq!(memory_only(&s, &inputs), 5);
+        // I/O-bound bursts of 20 want many workers; the model's choice stays within 3.
+        let fit = Fit {
+            inputs,
+            traffic: vec![Traffic::Burst {
+                size: 20,
+                every_ms: 2000,
+                duration_ms: 10_000,
+            }],
+            backlog: 511,
+        };
+        let (c, ok) = model_choice(&fit, &s, 3);
+        assert!(c <= 3 && !ok);
+        let (c, ok) = model_choice(&fit, &s, 64);
+        assert!(c > 3 && ok, "{c}");
     }
 }

@@ -11,6 +11,9 @@ use fpmlab::tune::TuneResult;
 
 const CPU: &str = r#"
 name = "tune-cpu"
+[[config]]
+pm = "static"
+max_children = 1
 [load]
 client_timeout = "20s"
 [[phase]]
@@ -30,6 +33,9 @@ path = "/cpu.php?ms=40"
 
 const IO: &str = r#"
 name = "tune-io"
+[[config]]
+pm = "static"
+max_children = 1
 [load]
 client_timeout = "20s"
 [[phase]]
@@ -44,7 +50,8 @@ path = "/io.php?ms=100"
 
 fn tune(scenario: &Path, out: &Path, extra: &[&str]) -> (i32, String, String) {
     let o = Command::new(common::bin())
-        .args(["tune", "--stack", "native", "--quiet", "--max-time", "3m"])
+        .args(["tune", "--stack", "native", "--quiet"])
+        .args(if extra.contains(&"--max-time") { &[][..] } else { &["--max-time", "3m"][..] })
         .arg(scenario)
         .arg("--out")
         .arg(out)

@@ -51,7 +51,11 @@ path = "/io.php?ms=100"
 fn tune(scenario: &Path, out: &Path, extra: &[&str]) -> (i32, String, String) {
     let o = Command::new(common::bin())
         .args(["tune", "--stack", "native", "--quiet"])
-        .args(if extra.contains(&"--max-time") { &[][..] } else { &["--max-time", "3m"][..] })
+        .args(if extra.contains(&"--max-time") {
+            &[][..]
+        } else {
+            &["--max-time", "3m"][..]
+        })
         .arg(scenario)
         .arg("--out")
         .arg(out)
@@ -86,16 +90,28 @@ fn recommends_a_pool_that_holds_and_respects_a_memory_budget() {
     let t = result(&out);
     let inputs = t.inputs.clone().expect("inputs measured");
     // cpu.php?ms=40 asks for 40 ms of CPU: the workers' accounting agrees within wide margins.
-    assert!((20.0..80.0).contains(&inputs.cpu_per_request_ms), "{inputs:?}");
+    assert!(
+        (20.0..80.0).contains(&inputs.cpu_per_request_ms),
+        "{inputs:?}"
+    );
     let rec = t.recommendation.clone().expect("a recommendation");
     let recheck = rec.recheck.clone().expect("the recommendation was re-run");
-    assert!(recheck.latency_p99_ms <= 3000.0 && recheck.error_share <= 0.01, "{stdout}");
+    assert!(
+        recheck.latency_p99_ms <= 3000.0 && recheck.error_share <= 0.01,
+        "{stdout}"
+    );
     assert!(rec.meets_objective, "{stdout}");
     // Every point carries the model's prediction and its error.
     assert!(t.points.len() >= 2, "{stdout}");
-    assert!(t.points.iter().all(|p| p.predicted.is_some() && p.p99_error_pct.is_some()));
+    assert!(t
+        .points
+        .iter()
+        .all(|p| p.predicted.is_some() && p.p99_error_pct.is_some()));
     let conf = std::fs::read_to_string(out.join("pool.conf")).expect("pool.conf");
-    assert!(conf.contains(&format!("pm.max_children = {}", rec.max_children)), "{conf}");
+    assert!(
+        conf.contains(&format!("pm.max_children = {}", rec.max_children)),
+        "{conf}"
+    );
     assert!(conf.contains("max_execution_time") && conf.contains("fastcgi_read_timeout"));
     assert!(rec.max_execution_time_s < rec.request_terminate_timeout_s);
     assert!(rec.request_terminate_timeout_s < rec.fastcgi_read_timeout_s);
@@ -114,7 +130,10 @@ fn recommends_a_pool_that_holds_and_respects_a_memory_budget() {
     assert!(t.memory_ceiling.is_some_and(|c| c <= 4), "{stdout}");
     // Only the first point (run before the worker size is known) may be larger.
     let ceiling = t.memory_ceiling.unwrap();
-    assert!(t.points.iter().skip(1).all(|p| p.max_children <= ceiling), "{stdout}");
+    assert!(
+        t.points.iter().skip(1).all(|p| p.max_children <= ceiling),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -133,14 +152,53 @@ fn bad_objectives_and_budgets_are_refused_before_anything_starts() {
     let cases: &[(&Path, &[&str], &[&str])] = &[
         (&good, &[], &["--p99", "objective is missing"]),
         (&good, &["--p99", "fast"], &["--p99", "800ms"]),
-        (&good, &["--p99", "30s"], &["--p99", "client_timeout", "lower p99"]),
-        (&good, &["--p99", "1s", "--max-errors", "lots"], &["--max-errors", "0.1%"]),
-        (&good, &["--p99", "1s", "--max-errors", "60%"], &["--max-errors", "below 50 %"]),
-        (&good, &["--p99", "1s", "--memory", "0"], &["--memory", "2GiB"]),
-        (&good, &["--p99", "1s", "--memory-reserve", "1000GiB"], &["--memory-reserve", "smaller reserve"]),
-        (&good, &["--p99", "1s", "--max-time", "2s"], &["--max-time", "at least 10s"]),
-        (&closed, &["--p99", "1s"], &["pattern", "open arrival pattern"]),
-        (&good, &["--p99", "1s", "--memory", "1GiB", "--memory-reserve", "1GiB"], &["--memory"]),
+        (
+            &good,
+            &["--p99", "30s"],
+            &["--p99", "client_timeout", "lower p99"],
+        ),
+        (
+            &good,
+            &["--p99", "1s", "--max-errors", "lots"],
+            &["--max-errors", "0.1%"],
+        ),
+        (
+            &good,
+            &["--p99", "1s", "--max-errors", "60%"],
+            &["--max-errors", "below 50 %"],
+        ),
+        (
+            &good,
+            &["--p99", "1s", "--memory", "0"],
+            &["--memory", "2GiB"],
+        ),
+        (
+            &good,
+            &["--p99", "1s", "--memory-reserve", "1000GiB"],
+            &["--memory-reserve", "smaller reserve"],
+        ),
+        (
+            &good,
+            &["--p99", "1s", "--max-time", "2s"],
+            &["--max-time", "at least 10s"],
+        ),
+        (
+            &closed,
+            &["--p99", "1s"],
+            &["pattern", "open arrival pattern"],
+        ),
+        (
+            &good,
+            &[
+                "--p99",
+                "1s",
+                "--memory",
+                "1GiB",
+                "--memory-reserve",
+                "1GiB",
+            ],
+            &["--memory"],
+        ),
     ];
     for (scenario, args, want) in cases {
         let (code, stdout, stderr) = tune(scenario, &out, args);

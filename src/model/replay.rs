@@ -152,7 +152,7 @@ pub fn burst_arrivals(size: u32, every_us: i64, duration_us: i64) -> Vec<i64> {
     let mut out = Vec::new();
     let mut t = 0;
     while t < duration_us {
-        out.extend(std::iter::repeat(t).take(size as usize));
+        out.extend(std::iter::repeat_n(t, size as usize));
         t += every_us.max(1);
     }
     out

@@ -100,7 +100,7 @@ pub fn inputs(c: &ConfigResult, cores: f64) -> Option<Inputs> {
             // samples after its first WARM_UP requests count, over at least SPAN more.
             let mut warm = v.iter().filter(|(r, _)| *r >= WARM_UP);
             let (r0, k0) = *warm.next()?;
-            let (r1, k1) = *warm.last()?;
+            let (r1, k1) = *warm.next_back()?;
             (r1 >= r0 + SPAN).then(|| (k1 as f64 - k0 as f64).max(0.0) / (r1 - r0) as f64)
         })
         .collect();

@@ -12,7 +12,9 @@ use crate::scenario::{Arrival, Plan};
 /// The model's inputs, measured at the first point; in `tune.json` as `inputs`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Inputs {
-    /// CPUs the workers may use (the stack's cpuset or quota, else the machine's).
+    /// CPUs the workers got: the stack's cpuset or quota, else the machine's; for cpu.php
+    /// requests (CPU only by construction), the share of them the first point really had
+    /// (workers × CPU per request ÷ service time), lower on a machine busy with other work.
     pub cores: f64,
     /// Mean service time (php-fpm's request duration), ms.
     pub service_mean_ms: f64,
@@ -81,6 +83,20 @@ pub fn inputs(c: &ConfigResult, cores: f64) -> Option<Inputs> {
         .and_then(|x| x.measured_ms.or(x.asked_ms))
         .unwrap_or(mean)
         .min(mean);
+    // Requests of cpu.php only need CPU: any wall time beyond it was spent waiting for a core
+    // (the first point has one worker per core, so the wait is the machine's other work).
+    // The cores the pool really got follow: workers × CPU ÷ wall, and the service time is
+    // the CPU itself; the model then stretches it back under sharing.
+    let cpu_only = c
+        .cpu_per_request
+        .as_ref()
+        .is_some_and(|x| x.asked_ms.is_some());
+    let workers = f64::from(c.pool.max_children);
+    let (mean, cores) = if cpu_only && cpu > 0.0 && mean > cpu * 1.2 {
+        (cpu, (workers * cpu / mean).clamp(0.05, cores))
+    } else {
+        (mean, cores)
+    };
     let mut pss: Vec<f64> = Vec::new();
     let mut per_pid: BTreeMap<u32, Vec<(u64, u64)>> = BTreeMap::new();
     for s in &c.samples {

@@ -95,10 +95,11 @@ pub fn recommendation(
         fit.predict(&stock),
         crate::model::spawn::seconds_to_reach(2.min(c), c, c, 1, 32),
     ) {
-        if fit
-            .traffic
-            .iter()
-            .any(|t| matches!(t, Traffic::Burst { .. }))
+        if secs > 0
+            && fit
+                .traffic
+                .iter()
+                .any(|t| matches!(t, Traffic::Burst { .. }))
         {
             why.push(format!("spawn ramp: pm = dynamic with stock spares (start 2, min_spare 1) grows one worker a second, {secs} s to reach {c}; the model predicts p99 {:.0} ms for it, so pm = static", d.latency_p99_ms));
         }

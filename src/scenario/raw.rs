@@ -64,7 +64,7 @@ pub struct RawScenario {
     #[serde(default)]
     pub config: Vec<RawConfig>,
     #[serde(default)]
-    pub sweep: Vec<super::sweep::RawSweep>,
+    pub sweep: Vec<RawSweep>,
     #[serde(default)]
     pub phase: Vec<RawPhase>,
     #[serde(default)]
@@ -160,4 +160,34 @@ pub struct RawRequest {
     pub content_type: Option<String>,
     pub data: Option<String>,
     pub data_pick: Option<String>,
+}
+
+/// One `[[sweep]]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSweep {
+    /// Prefix of the generated names (default: `base`).
+    pub name: Option<String>,
+    /// A pm kind (`static`, `dynamic`, `ondemand`) or the name of a `[[config]]` to copy.
+    pub base: Option<String>,
+    /// The values of `pm.max_children`.
+    pub max_children: Option<RawValues>,
+    pub start_servers: Option<i64>,
+    pub min_spare_servers: Option<i64>,
+    pub max_spare_servers: Option<i64>,
+    pub max_spawn_rate: Option<i64>,
+    pub process_idle_timeout: Option<String>,
+    pub max_requests: Option<i64>,
+}
+
+/// A list of values or a range.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawValues {
+    List(Vec<i64>),
+    Range {
+        from: i64,
+        to: i64,
+        step: Option<i64>,
+    },
 }

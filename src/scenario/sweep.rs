@@ -10,43 +10,11 @@
 //! The configs are named `<name or base>-<max_children>` and validated like any `[[config]]`
 //! (php-fpm's own rules), with problems reported against the sweep's fields.
 
-use serde::Deserialize;
-
 use super::problems::Problems;
-use super::raw::RawConfig;
+use super::raw::{RawConfig, RawSweep, RawValues};
 
 /// Most configs one sweep may produce: each runs the whole scenario.
 pub const MAX_SWEEP_VALUES: usize = 64;
-
-/// One `[[sweep]]` as written.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawSweep {
-    /// Prefix of the generated names (default: `base`).
-    pub name: Option<String>,
-    /// A pm kind (`static`, `dynamic`, `ondemand`) or the name of a `[[config]]` to copy.
-    pub base: Option<String>,
-    /// The values of `pm.max_children`.
-    pub max_children: Option<RawValues>,
-    pub start_servers: Option<i64>,
-    pub min_spare_servers: Option<i64>,
-    pub max_spare_servers: Option<i64>,
-    pub max_spawn_rate: Option<i64>,
-    pub process_idle_timeout: Option<String>,
-    pub max_requests: Option<i64>,
-}
-
-/// A list of values or a range.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub enum RawValues {
-    List(Vec<i64>),
-    Range {
-        from: i64,
-        to: i64,
-        step: Option<i64>,
-    },
-}
 
 /// The values a sweep asks for, or a problem naming the field.
 fn values(p: &mut Problems, field: &str, v: &RawValues) -> Vec<i64> {
@@ -159,6 +127,7 @@ pub(super) fn expand(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde::Deserialize;
 
     fn sweep(text: &str) -> (Vec<RawConfig>, Problems) {
         #[derive(Deserialize)]

@@ -21,6 +21,9 @@ pub enum Command {
     Run(RunArgs),
     /// Check scenario files without running anything.
     Validate(ValidateArgs),
+    /// Measure the scenario's traffic on a few pools chosen by a queueing model and recommend
+    /// the pool that meets the objective (writes tune.json and pool.conf).
+    Tune(TuneArgs),
     /// Render a run's report.html (and any exports) from its run.json.
     Report(ReportArgs),
     /// Compare two runs of the same scenario, metric by metric; --fail-if rules give CI its
@@ -182,6 +185,38 @@ pub struct CompareArgs {
     /// Compare one phase instead of the whole run.
     #[arg(long, value_name = "NAME")]
     pub phase: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TuneArgs {
+    /// The scenario file (TOML): its phases are the traffic to hold, its app, stack and
+    /// limits the machine; its [[config]]s are ignored.
+    pub scenario: PathBuf,
+    /// Objective: p99 latency at most this, e.g. 800ms (or p99 under [tune]).
+    #[arg(long)]
+    pub p99: Option<String>,
+    /// Objective: at most this share of failed requests, e.g. 0.1% (default 0.1%).
+    #[arg(long)]
+    pub max_errors: Option<String>,
+    /// Memory budget for the pool's workers, e.g. 2GiB (default: stack.memory, else the
+    /// host's memory less 1 GiB).
+    #[arg(long, conflicts_with = "memory_reserve")]
+    pub memory: Option<String>,
+    /// Budget = the host's memory less this, e.g. 512MiB.
+    #[arg(long)]
+    pub memory_reserve: Option<String>,
+    /// Cap on the whole tune, e.g. 5m (default 5m).
+    #[arg(long)]
+    pub max_time: Option<String>,
+    /// Stack driver.
+    #[arg(long, value_enum, default_value_t = StackArg::Auto)]
+    pub stack: StackArg,
+    /// Tune directory (default: results/<scenario>/tune-<timestamp>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// No progress display.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -34,6 +34,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "events",
             "bottleneck",
             "cpu_per_request",
+            "model",
         ],
     ),
     ("results: composes run.json", &["results"]),
@@ -43,7 +44,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "the run: the only writer of run.json",
-        &["progress", "runner"],
+        &["progress", "runner", "tune"],
     ),
     ("the commands", &["cli", "app"]),
 ];

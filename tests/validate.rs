@@ -32,6 +32,8 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
         ("pm invalid", with_config("[[config]]\npm = \"adaptive\"\nmax_children = 2"), vec!["invalid process manager \"adaptive\""]),
         ("max_children 0", with_config("[[config]]\npm = \"static\"\nmax_children = 0"), vec!["max_children", "pm.max_children must be a positive value"]),
         ("max_children negative", with_config("[[config]]\npm = \"static\"\nmax_children = -1"), vec!["-1 is out of range"]),
+        ("sweep base unknown", with_config("[[sweep]]\nbase = \"statc\"\nmax_children = [1, 2]"), vec!["sweep[0].base", "neither a pm kind nor a [[config]] name"]),
+        ("sweep range reversed", with_config("[[sweep]]\nbase = \"static\"\nmax_children = { from = 8, to = 2 }"), vec!["sweep[0].max_children", "swap them"]),
         ("max_children missing", with_config("[[config]]\npm = \"static\""), vec!["pm.max_children is missing"]),
         ("dynamic without spares", with_config("[[config]]\npm = \"dynamic\"\nmax_children = 5"), vec!["pm.min_spare_servers(0) must be a positive value", "pm.max_spare_servers(0) must be a positive value"]),
         ("spares above max_children", with_config("[[config]]\npm = \"dynamic\"\nmax_children = 5\nmin_spare_servers = 1\nmax_spare_servers = 6"), vec!["pm.min_spare_servers(1) and pm.max_spare_servers(6) cannot be greater than pm.max_children(5)"]),
@@ -248,4 +250,22 @@ fn warns_when_the_workers_cannot_fit_the_memory() {
     let (code, out, _) = fpmlab(&["validate", &write(dir.path(), &text)]);
     assert_eq!(code, 0);
     assert!(!out.contains("cannot fit"), "{out}");
+}
+
+#[test]
+fn a_sweep_expands_into_configs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sweep.toml");
+    let text = format!("[[sweep]]\nbase = \"static\"\nmax_children = {{ from = 1, to = 7, step = 3 }}\n{BASE_PHASE}{BASE_REQUEST}");
+    std::fs::write(&path, text).unwrap();
+    let (code, out, err) = fpmlab(&["validate", "--print", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    // With --print, stdout is the plan alone; the verdict goes to stderr.
+    assert!(err.contains("ok (3 configs"), "{err}");
+    for name in ["static-1", "static-4", "static-7"] {
+        assert!(
+            out.contains(&format!("\"name\": \"{name}\"")),
+            "{name}: {out}"
+        );
+    }
 }

@@ -19,6 +19,7 @@ use crate::runner::{self, RunOptions};
 use crate::scenario::{self, Driver};
 
 mod tls;
+mod tune_cmd;
 
 /// Exit codes.
 pub mod exit {
@@ -42,6 +43,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Compare(args) => compare(&args),
         Command::Completions(args) => docs::completions(args.shell),
         Command::Man => docs::man(),
+        Command::Tune(args) => tune_cmd::tune(&args),
     };
     ExitCode::from(code)
 }
@@ -402,7 +404,7 @@ fn compare(args: &CompareArgs) -> u8 {
 
 /// First Ctrl-C or SIGTERM: stop the load, record what ran, tear down. A second one exits at
 /// once (the stack's processes die with fpmlab through PDEATHSIG).
-async fn watch_signals(cancel: CancellationToken, quiet: bool) {
+pub(crate) async fn watch_signals(cancel: CancellationToken, quiet: bool) {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut int), Ok(mut term)) = (
         signal(SignalKind::interrupt()),

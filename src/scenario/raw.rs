@@ -64,11 +64,26 @@ pub struct RawScenario {
     #[serde(default)]
     pub config: Vec<RawConfig>,
     #[serde(default)]
+    pub sweep: Vec<RawSweep>,
+    #[serde(default)]
     pub phase: Vec<RawPhase>,
     #[serde(default)]
     pub request: Vec<RawRequest>,
     #[serde(default)]
     pub threshold: Vec<super::threshold::RawThreshold>,
+    /// `[tune]`: the objective and budget of `fpmlab tune` (validated by the tune command).
+    pub tune: Option<RawTune>,
+}
+
+/// `[tune]`: the same settings as `fpmlab tune`'s flags, which override them.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTune {
+    pub p99: Option<String>,
+    pub max_errors: Option<String>,
+    pub memory: Option<String>,
+    pub memory_reserve: Option<String>,
+    pub max_time: Option<String>,
 }
 
 /// `[stack]`.
@@ -158,4 +173,34 @@ pub struct RawRequest {
     pub data: Option<String>,
     pub data_pick: Option<String>,
     pub replay_match: Option<String>,
+}
+
+/// One `[[sweep]]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSweep {
+    /// Prefix of the generated names (default: `base`).
+    pub name: Option<String>,
+    /// A pm kind (`static`, `dynamic`, `ondemand`) or the name of a `[[config]]` to copy.
+    pub base: Option<String>,
+    /// The values of `pm.max_children`.
+    pub max_children: Option<RawValues>,
+    pub start_servers: Option<i64>,
+    pub min_spare_servers: Option<i64>,
+    pub max_spare_servers: Option<i64>,
+    pub max_spawn_rate: Option<i64>,
+    pub process_idle_timeout: Option<String>,
+    pub max_requests: Option<i64>,
+}
+
+/// A list of values or a range.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawValues {
+    List(Vec<i64>),
+    Range {
+        from: i64,
+        to: i64,
+        step: Option<i64>,
+    },
 }

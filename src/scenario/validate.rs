@@ -53,15 +53,22 @@ pub fn validate(
         }
     }
 
-    if raw.config.is_empty() {
+    if raw.config.is_empty() && raw.sweep.is_empty() {
         p.push("config", "no [[config]] given: add at least one pool, e.g. [[config]] name = \"static-4\" pm = \"static\" max_children = 4");
     }
-    let configs: Vec<PoolConfig> = raw
+    let mut configs: Vec<PoolConfig> = raw
         .config
         .iter()
         .enumerate()
         .filter_map(|(i, c)| super::pool::pool_config(&mut p, i, c))
         .collect();
+    // Sweeps expand into more configs, already checked against php-fpm's rules.
+    let swept = super::sweep::expand(&mut p, &raw.sweep, &raw.config);
+    configs.extend(
+        swept
+            .iter()
+            .filter_map(|c| super::pool::pool_config(&mut Problems::default(), 0, c)),
+    );
     unique(&mut p, "config", configs.iter().map(|c| c.name.as_str()));
 
     if raw.phase.is_empty() {

@@ -36,6 +36,10 @@ pub struct Plan {
     /// Pass/fail limits checked at the end of the run.
     #[serde(default)]
     pub thresholds: Vec<Threshold>,
+    /// The fleet behind a load balancer (`None`: one instance, the client playing the
+    /// load balancer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<super::fleet::Fleet>,
 }
 
 /// A validated threshold. Limits are in the metric's base unit (µs, a 0–1 fraction, per

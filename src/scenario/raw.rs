@@ -69,6 +69,11 @@ pub struct RawScenario {
     pub request: Vec<RawRequest>,
     #[serde(default)]
     pub threshold: Vec<super::threshold::RawThreshold>,
+    /// `[fleet]`: N instances behind a load balancer.
+    pub fleet: Option<super::fleet::RawFleet>,
+    /// `[[event]]`: what happens to the fleet's instances, and when.
+    #[serde(default)]
+    pub event: Vec<super::fleet::RawEvent>,
 }
 
 /// `[stack]`.

@@ -104,6 +104,17 @@ pub fn validate(
         }
     }
     let thresholds = super::threshold::validate(&mut p, &raw.threshold, &configs, &phases);
+    let load_ms: u64 = phases.iter().map(|ph| ph.duration_ms).sum();
+    let fleet = super::fleet::validate(
+        &mut p,
+        &mut warnings,
+        raw.fleet.as_ref(),
+        &raw.event,
+        &configs,
+        load_ms,
+        &driver,
+        cores,
+    );
 
     if let Some(s) = &stack {
         if driver == Driver::Docker && s.listen == ListenKind::Unix {
@@ -137,6 +148,7 @@ pub fn validate(
         phases,
         requests,
         thresholds,
+        fleet,
     };
     Ok((plan, warnings))
 }
@@ -153,7 +165,7 @@ fn unique<'a>(p: &mut Problems, what: &str, names: impl Iterator<Item = &'a str>
     }
 }
 
-fn cpuset(p: &mut Problems, field: &str, set: &Option<Vec<usize>>, cores: usize) {
+pub(super) fn cpuset(p: &mut Problems, field: &str, set: &Option<Vec<usize>>, cores: usize) {
     if let Some(set) = set {
         if set.is_empty() {
             p.push(

@@ -157,7 +157,7 @@ async fn run_config(
     let config_dir = dir.join(&cfg.name);
     std::fs::create_dir_all(&config_dir)
         .with_context(|| format!("cannot create {}", config_dir.display()))?;
-    let mut stack = stack::create(&plan.driver, &plan.stack, cfg, &config_dir)?;
+    let mut stack = stack::create_for(plan, cfg, &config_dir)?;
     state.lock().unwrap().environment.stack = stack.info();
     let progress = ConfigProgress::new(quiet, &cfg.name, plan);
     progress.note(&format!("starting the {} stack", stack.info().driver));
@@ -170,7 +170,17 @@ async fn run_config(
         Ok(endpoints) => {
             // Drivers learn versions once the stack runs (docker: from inside the containers).
             state.lock().unwrap().environment.stack = stack.info();
-            drive(plan, i, dir, state, cancel, &progress, endpoints).await
+            drive(
+                plan,
+                i,
+                dir,
+                state,
+                cancel,
+                &progress,
+                endpoints,
+                stack.as_mut(),
+            )
+            .await
         }
         Err(e) => (FailedList::default(), Err(e)),
     };
@@ -188,6 +198,15 @@ async fn run_config(
         c.attribution = Some(views.attribution);
         c.lb_vs_apm = Some(views.lb_vs_apm);
         c.error_windows = Some(views.error_windows);
+        if let Some(rec) = stack.fleet_record() {
+            let text = std::fs::read_to_string(&rec.balancer_log).unwrap_or_default();
+            c.fleet = Some(crate::fleet_view::analyse(
+                &rec,
+                &text,
+                &failed,
+                epoch_us / 1000,
+            ));
+        }
     }
     progress.finish();
     result?;
@@ -196,6 +215,7 @@ async fn run_config(
 
 /// Samples, probes health and drives the load. Returns the failed requests (attributed after
 /// the teardown, once the logs are complete) and the load's result.
+#[allow(clippy::too_many_arguments)]
 async fn drive(
     plan: &Plan,
     i: usize,
@@ -204,8 +224,10 @@ async fn drive(
     cancel: &CancellationToken,
     progress: &ConfigProgress,
     endpoints: stack::Endpoints,
+    stack: &mut dyn stack::Stack,
 ) -> (FailedList, anyhow::Result<()>) {
     let load_start = Instant::now() + LOAD_LEAD;
+    stack.load_starts(load_start);
     let clock = RunClock::starting_at(load_start);
     {
         let mut s = state.lock().unwrap();

@@ -34,6 +34,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "events",
             "bottleneck",
             "cpu_per_request",
+            "fleet_view",
         ],
     ),
     ("results: composes run.json", &["results"]),

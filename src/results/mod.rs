@@ -144,6 +144,12 @@ pub struct ConfigResult {
     /// fpmlab cannot see.
     #[serde(default)]
     pub cpu_per_request: Option<crate::cpu_per_request::CpuPerRequest>,
+    /// The fleet's view (a scenario with `[fleet]`): which instance served or failed each
+    /// request, per-instance figures, each instance's health as the balancer saw it, the
+    /// events as carried out, and failures in the ALB's codes and causes. `None` without a
+    /// fleet, and before the stack was torn down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<crate::fleet_view::FleetView>,
 }
 
 impl ConfigResult {
@@ -166,6 +172,7 @@ impl ConfigResult {
             error_windows: None,
             events: Vec::new(),
             cpu_per_request: None,
+            fleet: None,
         }
     }
 }

@@ -4,7 +4,7 @@ mod app;
 pub mod fleet;
 mod phase;
 pub mod plan;
-mod pool;
+pub(crate) mod pool;
 mod problems;
 pub mod raw;
 pub mod threshold;

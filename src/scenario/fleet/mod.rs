@@ -40,6 +40,9 @@ pub struct InstanceSpec {
     /// The `[[config]]` whose pool this instance always runs (`None`: the config being
     /// run, so the matrix applies to it).
     pub pool: Option<String>,
+    /// Its own pool (`pm`, `max_children`, ... in `[[fleet.instance]]`), which it always
+    /// runs, whatever the config of the matrix.
+    pub own_pool: Option<super::PoolConfig>,
     /// CPUs its nginx and php-fpm may use (native: scheduler affinity; `None` = the
     /// stack's cpuset, or all).
     pub cpuset: Option<Vec<usize>>,

@@ -56,7 +56,13 @@ pub struct RawBalancer {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawInstance {
+    /// A `[[config]]` name, or the instance's own pool below (`pm`, `max_children`, ...).
     pub pool: Option<String>,
+    pub pm: Option<String>,
+    pub max_children: Option<i64>,
+    pub start_servers: Option<i64>,
+    pub min_spare_servers: Option<i64>,
+    pub max_spare_servers: Option<i64>,
     pub cpuset: Option<Vec<usize>>,
     pub cpus: Option<f64>,
     pub memory: Option<String>,

@@ -46,7 +46,7 @@ pub fn render(b: &Balancer, frontend_port: u16, stats_socket: &Path, servers: &[
         "    stats socket {} mode 600 level admin",
         stats_socket.display()
     );
-    let _ = writeln!(c, "    maxconn 10000");
+    let _ = writeln!(c, "    maxconn 4000");
     let _ = writeln!(c, "    hard-stop-after 2s");
     let _ = writeln!(c, "defaults");
     let _ = writeln!(c, "    mode http");
@@ -62,7 +62,7 @@ pub fn render(b: &Balancer, frontend_port: u16, stats_socket: &Path, servers: &[
     let _ = writeln!(c, "    no option redispatch");
     let _ = writeln!(c, "frontend fleet");
     let _ = writeln!(c, "    bind 127.0.0.1:{frontend_port}");
-    let _ = writeln!(c, "    maxconn 10000");
+    let _ = writeln!(c, "    maxconn 4000");
     let _ = writeln!(c, "    capture request header X-Fpmlab-Id len 40");
     for h in [
         "X-Fpm-Request-Time-Float",

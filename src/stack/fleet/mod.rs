@@ -93,11 +93,12 @@ impl FleetStack {
         let mut members = Vec::new();
         let mut instances = Vec::new();
         for spec in &fleet.instances {
-            let pool = spec
-                .pool
-                .as_ref()
-                .and_then(|n| configs.iter().find(|c| &c.name == n))
-                .unwrap_or(config);
+            let pool = spec.own_pool.as_ref().unwrap_or_else(|| {
+                spec.pool
+                    .as_ref()
+                    .and_then(|n| configs.iter().find(|c| &c.name == n))
+                    .unwrap_or(config)
+            });
             let mut settings = stack.clone();
             settings.cpuset = spec.cpuset.clone().or_else(|| stack.cpuset.clone());
             let warm_nginx = settings.app.nginx.clone();

@@ -193,19 +193,24 @@ async fn run_config(
         let c = &mut s.configs[i];
         let epoch_us = c.load_start_epoch_us.unwrap_or(0);
         let zone = stack::log_utc_offset_s(&plan.driver);
-        let views =
-            crate::incident::analyse(&c.name, &c.recorded, epoch_us, zone, &config_dir, &failed);
-        c.attribution = Some(views.attribution);
-        c.lb_vs_apm = Some(views.lb_vs_apm);
-        c.error_windows = Some(views.error_windows);
         if let Some(rec) = stack.fleet_record() {
+            // A fleet's failures are attributed from the balancer's log; the single-stack
+            // attribution would look for one nginx's logs, which a fleet does not have.
             let text = std::fs::read_to_string(&rec.balancer_log).unwrap_or_default();
-            c.fleet = Some(crate::fleet_view::analyse(
-                &rec,
-                &text,
+            let view = crate::fleet_view::analyse(&rec, &text, &failed, epoch_us / 1000);
+            c.fleet = Some(view);
+        } else {
+            let views = crate::incident::analyse(
+                &c.name,
+                &c.recorded,
+                epoch_us,
+                zone,
+                &config_dir,
                 &failed,
-                epoch_us / 1000,
-            ));
+            );
+            c.attribution = Some(views.attribution);
+            c.lb_vs_apm = Some(views.lb_vs_apm);
+            c.error_windows = Some(views.error_windows);
         }
     }
     progress.finish();

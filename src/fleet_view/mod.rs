@@ -14,8 +14,9 @@ use crate::stack::fleet::haproxy::{FAIL_OPEN_SUFFIX, LOG_TAG};
 use crate::stack::fleet::{EventRecord, FleetRecord, HealthChange};
 use log::{alb_code, BalancerLine};
 
-/// A kill counts as the cause of a target's reset up to this long after the request ended
-/// (the event's time is taken once the SIGKILL returned).
+/// A kill counts as the cause of a 5xx up to this long after the request ended (the event's
+/// time is taken once the SIGKILL returned; nginx may answer 502 for its dead php-fpm
+/// before it dies too).
 const KILL_SLACK_MS: i64 = 500;
 
 /// The fleet's figures for one config.
@@ -25,8 +26,10 @@ pub struct FleetView {
     pub haproxy_version: Option<String>,
     /// The balancer's request log it was read from.
     pub balancer_log: String,
-    /// Requests in the balancer's log.
+    /// The load's requests in the balancer's log.
     pub requests: u64,
+    /// fpmlab's own probes in the balancer's log (no request id), left out of every figure.
+    pub probe_requests: u64,
     /// Requests by the status an AWS ALB would have returned (`"200"`, `"502"`, `"460"`).
     pub alb_codes: BTreeMap<String, u64>,
     /// Requests that did not get a 2xx/3xx, by cause: `no_healthy_target`, `instance_died`,
@@ -99,10 +102,12 @@ pub fn analyse(
     failed: &FailedList,
     load_start_epoch_ms: i64,
 ) -> FleetView {
-    let lines: Vec<BalancerLine> = log_text
-        .lines()
+    // Lines without an id are fpmlab's own probes through the balancer, not the load.
+    let all: Vec<BalancerLine> = (log_text.lines())
         .filter_map(|l| log::parse(l, LOG_TAG))
         .collect();
+    let probes = all.iter().filter(|l| l.id.is_none()).count() as u64;
+    let lines: Vec<BalancerLine> = all.into_iter().filter(|l| l.id.is_some()).collect();
     let kills: BTreeMap<&str, i64> = record
         .events
         .iter()
@@ -113,6 +118,7 @@ pub fn analyse(
         haproxy_version: record.haproxy_version.clone(),
         balancer_log: record.balancer_log.display().to_string(),
         requests: lines.len() as u64,
+        probe_requests: probes,
         events: record.events.clone(),
         ..FleetView::default()
     };
@@ -206,7 +212,7 @@ fn cause(l: &BalancerLine, code: u16, killed_at_ms: Option<i64>, end_ms: i64) ->
         (460, _) => "client_closed_first".into(),
         (408, _) => "client_idle".into(),
         (504, 's') => "cut_by_balancer_idle_timeout".into(),
-        (502, 'S') if died => "instance_died".into(),
+        (500.., _) if died => "instance_died".into(),
         (502, 'S') => "target_reset".into(),
         (502, c) if c != '-' => "bad_response".into(),
         (c, _) => format!("target_answered_{c}"),

@@ -32,10 +32,11 @@ fpmlab t=101.200 id=3 srv=i2 st=503 tw=0 tc=-1 tr=-1 ta=0 ts=SC-- rt=- ss=- se=-
 fpmlab t=101.300 id=4 srv=<NOSRV> st=503 tw=-1 tc=-1 tr=-1 ta=0 ts=SC-- rt=- ss=- se=-
 fpmlab t=100.300 id=5 srv=i2 st=502 tw=0 tc=0 tr=-1 ta=10 ts=SH-- rt=- ss=- se=-
 fpmlab t=102.000 id=6 srv=i1-failopen st=504 tw=0 tc=0 tr=-1 ta=60000 ts=sH-- rt=- ss=- se=-
+fpmlab t=102.000 id=- srv=i1 st=200 tw=0 tc=0 tr=1 ta=1 ts=---- rt=- ss=- se=-
 [WARNING] Server instances/i2 is DOWN.
 ";
     let v = analyse(&record(), log, &FailedList::default(), 100_000);
-    assert_eq!(v.requests, 6);
+    assert_eq!((v.requests, v.probe_requests), (6, 1));
     assert_eq!(v.causes["instance_died"], 2, "{v:?}");
     assert_eq!(
         v.causes["target_reset"], 1,

@@ -257,9 +257,9 @@ impl FleetStack {
             w.disarm();
         }
         if let Some(mut h) = self.haproxy.take() {
-            // SIGUSR1: soft stop (stop accepting, finish what runs; hard-stop-after caps it).
-            h.signal_group(libc::SIGUSR1);
-            stop_all(std::slice::from_mut(&mut h), Duration::from_secs(3)).await;
+            // The load is over: SIGTERM stops at once (each request's line is already written).
+            h.signal_group(libc::SIGTERM);
+            stop_all(std::slice::from_mut(&mut h), Duration::from_secs(1)).await;
         }
         let mut members = self.members.lock().await;
         for m in members.iter_mut() {

@@ -22,8 +22,8 @@ pub async fn command(socket: &Path, cmd: &str) -> Result<String> {
 pub async fn act(socket: &Path, cmd: &str) -> Result<()> {
     let answer = command(socket, cmd).await?;
     let answer = answer.trim();
-    if answer.is_empty() || answer.starts_with("IP changed") || answer.contains("no need to change")
-    {
+    // `set server addr` reports what it changed; every other command answers nothing.
+    if answer.is_empty() || answer.contains("changed") || answer.contains("no need to change") {
         Ok(())
     } else {
         anyhow::bail!("HAProxy refused `{cmd}`: {answer}")

@@ -122,7 +122,7 @@ pub fn analyse(
         events: record.events.clone(),
         ..FleetView::default()
     };
-    let mut per: BTreeMap<String, (InstanceView, Vec<f64>, Vec<f64>, Vec<f64>)> = record
+    let mut per: BTreeMap<String, Samples> = record
         .instances
         .iter()
         .map(|i| {
@@ -204,6 +204,9 @@ pub fn analyse(
         .sort_by_key(|v| record.instances.iter().position(|i| i.name == v.name));
     view
 }
+
+/// An instance's view being built, with its latency, queue and service samples (ms).
+type Samples = (InstanceView, Vec<f64>, Vec<f64>, Vec<f64>);
 
 fn cause(l: &BalancerLine, code: u16, killed_at_ms: Option<i64>, end_ms: i64) -> String {
     let died = killed_at_ms.is_some_and(|k| k <= end_ms + KILL_SLACK_MS);

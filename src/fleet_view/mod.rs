@@ -85,8 +85,8 @@ pub struct InstanceView {
     pub fpm_service: Option<QuantilesMs>,
     /// Its health state whenever it changed (fail-open twin excluded).
     pub health: Vec<HealthChange>,
-    /// First time the balancer had it out of rotation (`DOWN`, `MAINT`), ms after the load's
-    /// start.
+    /// First time the balancer had it out of rotation (`DOWN`, `MAINT`) after it had been in
+    /// (`UP`), ms after the load's start.
     pub first_out_ms: Option<i64>,
     /// Checks it had failed when first taken out (HAProxy counts failures only while up:
     /// equals the unhealthy threshold when it went down on checks alone).
@@ -189,10 +189,11 @@ pub fn analyse(
             .filter(|h| h.server == v.name)
             .cloned()
             .collect();
-        if let Some(out) = v
-            .health
-            .iter()
-            .find(|h| h.status.starts_with("DOWN") || h.status == "MAINT")
+        // An instance an event adds waits in MAINT until it joins: out only after it was in.
+        let joined = v.health.iter().position(|h| h.status.starts_with("UP"));
+        let after_join = joined.map_or(&[][..], |k| &v.health[k..]);
+        if let Some(out) =
+            (after_join.iter()).find(|h| h.status.starts_with("DOWN") || h.status == "MAINT")
         {
             v.first_out_ms = Some(out.t_ms);
             v.check_failures_when_out = Some(out.check_failures);

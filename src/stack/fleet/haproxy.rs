@@ -87,8 +87,10 @@ pub fn render(b: &Balancer, frontend_port: u16, stats_socket: &Path, servers: &[
     let _ = writeln!(c, "    timeout check {}ms", b.timeout_ms);
     let _ = writeln!(c, "    option log-health-checks");
     let _ = writeln!(c, "    option allbackups");
+    // Weight 100, not HAProxy's 1: slow start's ramp shows in `show stat` as the weight
+    // climbing, where a weight of 1 could only jump from 0 to 1.
     let mut defaults = format!(
-        "    default-server inter {0}ms fastinter {0}ms downinter {0}ms rise {1} fall {2}",
+        "    default-server weight 100 inter {0}ms fastinter {0}ms downinter {0}ms rise {1} fall {2}",
         b.interval_ms, b.healthy_threshold, b.unhealthy_threshold
     );
     if b.slow_start_ms > 0 {
@@ -151,7 +153,7 @@ mod tests {
         for line in [
             "balance roundrobin",
             "option httpchk GET /fpmlab-health",
-            "default-server inter 30000ms fastinter 30000ms downinter 30000ms rise 5 fall 2",
+            "default-server weight 100 inter 30000ms fastinter 30000ms downinter 30000ms rise 5 fall 2",
             "timeout check 5000ms",
             "timeout server 60000ms",
             "retries 0",

@@ -62,17 +62,17 @@ impl Shared {
 }
 
 /// Everything one request task needs; lives on the load thread only.
-struct Ctx {
+pub(super) struct Ctx {
     client: Client,
     /// Each kind's data-row picker; a row is picked as its request's id is, at send time,
     /// so ids and rows follow the same order.
     rows: RefCell<Vec<RowPicker>>,
-    recorder: Rc<RefCell<Recorder>>,
+    pub(super) recorder: Rc<RefCell<Recorder>>,
     in_flight: Cell<u64>,
     next_id: Cell<u64>,
     timeout: Duration,
     max_in_flight: u64,
-    cancel: CancellationToken,
+    pub(super) cancel: CancellationToken,
 }
 
 /// Runs every phase on the load thread, then waits for in-flight requests (each bounded by
@@ -187,6 +187,8 @@ async fn drive(
         {
             let think = Duration::from_millis(think_time_ms);
             run_closed(ctx, plan, i, users, think, end).await;
+        } else if let Arrival::Clients { .. } = phase.arrival {
+            super::clients::run(ctx, plan, i, start, end).await;
         } else {
             tokio::time::sleep_until(end.into()).await;
         }
@@ -310,20 +312,21 @@ impl Drop for InFlight<'_> {
 }
 
 /// Sends one request intended for `intended` and records how it ended. `deadline` is the
-/// caller's timer, re-armed here to the client timeout.
-async fn one(
+/// caller's timer, re-armed here to the client timeout. Returns the response's status
+/// (`None`: no response, or not sent).
+pub(super) async fn one(
     ctx: &Ctx,
     phase: usize,
     kind: usize,
     intended: Instant,
     mut deadline: Pin<&mut Sleep>,
-) {
+) -> Option<u16> {
     let n = ctx.in_flight.get() + 1;
     if n > ctx.max_in_flight {
         ctx.recorder
             .borrow_mut()
             .on_dropped(phase, kind, Instant::now());
-        return;
+        return None;
     }
     ctx.in_flight.set(n);
     let now = Instant::now();
@@ -367,4 +370,8 @@ async fn one(
         ),
     };
     req.record(&outcome);
+    match outcome.ending {
+        Ending::Response { status } => Some(status),
+        Ending::Failed { .. } => None,
+    }
 }

@@ -1,6 +1,7 @@
 //! The load generator: executes the schedule (open loop) or runs closed-loop users.
 
 pub mod client;
+mod clients;
 pub mod generator;
 pub mod http;
 pub mod rng;

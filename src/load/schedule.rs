@@ -76,7 +76,7 @@ impl<'a> Schedule<'a> {
                     (-b + disc.sqrt()) / (2.0 * a)
                 }
             }
-            Arrival::Closed { .. } => return None,
+            Arrival::Closed { .. } | Arrival::Clients { .. } => return None,
         };
         let t_us = (t_s * 1e6).round();
         (t_s.is_finite() && t_s >= 0.0 && t_us < ph.duration_ms as f64 * 1000.0)

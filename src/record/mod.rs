@@ -2,6 +2,7 @@
 //! bounded by (phases × kinds) histograms plus one small bucket per second: no per-request
 //! data is kept.
 
+pub mod clients;
 pub mod failed;
 pub mod histograms;
 pub mod outcome;
@@ -64,6 +65,8 @@ pub struct Recorder {
     error_examples: Vec<String>,
     /// Failed requests one by one (bounded), for timeout-chain attribution.
     failed: FailedList,
+    /// Self-disabling client populations, by phase index.
+    pub clients: Vec<(usize, clients::ClientsPhase)>,
 }
 
 impl Recorder {
@@ -90,6 +93,7 @@ impl Recorder {
             live: Live::default(),
             error_examples: Vec::new(),
             failed: FailedList::default(),
+            clients: Vec::new(),
         }
     }
 
@@ -274,7 +278,29 @@ impl Recorder {
             phases: phase_results,
             timeline: self.timeline.snapshot(),
             error_examples: self.error_examples.clone(),
+            clients: self.clients.iter().map(|(_, c)| c.clone()).collect(),
         }
+    }
+
+    /// The clients population of phase `phase`, created on first use.
+    pub fn clients_of(&mut self, phase: usize) -> &mut clients::ClientsPhase {
+        let k = match self.clients.iter().position(|(p, _)| *p == phase) {
+            Some(k) => k,
+            None => {
+                let name = self
+                    .phases
+                    .get(phase)
+                    .map(|p| p.name.clone())
+                    .unwrap_or_default();
+                let c = clients::ClientsPhase {
+                    phase: name,
+                    ..Default::default()
+                };
+                self.clients.push((phase, c));
+                self.clients.len() - 1
+            }
+        };
+        &mut self.clients[k].1
     }
 }
 
@@ -291,6 +317,9 @@ pub struct Recorded {
     pub timeline: Vec<Bucket>,
     /// Up to ten distinct client-failure messages.
     pub error_examples: Vec<String>,
+    /// Self-disabling client populations, one per `clients` phase (empty without).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clients: Vec<clients::ClientsPhase>,
 }
 
 impl Default for SerializedHistograms {

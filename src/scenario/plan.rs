@@ -248,6 +248,15 @@ pub enum Arrival {
     Ramp { from_rate: f64, to_rate: f64 },
     /// `users` closed-loop users: each sends, waits for the response, thinks, repeats.
     Closed { users: u32, think_time_ms: u64 },
+    /// `clients` clients, each sending one request (a batch) every `every_ms`, spread evenly
+    /// over the period; a client that gets a `disable_on` status on each of `tries` tries of
+    /// one batch (retrying at once) switches itself off for good (seed 004).
+    Clients {
+        clients: u32,
+        every_ms: u64,
+        disable_on: Vec<u16>,
+        tries: u32,
+    },
 }
 
 /// One kind of request in the mix.

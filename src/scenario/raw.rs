@@ -134,6 +134,13 @@ pub struct RawPhase {
     pub every: Option<String>,
     pub users: Option<i64>,
     pub think_time: Option<String>,
+    /// `clients`: how many clients; each sends a batch every `every`.
+    pub clients: Option<i64>,
+    /// `clients`: answers that switch a client off for good.
+    pub disable_on: Option<Vec<i64>>,
+    /// `clients`: tries per batch (the first and immediate retries) before a client that
+    /// keeps getting a `disable_on` answer switches off.
+    pub tries: Option<i64>,
 }
 
 /// One `[[request]]`.

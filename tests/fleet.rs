@@ -213,3 +213,54 @@ fn bad_fleet_definitions_are_refused_before_anything_starts() {
         "a refused scenario must not create a results directory"
     );
 }
+
+#[test]
+fn a_cold_instance_switches_clients_off_and_retrying_before_disabling_keeps_them() {
+    if !ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let text = |tries: u32| {
+        format!(
+            "{POOL}[[phase]]\nname = \"batches\"\nduration = \"5s\"\npattern = \"clients\"\nclients = 30\n\
+             every = \"500ms\"\ndisable_on = [401]\ntries = {tries}\n\
+             [[request]]\npath = \"/hello.php\"\n\
+             [fleet]\ninstances = 2\n[fleet.balancer]\ninterval = \"500ms\"\ntimeout = \"200ms\"\n\
+             [[event]]\nat = \"1s\"\naction = \"add\"\ncold = {{ status = 401, for = \"2s\" }}\n"
+        )
+    };
+    let once = common::run_text_end_to_end(dir.path(), "once", &text(1));
+    let thrice = common::run_text_end_to_end(dir.path(), "thrice", &text(3));
+    let (c1, c3) = (
+        &once.config(0).recorded.clients[0],
+        &thrice.config(0).recorded.clients[0],
+    );
+    assert_eq!((c1.clients, c1.intended), (30, 300));
+    // A third of the batches in the 2 s window land on the cold instance: most clients go.
+    assert!(c1.lost >= 10, "{c1:?}");
+    let cold = fleet(&once)
+        .events
+        .iter()
+        .find(|e| e.action == "add")
+        .unwrap()
+        .t_ms;
+    assert!(
+        c1.lost_at_ms
+            .iter()
+            .all(|t| *t >= cold && *t <= cold + 2_500),
+        "lost outside the cold window (joined at {cold} ms): {c1:?}"
+    );
+    assert!(
+        c1.attempted < c1.intended,
+        "lost clients send nothing more: {c1:?}"
+    );
+    // Retrying at once lands elsewhere behind round robin: few or none are lost.
+    assert!(
+        c3.lost * 4 <= c1.lost,
+        "tries = 3 {c3:?} vs tries = 1 {c1:?}"
+    );
+    assert!(c3.retries > 0 && c3.amplification > 1.0, "{c3:?}");
+    // Every 401 either made a client retry or, on its last try, switched it off.
+    let answered_401 = count(&fleet(&thrice).alb_codes, "401");
+    assert_eq!(answered_401, c3.retries + u64::from(c3.lost), "{c3:?}");
+}

@@ -4,8 +4,9 @@
 /// One request as the balancer logged it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BalancerLine {
-    /// When HAProxy accepted the request, epoch milliseconds.
-    pub accept_epoch_ms: i64,
+    /// When the request began, epoch milliseconds: HAProxy's accept date (for a request on
+    /// a kept-alive connection, the end of the one before) plus the handshake and idle time.
+    pub start_epoch_ms: i64,
     /// fpmlab's request id (`X-Fpmlab-Id`), when the request carried one.
     pub id: Option<u64>,
     /// The server that got it (`<NOSRV>`: none).
@@ -55,7 +56,10 @@ pub fn parse(line: &str, tag: &str) -> Option<BalancerLine> {
         Some((g("rt")?, g("ss")?, g("se")?))
     };
     Some(BalancerLine {
-        accept_epoch_ms: secs.parse::<i64>().ok()? * 1000 + ms.parse::<i64>().ok()?,
+        start_epoch_ms: secs.parse::<i64>().ok()? * 1000
+            + ms.parse::<i64>().ok()?
+            + num("th").unwrap_or(0).max(0)
+            + num("ti").unwrap_or(0).max(0),
         id: f.get("id").and_then(|v| v.parse().ok()),
         server: f.get("srv")?.to_string(),
         status: num("st").and_then(|s| u16::try_from(s).ok()).unwrap_or(0),
@@ -97,7 +101,13 @@ mod tests {
     #[test]
     fn parses_a_line() {
         let l = line("i2-failopen", 200, "--");
-        assert_eq!(l.accept_epoch_ms, 1_700_000_000_042);
+        assert_eq!(l.start_epoch_ms, 1_700_000_000_042);
+        let kept_alive = "fpmlab t=10.500 th=0 ti=1200 id=1 srv=i1 st=200 ta=3 ts=----";
+        assert_eq!(
+            parse(kept_alive, "fpmlab").unwrap().start_epoch_ms,
+            11_700,
+            "idle time is not the request's"
+        );
         assert_eq!(l.id, Some(7));
         assert_eq!(l.instance("-failopen"), Some(("i2", true)));
         assert_eq!(l.fpm, Some((1.5, 1.6, 1.9)));

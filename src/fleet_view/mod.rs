@@ -76,9 +76,9 @@ pub struct InstanceView {
     pub alb_codes: BTreeMap<String, u64>,
     /// Its failed requests by cause.
     pub causes: BTreeMap<String, u64>,
-    /// The balancer's time for its requests (accept to end).
+    /// The balancer's time for its requests (the request's arrival to its end).
     pub latency: Option<QuantilesMs>,
-    /// php-fpm queue wait (worker pick-up minus the balancer's accept), for requests that
+    /// php-fpm queue wait (worker pick-up minus the request's arrival at the balancer), for requests that
     /// reached a worker.
     pub fpm_queue: Option<QuantilesMs>,
     /// php-fpm service time (script start to end).
@@ -144,7 +144,7 @@ pub fn analyse(
         let code = alb_code(l);
         *view.alb_codes.entry(code.to_string()).or_default() += 1;
         let inst = l.instance(FAIL_OPEN_SUFFIX);
-        let end_ms = l.accept_epoch_ms + l.total_ms.max(0) - load_start_epoch_ms;
+        let end_ms = l.start_epoch_ms + l.total_ms.max(0) - load_start_epoch_ms;
         let cause = (code >= 400).then(|| {
             cause(
                 l,
@@ -173,7 +173,7 @@ pub fn analyse(
         }
         lat.push(l.total_ms.max(0) as f64);
         if let Some((picked, start, end)) = l.fpm {
-            queue.push((picked * 1000.0 - l.accept_epoch_ms as f64).max(0.0));
+            queue.push((picked * 1000.0 - l.start_epoch_ms as f64).max(0.0));
             service.push((end - start) * 1000.0);
         }
     }

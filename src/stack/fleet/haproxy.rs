@@ -73,7 +73,7 @@ pub fn render(b: &Balancer, frontend_port: u16, stats_socket: &Path, servers: &[
     }
     let _ = writeln!(
         c,
-        "    log-format \"{LOG_TAG} t=%Ts.%ms id=%[capture.req.hdr(0)] srv=%s st=%ST tw=%Tw tc=%Tc tr=%Tr ta=%Ta ts=%tsc rt=%[capture.res.hdr(0)] ss=%[capture.res.hdr(1)] se=%[capture.res.hdr(2)]\""
+        "    log-format \"{LOG_TAG} t=%Ts.%ms th=%Th ti=%Ti id=%[capture.req.hdr(0)] srv=%s st=%ST tw=%Tw tc=%Tc tr=%Tr ta=%Ta ts=%tsc rt=%[capture.res.hdr(0)] ss=%[capture.res.hdr(1)] se=%[capture.res.hdr(2)]\""
     );
     let _ = writeln!(c, "    default_backend {BACKEND}");
     let _ = writeln!(c, "backend {BACKEND}");

@@ -7,8 +7,8 @@
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use super::generator::{one, Ctx};
 use super::rng::{Rng, WeightedPick};
+use super::send::{one, Ctx};
 use crate::scenario::{Arrival, Plan};
 
 /// Runs phase `phase`'s clients from `start` until `end`.

@@ -7,4 +7,5 @@ pub mod http;
 pub mod rng;
 pub mod rows;
 pub mod schedule;
+mod send;
 pub mod timer;

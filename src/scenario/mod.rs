@@ -4,7 +4,7 @@ mod app;
 pub mod fleet;
 mod phase;
 pub mod plan;
-pub(crate) mod pool;
+mod pool;
 mod problems;
 pub mod raw;
 pub mod threshold;

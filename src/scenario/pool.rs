@@ -18,7 +18,7 @@ fn count(p: &mut Problems, field: &str, v: Option<i64>) -> Option<u32> {
         .ok()
 }
 
-pub(crate) fn pool_config(p: &mut Problems, i: usize, c: &RawConfig) -> Option<PoolConfig> {
+pub(super) fn pool_config(p: &mut Problems, i: usize, c: &RawConfig) -> Option<PoolConfig> {
     let before = p.0.len();
     let name = c
         .name

@@ -5,8 +5,8 @@
 
 use super::raw::{defaults, RawBalancer, RawEvent, RawFleet, RawInstance};
 use super::{Algorithm, Balancer, Cold, EventAction, Fleet, FleetEvent, InstanceSpec};
-use crate::scenario::plan::{Driver, PoolConfig};
 use crate::scenario::problems::{check_name, dur, Problems};
+use crate::scenario::{Driver, PoolConfig};
 use crate::units::parse_mib;
 
 /// Where an instance is on the timeline while events are replayed.
@@ -104,34 +104,16 @@ fn instance_spec(
             );
         }
     }
-    let own_pool = over.pm.as_ref().and_then(|_| {
-        if over.pool.is_some() {
-            p.push(format!("{field}.pm"), "both pool and pm: name a [[config]] with pool, or give the instance's own pool with pm, max_children, ...");
-        }
-        let raw = crate::scenario::raw::RawConfig {
-            name: Some(format!("{name}-pool")),
-            pm: over.pm.clone(),
-            max_children: over.max_children,
-            start_servers: over.start_servers,
-            min_spare_servers: over.min_spare_servers,
-            max_spare_servers: over.max_spare_servers,
-            ..Default::default()
-        };
-        let mut own = Problems::default();
-        let pool = crate::scenario::pool::pool_config(&mut own, 0, &raw);
-        for (f, m) in own.0 {
-            let key = f.rsplit('.').next().unwrap_or("").to_string();
-            p.push(format!("{field}.{key}"), m);
-        }
-        pool
-    });
-    if own_pool.is_none() && over.pm.is_none() && over.max_children.is_some() {
+    if over.pm.is_some() && over.pool.is_some() {
+        p.push(format!("{field}.pm"), "both pool and pm: name a [[config]] with pool, or give the instance's own pool with pm, max_children, ...");
+    }
+    if over.pm.is_none() && over.max_children.is_some() {
         p.push(
             format!("{field}.max_children"),
             "an instance's own pool needs pm too, e.g. pm = \"static\"",
         );
     }
-    crate::scenario::validate::cpuset(p, &format!("{field}.cpuset"), &over.cpuset, cores);
+    crate::scenario::problems::cpuset(p, &format!("{field}.cpuset"), &over.cpuset, cores);
     if let Some(c) = over.cpus {
         if !(c > 0.0 && c.is_finite()) {
             p.push(
@@ -149,7 +131,8 @@ fn instance_spec(
         name: name.into(),
         initial,
         pool: over.pool.clone(),
-        own_pool,
+        // Built by the scenario's validator, which knows pools (see `own_pools`).
+        own_pool: None,
         cpuset: over.cpuset.clone(),
         cpus: over.cpus,
         memory_mib,

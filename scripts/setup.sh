@@ -4,7 +4,8 @@
 # installs what is missing.
 set -euo pipefail
 
-packages=(nginx-light php8.2-fpm iproute2 procps)
+# haproxy: the load balancer in front of a [fleet] (docs/fleet.md).
+packages=(nginx-light php8.2-fpm haproxy iproute2 procps)
 if [[ "${1:-}" == "--tests" ]]; then
     # Peers for side-by-side checks, debootstrap for the offline docker image, a headless
     # browser (and a font) to open the HTML report in.
@@ -34,10 +35,11 @@ if ((${#missing[@]})); then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# The distribution's services are not wanted: fpmlab starts its own nginx and php-fpm.
+# The distribution's services are not wanted: fpmlab starts its own nginx, php-fpm and haproxy.
 if command -v service >/dev/null 2>&1; then
     service nginx stop >/dev/null 2>&1 || true
     service php8.2-fpm stop >/dev/null 2>&1 || true
+    service haproxy stop >/dev/null 2>&1 || true
     # The tests start their own Prometheus on a loopback port with a temp config.
     service prometheus stop >/dev/null 2>&1 || true
 fi

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod compare;
 pub mod cpu_per_request;
 pub mod events;
+pub mod fleet_view;
 pub mod incident;
 pub mod load;
 pub mod metric;

@@ -221,7 +221,7 @@ async fn run_config(
     let config_dir = dir.join(&cfg.name);
     std::fs::create_dir_all(&config_dir)
         .with_context(|| format!("cannot create {}", config_dir.display()))?;
-    let mut stack = stack::create(&plan.driver, &plan.stack, cfg, &config_dir)?;
+    let mut stack = stack::create_for(plan, cfg, &config_dir)?;
     state.lock().unwrap().environment.stack = stack.info();
     let progress = ConfigProgress::new(quiet, &cfg.name, plan);
     progress.note(&format!("starting the {} stack", stack.info().driver));
@@ -234,7 +234,18 @@ async fn run_config(
         Ok(endpoints) => {
             // Drivers learn versions once the stack runs (docker: from inside the containers).
             state.lock().unwrap().environment.stack = stack.info();
-            drive(plan, i, dir, state, cancel, &progress, outputs, endpoints).await
+            drive(
+                plan,
+                i,
+                dir,
+                state,
+                cancel,
+                &progress,
+                outputs,
+                endpoints,
+                stack.as_mut(),
+            )
+            .await
         }
         Err(e) => (FailedList::default(), Err(e)),
     };
@@ -247,11 +258,25 @@ async fn run_config(
         let c = &mut s.configs[i];
         let epoch_us = c.load_start_epoch_us.unwrap_or(0);
         let zone = stack::log_utc_offset_s(&plan.driver);
-        let views =
-            crate::incident::analyse(&c.name, &c.recorded, epoch_us, zone, &config_dir, &failed);
-        c.attribution = Some(views.attribution);
-        c.lb_vs_apm = Some(views.lb_vs_apm);
-        c.error_windows = Some(views.error_windows);
+        if let Some(rec) = stack.fleet_record() {
+            // A fleet's failures are attributed from the balancer's log; the single-stack
+            // attribution would look for one nginx's logs, which a fleet does not have.
+            let text = std::fs::read_to_string(&rec.balancer_log).unwrap_or_default();
+            let view = crate::fleet_view::analyse(&rec, &text, &failed, epoch_us / 1000);
+            c.fleet = Some(view);
+        } else {
+            let views = crate::incident::analyse(
+                &c.name,
+                &c.recorded,
+                epoch_us,
+                zone,
+                &config_dir,
+                &failed,
+            );
+            c.attribution = Some(views.attribution);
+            c.lb_vs_apm = Some(views.lb_vs_apm);
+            c.error_windows = Some(views.error_windows);
+        }
         if c.series.is_some() {
             // In timeline.jsonl: kept out of memory (and run.json) for the configs after.
             c.recorded.timeline = Vec::new();
@@ -274,6 +299,7 @@ async fn drive(
     progress: &ConfigProgress,
     outputs: &Outputs,
     endpoints: stack::Endpoints,
+    stack: &mut dyn stack::Stack,
 ) -> (FailedList, anyhow::Result<()>) {
     let name = plan.configs[i].name.clone();
     let files = SeriesFiles::for_config(&name);
@@ -285,6 +311,7 @@ async fn drive(
     };
     state.lock().unwrap().configs[i].series = Some(files.clone());
     let load_start = Instant::now() + LOAD_LEAD;
+    stack.load_starts(load_start);
     let clock = RunClock::starting_at(load_start);
     {
         let mut s = state.lock().unwrap();

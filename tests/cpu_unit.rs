@@ -30,6 +30,7 @@ fn plan() -> Plan {
         phases: vec![],
         requests: vec![],
         thresholds: vec![],
+        fleet: None,
     }
 }
 

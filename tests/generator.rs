@@ -136,6 +136,7 @@ fn plan(phases: Vec<Phase>, paths: &[&str], timeout_ms: u64, max_in_flight: usiz
         },
         configs: vec![],
         thresholds: vec![],
+        fleet: None,
         phases,
         requests: paths
             .iter()

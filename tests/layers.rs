@@ -35,6 +35,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "bottleneck",
             "cpu_per_request",
             "model",
+            "fleet_view",
         ],
     ),
     ("results: composes run.json", &["results"]),

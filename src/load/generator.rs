@@ -9,24 +9,22 @@
 //! through [`Shared`], published a few times a second.
 
 use std::cell::{Cell, RefCell};
-use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use tokio::time::Sleep;
 use tokio_util::sync::CancellationToken;
 
 use super::client::Client;
 use super::rng::{Rng, WeightedPick};
 use super::rows::RowPicker;
 use super::schedule::{Schedule, Scheduled};
+use super::send::{one, Ctx};
 use super::timer::PreciseTimer;
-use crate::record::{Ending, FailureKind, Live, Outcome, Recorder};
+use crate::record::{Live, Recorder};
 use crate::scenario::phase_starts_us;
-use crate::scenario::replay::ReplayRequest;
 use crate::scenario::{Arrival, Plan};
 
 /// How often the live counters are published.
@@ -60,22 +58,6 @@ impl Shared {
             load_thread_cpu_us: AtomicU64::new(0),
         })
     }
-}
-
-/// Everything one request task needs; lives on the load thread only.
-struct Ctx {
-    client: Client,
-    /// Each kind's data-row picker; a row is picked as its request's id is, at send time,
-    /// so ids and rows follow the same order.
-    rows: RefCell<Vec<RowPicker>>,
-    /// Per phase, a replay phase's logged requests (their method and path).
-    replays: Vec<Option<Arc<Vec<ReplayRequest>>>>,
-    recorder: Rc<RefCell<Recorder>>,
-    in_flight: Cell<u64>,
-    next_id: Cell<u64>,
-    timeout: Duration,
-    max_in_flight: u64,
-    cancel: CancellationToken,
 }
 
 /// Runs every phase on the load thread, then waits for in-flight requests (each bounded by
@@ -204,6 +186,8 @@ async fn drive(
         {
             let think = Duration::from_millis(think_time_ms);
             run_closed(ctx, plan, i, users, think, end).await;
+        } else if let Arrival::Clients { .. } = phase.arrival {
+            super::clients::run(ctx, plan, i, start, end).await;
         } else {
             tokio::time::sleep_until(end.into()).await;
         }
@@ -287,118 +271,4 @@ async fn run_closed(
     for t in tasks {
         let _ = t.await;
     }
-}
-
-/// A request between its send and its record. Dropped unrecorded (the run was stopped and
-/// its task dropped), it records the request as cancelled, so every request is counted
-/// exactly once however the run ends.
-struct InFlight<'a> {
-    ctx: &'a Ctx,
-    phase: usize,
-    kind: usize,
-    replay: Option<u32>,
-    intended: Instant,
-    id: u64,
-    recorded: bool,
-}
-
-impl InFlight<'_> {
-    fn record(&mut self, outcome: &Outcome) {
-        self.ctx.recorder.borrow_mut().record(outcome);
-        self.recorded = true;
-    }
-
-    fn failed(&self, kind: FailureKind, message: String) -> Outcome {
-        Outcome {
-            phase: self.phase,
-            kind: self.kind,
-            intended: self.intended,
-            sent: None,
-            first_byte: None,
-            done: Instant::now(),
-            ending: Ending::Failed { kind, message },
-            fpm: None,
-            id: self.id,
-            replay: self.replay,
-        }
-    }
-}
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        if !self.recorded {
-            let o = self.failed(FailureKind::Cancelled, "the run was stopped".into());
-            self.record(&o);
-        }
-        self.ctx.in_flight.set(self.ctx.in_flight.get() - 1);
-    }
-}
-
-/// Sends one request intended for `intended` and records how it ended. `deadline` is the
-/// caller's timer, re-armed here to the client timeout. `replay`: the logged request of a
-/// replay phase it sends (its method and path replace the kind's).
-async fn one(
-    ctx: &Ctx,
-    phase: usize,
-    kind: usize,
-    replay: Option<u32>,
-    intended: Instant,
-    mut deadline: Pin<&mut Sleep>,
-) {
-    let n = ctx.in_flight.get() + 1;
-    if n > ctx.max_in_flight {
-        ctx.recorder
-            .borrow_mut()
-            .on_dropped(phase, kind, Instant::now());
-        return;
-    }
-    ctx.in_flight.set(n);
-    let now = Instant::now();
-    ctx.recorder.borrow_mut().on_send(phase, kind, now, n);
-    let id = ctx.next_id.get();
-    ctx.next_id.set(id + 1);
-    let row = ctx.rows.borrow_mut()[kind].pick();
-    let line = replay.and_then(|i| {
-        let entries = ctx.replays[phase].as_ref()?;
-        Some(entries[i as usize].line.as_bytes())
-    });
-    let mut req = InFlight {
-        ctx,
-        phase,
-        kind,
-        replay,
-        intended,
-        id,
-        recorded: false,
-    };
-    deadline
-        .as_mut()
-        .reset(tokio::time::Instant::from_std(now) + ctx.timeout);
-    let outcome = match tokio::select! {
-        biased;
-        x = ctx.client.exchange(kind, id, row, line) => Ok(x),
-        () = deadline.as_mut() => Err(()),
-    } {
-        Ok(x) => Outcome {
-            phase,
-            kind,
-            intended,
-            sent: x.sent,
-            first_byte: x.first_byte,
-            done: x.done,
-            ending: x.ending,
-            fpm: x.fpm,
-            id,
-            replay,
-        },
-        Err(_) => req.failed(
-            FailureKind::Timeout,
-            format!(
-                "no response within the client timeout ({} ms)",
-                ctx.timeout.as_millis()
-            ),
-        ),
-    };
-    req.record(&outcome);
-    ctx.client.log_handshakes(&ctx.recorder);
 }

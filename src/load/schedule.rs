@@ -78,7 +78,7 @@ impl<'a> Schedule<'a> {
                     (-b + disc.sqrt()) / (2.0 * a)
                 }
             }
-            Arrival::Closed { .. } | Arrival::Replay(_) => return None,
+            Arrival::Closed { .. } | Arrival::Replay(_) | Arrival::Clients { .. } => return None,
         };
         let t_us = (t_s * 1e6).round();
         (t_s.is_finite() && t_s >= 0.0 && t_us < ph.duration_ms as f64 * 1000.0)

@@ -2,6 +2,7 @@
 //! bounded by (phases × kinds) histograms plus one small bucket per second: no per-request
 //! data is kept.
 
+pub mod clients;
 pub mod failed;
 pub mod histograms;
 pub mod outcome;
@@ -74,6 +75,8 @@ pub struct Recorder {
     log: Option<request_log::RequestLogSender>,
     /// Replay phases' requests one by one, for the production-vs-reproduction figures.
     replay: replay::ReplayTracker,
+    /// Self-disabling client populations, by phase index.
+    pub clients: Vec<(usize, clients::ClientsPhase)>,
 }
 
 impl Recorder {
@@ -103,6 +106,7 @@ impl Recorder {
             tls: TlsTally::default(),
             log: None,
             replay: replay::ReplayTracker::new(phases),
+            clients: Vec::new(),
         }
     }
 
@@ -351,7 +355,29 @@ impl Recorder {
             error_examples: self.error_examples.clone(),
             tls: self.tls.figures(),
             replay: self.replay.result(),
+            clients: self.clients.iter().map(|(_, c)| c.clone()).collect(),
         }
+    }
+
+    /// The clients population of phase `phase`, created on first use.
+    pub fn clients_of(&mut self, phase: usize) -> &mut clients::ClientsPhase {
+        let k = match self.clients.iter().position(|(p, _)| *p == phase) {
+            Some(k) => k,
+            None => {
+                let name = self
+                    .phases
+                    .get(phase)
+                    .map(|p| p.name.clone())
+                    .unwrap_or_default();
+                let c = clients::ClientsPhase {
+                    phase: name,
+                    ..Default::default()
+                };
+                self.clients.push((phase, c));
+                self.clients.len() - 1
+            }
+        };
+        &mut self.clients[k].1
     }
 }
 
@@ -375,6 +401,9 @@ pub struct Recorded {
     /// production figures of an ALB log. Empty without replay phases.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub replay: Vec<replay::ReplayComparison>,
+    /// Self-disabling client populations, one per `clients` phase (empty without).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clients: Vec<clients::ClientsPhase>,
 }
 
 impl Default for SerializedHistograms {

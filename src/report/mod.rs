@@ -3,6 +3,7 @@
 pub mod charts;
 pub mod container;
 pub mod export;
+pub mod fleet;
 pub mod html;
 pub mod incident;
 pub mod replay;

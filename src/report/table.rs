@@ -59,6 +59,7 @@ pub fn render(run: &RunResult) -> String {
     out.push('\n');
     out.push_str(&super::incident::render(&run.configs));
     out.push_str(&super::replay::render(run));
+    out.push_str(&super::fleet::render(&run.configs));
     out
 }
 

@@ -151,6 +151,12 @@ pub struct ConfigResult {
     /// (runs written before the series files existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub series: Option<SeriesFiles>,
+    /// The fleet's view (a scenario with `[fleet]`): which instance served or failed each
+    /// request, per-instance figures, each instance's health as the balancer saw it, the
+    /// events as carried out, and failures in the ALB's codes and causes. `None` without a
+    /// fleet, and before the stack was torn down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<crate::fleet_view::FleetView>,
 }
 
 impl ConfigResult {
@@ -174,6 +180,7 @@ impl ConfigResult {
             events: Vec::new(),
             cpu_per_request: None,
             series: None,
+            fleet: None,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Scenario files: TOML in, a validated [`Plan`] out. Nothing starts before a file passes.
 
 mod app;
+pub mod fleet;
 mod phase;
 pub mod plan;
 mod pool;
@@ -19,6 +20,7 @@ mod wording;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use fleet::{Algorithm, Balancer, Cold, EventAction, Fleet, FleetEvent, InstanceSpec};
 pub use plan::*;
 
 /// A scenario file that cannot be run, with every reason found.

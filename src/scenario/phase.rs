@@ -53,10 +53,11 @@ pub(super) fn phase(
         "burst" => &["size", "every"],
         "ramp" => &["from_rate", "to_rate"],
         "closed" => &["users", "think_time"],
+        "clients" => &["clients", "every", "disable_on", "tries"],
         "" => {
             p.push(
                 f("pattern"),
-                "pattern is missing: use constant, poisson, burst, ramp or closed",
+                "pattern is missing: use constant, poisson, burst, ramp, closed or clients",
             );
             return None;
         }
@@ -64,7 +65,7 @@ pub(super) fn phase(
             p.push(
                 f("pattern"),
                 format!(
-                    "unknown pattern \"{other}\": use constant, poisson, burst, ramp, closed or replay"
+                    "unknown pattern \"{other}\": use constant, poisson, burst, ramp, closed, replay or clients"
                 ),
             );
             return None;
@@ -78,6 +79,9 @@ pub(super) fn phase(
         ("every", ph.every.is_some()),
         ("users", ph.users.is_some()),
         ("think_time", ph.think_time.is_some()),
+        ("clients", ph.clients.is_some()),
+        ("disable_on", ph.disable_on.is_some()),
+        ("tries", ph.tries.is_some()),
     ];
     for (key, set) in given {
         if set && !allowed.contains(&key) {
@@ -122,6 +126,7 @@ pub(super) fn phase(
             }
             Arrival::Ramp { from_rate, to_rate }
         }
+        "clients" => clients(p, &f, ph)?,
         "burst" => {
             let size = match ph.size {
                 Some(s) if (1..=1_000_000).contains(&s) => s as u32,
@@ -246,5 +251,66 @@ pub fn expected_requests(ph: &Phase) -> f64 {
         }
         Arrival::Closed { .. } => 0.0,
         Arrival::Replay(r) => r.requests as f64,
+        Arrival::Clients {
+            clients, every_ms, ..
+        } => f64::from(*clients) * (ph.duration_ms as f64 / *every_ms as f64).ceil(),
     }
+}
+
+fn clients(p: &mut Problems, f: &dyn Fn(&str) -> String, ph: &RawPhase) -> Option<Arrival> {
+    let before = p.0.len();
+    let clients = match ph.clients {
+        Some(c) if (1..=100_000).contains(&c) => c as u32,
+        Some(c) => {
+            p.push(
+                f("clients"),
+                format!("{c} is not a client count: give 1 to 100000"),
+            );
+            0
+        }
+        None => {
+            p.push(
+                f("clients"),
+                "clients is missing for pattern \"clients\": add e.g. clients = 100",
+            );
+            0
+        }
+    };
+    let every_ms = match ph.every.as_deref() {
+        None => {
+            p.push(f("every"), "every is missing for pattern \"clients\": how often each client sends, e.g. every = \"1s\"");
+            0
+        }
+        Some(e) => parse_duration_ms(e)
+            .map_err(|e| p.push(f("every"), e))
+            .unwrap_or(0),
+    };
+    if every_ms == 0 && p.0.len() == before {
+        p.push(f("every"), "every 0 s never ends: give a positive interval");
+    }
+    let disable_on: Vec<u16> = (ph.disable_on.clone().unwrap_or_default().into_iter())
+        .filter_map(|s| match u16::try_from(s) {
+            Ok(s) if (100..=599).contains(&s) => Some(s),
+            _ => {
+                p.push(
+                    f("disable_on"),
+                    format!("{s} is not an HTTP status: give statuses such as [401]"),
+                );
+                None
+            }
+        })
+        .collect();
+    let tries = match ph.tries.unwrap_or(1) {
+        t if (1..=100).contains(&t) => t as u32,
+        t => {
+            p.push(f("tries"), format!("{t}: give 1 to 100 tries per batch"));
+            1
+        }
+    };
+    (p.0.len() == before).then_some(Arrival::Clients {
+        clients,
+        every_ms,
+        disable_on,
+        tries,
+    })
 }

@@ -37,6 +37,10 @@ pub struct Plan {
     /// Pass/fail limits checked at the end of the run.
     #[serde(default)]
     pub thresholds: Vec<Threshold>,
+    /// The fleet behind a load balancer (`None`: one instance, the client playing the
+    /// load balancer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<super::fleet::Fleet>,
 }
 
 /// A validated threshold. Limits are in the metric's base unit (µs, a 0–1 fraction, per
@@ -248,6 +252,15 @@ pub enum Arrival {
     /// The requests of an access log's window, at the log's arrival times shifted to the
     /// phase start and divided by the speed factor (open loop).
     Replay(Box<super::replay::Replay>),
+    /// `clients` clients, each sending one request (a batch) every `every_ms`, spread evenly
+    /// over the period; a client that gets a `disable_on` status on each of `tries` tries of
+    /// one batch (retrying at once) switches itself off for good (seed 004).
+    Clients {
+        clients: u32,
+        every_ms: u64,
+        disable_on: Vec<u16>,
+        tries: u32,
+    },
 }
 
 /// One kind of request in the mix.

@@ -36,3 +36,19 @@ pub fn secs(p: &mut Problems, field: &str, value: Option<&str>, default: &str) -
         .map_err(|e| p.push(field, e))
         .ok()
 }
+
+pub fn cpuset(p: &mut Problems, field: &str, set: &Option<Vec<usize>>, cores: usize) {
+    if let Some(set) = set {
+        if set.is_empty() {
+            p.push(
+                field,
+                "an empty cpuset: list CPU numbers, e.g. [0], or remove the key",
+            );
+        }
+        for c in set {
+            if *c >= cores {
+                p.push(field, format!("CPU {c} does not exist on this machine (it has {cores}: 0 to {}): pick from those", cores - 1));
+            }
+        }
+    }
+}

@@ -71,6 +71,11 @@ pub struct RawScenario {
     pub request: Vec<RawRequest>,
     #[serde(default)]
     pub threshold: Vec<super::threshold::RawThreshold>,
+    /// `[fleet]`: N instances behind a load balancer.
+    pub fleet: Option<super::fleet::RawFleet>,
+    /// `[[event]]`: what happens to the fleet's instances, and when.
+    #[serde(default)]
+    pub event: Vec<super::fleet::RawEvent>,
     /// `[tune]`: the objective and budget of `fpmlab tune` (validated by the tune command).
     pub tune: Option<RawTune>,
 }
@@ -144,6 +149,13 @@ pub struct RawPhase {
     pub every: Option<String>,
     pub users: Option<i64>,
     pub think_time: Option<String>,
+    /// `clients`: how many clients; each sends a batch every `every`.
+    pub clients: Option<i64>,
+    /// `clients`: answers that switch a client off for good.
+    pub disable_on: Option<Vec<i64>>,
+    /// `clients`: tries per batch (the first and immediate retries) before a client that
+    /// keeps getting a `disable_on` answer switches off.
+    pub tries: Option<i64>,
     pub replay: Option<RawReplay>,
 }
 

@@ -4,7 +4,7 @@
 
 use super::phase::expected_requests;
 use super::plan::*;
-use super::problems::{check_name, dur, secs, Problems};
+use super::problems::{check_name, cpuset, dur, secs, Problems};
 use super::raw::{defaults, RawRequest, RawScenario};
 use super::traffic;
 use crate::units::{check_php_size, parse_mib};
@@ -122,6 +122,20 @@ pub fn validate(
         }
     }
     let thresholds = super::threshold::validate(&mut p, &raw.threshold, &configs, &phases);
+    let load_ms: u64 = phases.iter().map(|ph| ph.duration_ms).sum();
+    let mut fleet = super::fleet::validate(
+        &mut p,
+        &mut warnings,
+        raw.fleet.as_ref(),
+        &raw.event,
+        &configs,
+        load_ms,
+        &driver,
+        cores,
+    );
+    if let (Some(f), Some(rf)) = (&mut fleet, &raw.fleet) {
+        own_pools(&mut p, f, rf);
+    }
 
     if let Some(s) = &stack {
         if driver == Driver::Docker && s.listen == ListenKind::Unix {
@@ -158,6 +172,7 @@ pub fn validate(
         phases,
         requests,
         thresholds,
+        fleet,
     };
     Ok((plan, warnings))
 }
@@ -170,22 +185,6 @@ fn unique<'a>(p: &mut Problems, what: &str, names: impl Iterator<Item = &'a str>
                 what,
                 format!("two {what}s are named \"{n}\": give each a unique name"),
             );
-        }
-    }
-}
-
-fn cpuset(p: &mut Problems, field: &str, set: &Option<Vec<usize>>, cores: usize) {
-    if let Some(set) = set {
-        if set.is_empty() {
-            p.push(
-                field,
-                "an empty cpuset: list CPU numbers, e.g. [0], or remove the key",
-            );
-        }
-        for c in set {
-            if *c >= cores {
-                p.push(field, format!("CPU {c} does not exist on this machine (it has {cores}: 0 to {}): pick from those", cores - 1));
-            }
         }
     }
 }
@@ -614,5 +613,30 @@ impl Default for LoadSettings {
     fn default() -> Self {
         let mut p = Problems::default();
         load_settings(&mut p, &super::raw::RawLoad::default(), 1).expect("the defaults are valid")
+    }
+}
+
+/// `[[fleet.instance]]`s with their own pool (`pm`, `max_children`, ...): checked as any
+/// `[[config]]` is, their problems under the instance's fields.
+fn own_pools(p: &mut Problems, fleet: &mut super::Fleet, raw: &super::fleet::RawFleet) {
+    for (k, ri) in raw.instance.iter().enumerate() {
+        let (Some(pm), Some(spec)) = (&ri.pm, fleet.instances.get_mut(k)) else {
+            continue;
+        };
+        let rc = super::raw::RawConfig {
+            name: Some(format!("{}-pool", spec.name)),
+            pm: Some(pm.clone()),
+            max_children: ri.max_children,
+            start_servers: ri.start_servers,
+            min_spare_servers: ri.min_spare_servers,
+            max_spare_servers: ri.max_spare_servers,
+            ..Default::default()
+        };
+        let mut own = Problems::default();
+        spec.own_pool = super::pool::pool_config(&mut own, 0, &rc);
+        for (field, message) in own.0 {
+            let key = field.rsplit('.').next().unwrap_or("").to_string();
+            p.push(format!("fleet.instance[{k}].{key}"), message);
+        }
     }
 }

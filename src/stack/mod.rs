@@ -14,9 +14,11 @@ pub mod container;
 mod discover;
 pub mod docker;
 pub mod external;
+pub mod fleet;
 pub mod image;
 mod local;
 pub mod native;
+mod native_control;
 pub mod preflight;
 mod process;
 pub mod render;
@@ -84,6 +86,12 @@ pub trait Stack: Send {
     async fn down(&mut self) -> anyhow::Result<()>;
     /// Driver name and versions.
     fn info(&self) -> StackInfo;
+    /// The load starts at `at` (a fleet times its events and health record from it).
+    fn load_starts(&mut self, _at: std::time::Instant) {}
+    /// What a fleet did and what its balancer saw; `None` for a single stack.
+    fn fleet_record(&self) -> Option<fleet::FleetRecord> {
+        None
+    }
 }
 
 /// fpmlab's request agent, in `docker/agent/` (see the file's header).
@@ -119,6 +127,25 @@ pub fn create(
         }
         Driver::Docker => Box::new(DockerStack::new(stack, config, config_dir)?),
     })
+}
+
+/// The stack for one pool config of `plan`: its fleet when it has one (the validation
+/// allows a fleet on the native driver only), else [`create`].
+pub fn create_for(
+    plan: &crate::scenario::Plan,
+    config: &PoolConfig,
+    config_dir: &Path,
+) -> anyhow::Result<Box<dyn Stack>> {
+    match &plan.fleet {
+        Some(f) => Ok(Box::new(fleet::FleetStack::new(
+            &plan.stack,
+            f,
+            &plan.configs,
+            config,
+            config_dir,
+        )?)),
+        None => create(&plan.driver, &plan.stack, config, config_dir),
+    }
 }
 
 /// The zone, in seconds east of UTC, the stack's nginx and php-fpm write their log times in:

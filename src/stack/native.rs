@@ -33,7 +33,7 @@ const MAX_SOCKET_PATH: usize = 100;
 /// thread), not inside `spawn_blocking`: the daemons get SIGKILL when the thread that
 /// started them exits, which is what cleans up after a killed fpmlab.
 pub struct NativeStack {
-    stack: StackSettings,
+    pub(super) stack: StackSettings,
     config: PoolConfig,
     bins: Binaries,
     info: StackInfo,
@@ -45,9 +45,11 @@ pub struct NativeStack {
     /// A short directory under the system temp dir, when `tmp/` is too deep for a socket.
     socket_dir: Option<PathBuf>,
     /// php-fpm first, then nginx, while running.
-    daemons: Vec<Daemon>,
+    pub(super) daemons: Vec<Daemon>,
     /// Kills both process groups if fpmlab dies while they run.
-    watchdog: Option<Watchdog>,
+    pub(super) watchdog: Option<Watchdog>,
+    /// The layout it runs with, once up (a fleet re-renders nginx.conf with it).
+    pub(super) layout: Option<Layout>,
 }
 
 /// Why one start attempt failed.
@@ -106,6 +108,7 @@ impl NativeStack {
             socket_dir: None,
             daemons: Vec::new(),
             watchdog: None,
+            layout: None,
         })
     }
 
@@ -340,7 +343,7 @@ impl NativeStack {
         }
     }
 
-    fn write_configs(&self, layout: &Layout) -> Result<()> {
+    pub(super) fn write_configs(&self, layout: &Layout) -> Result<()> {
         let r = render_configs(&self.stack, &self.config, layout)?;
         for (name, text) in [
             ("nginx.conf", &r.nginx_conf),
@@ -369,6 +372,7 @@ impl Stack for NativeStack {
             let ports = free_ports()?;
             let layout = self.layout(ports)?;
             self.write_configs(&layout)?;
+            self.layout = Some(layout);
             if let Err(e) = self.validate().await {
                 self.down().await?;
                 return Err(e);

@@ -182,6 +182,14 @@ pub fn traffic(plan: &Plan) -> Vec<Traffic> {
                     every_ms,
                     duration_ms,
                 },
+                // Each client sends once per period, spread evenly: a steady rate.
+                Arrival::Clients {
+                    clients, every_ms, ..
+                } => Traffic::Rate {
+                    rate: f64::from(clients) * 1000.0 / every_ms.max(1) as f64,
+                    poisson: false,
+                    duration_ms,
+                },
                 Arrival::Closed { .. } => return None,
             })
         })

@@ -1,0 +1,241 @@
+//! The fleet view of one config's run: which instance served or failed each request (from
+//! the balancer's log), per-instance status codes, latency, php-fpm queue wait and service,
+//! the health state of each instance as the balancer saw it over time, and why each failed
+//! request failed, in the ALB's codes and causes.
+
+pub mod log;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::record::FailedList;
+use crate::stack::fleet::haproxy::{FAIL_OPEN_SUFFIX, LOG_TAG};
+use crate::stack::fleet::{EventRecord, FleetRecord, HealthChange};
+use log::{alb_code, BalancerLine};
+
+/// A kill counts as the cause of a 5xx up to this long after the request ended (the event's
+/// time is taken once the SIGKILL returned; nginx may answer 502 for its dead php-fpm
+/// before it dies too).
+const KILL_SLACK_MS: i64 = 500;
+
+/// The fleet's figures for one config.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct FleetView {
+    /// HAProxy's version.
+    pub haproxy_version: Option<String>,
+    /// The balancer's request log it was read from.
+    pub balancer_log: String,
+    /// The load's requests in the balancer's log.
+    pub requests: u64,
+    /// fpmlab's own probes in the balancer's log (no request id), left out of every figure.
+    pub probe_requests: u64,
+    /// Requests by the status an AWS ALB would have returned (`"200"`, `"502"`, `"460"`).
+    pub alb_codes: BTreeMap<String, u64>,
+    /// Requests that did not get a 2xx/3xx, by cause: `no_healthy_target`, `instance_died`,
+    /// `target_reset`, `cut_by_balancer_idle_timeout`, `client_closed_first`, `client_idle`,
+    /// `bad_response`, `target_answered_<status>`.
+    pub causes: BTreeMap<String, u64>,
+    /// Requests the client saw fail that are not in the balancer's log (it never accepted
+    /// them, or the log was cut).
+    pub failed_not_in_balancer_log: u64,
+    /// Requests served by an instance's fail-open twin: every instance was unhealthy and the
+    /// balancer sent to all of them anyway.
+    pub served_fail_open: u64,
+    /// One entry per instance of the plan.
+    pub instances: Vec<InstanceView>,
+    /// The events as they were carried out.
+    pub events: Vec<EventRecord>,
+}
+
+/// Latency figures, milliseconds (the balancer logs whole milliseconds).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct QuantilesMs {
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+/// One instance as the balancer saw it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct InstanceView {
+    /// Server name (`i1`, ...).
+    pub name: String,
+    /// The pool config it ran.
+    pub pool: String,
+    /// CPUs its daemons were confined to (`None`: shared every CPU).
+    pub cpuset: Option<Vec<usize>>,
+    /// Limits the scenario gave that the native driver cannot enforce.
+    pub not_enforced: Vec<String>,
+    /// Requests the balancer sent it.
+    pub requests: u64,
+    /// Of which through its fail-open twin.
+    pub fail_open: u64,
+    /// Its requests by the ALB's status.
+    pub alb_codes: BTreeMap<String, u64>,
+    /// Its failed requests by cause.
+    pub causes: BTreeMap<String, u64>,
+    /// The balancer's time for its requests (the request's arrival to its end).
+    pub latency: Option<QuantilesMs>,
+    /// php-fpm queue wait (worker pick-up minus the request's arrival at the balancer), for requests that
+    /// reached a worker.
+    pub fpm_queue: Option<QuantilesMs>,
+    /// php-fpm service time (script start to end).
+    pub fpm_service: Option<QuantilesMs>,
+    /// Its health state whenever it changed (fail-open twin excluded).
+    pub health: Vec<HealthChange>,
+    /// First time the balancer had it out of rotation (`DOWN`, `MAINT`) after it had been in
+    /// (`UP`), ms after the load's start.
+    pub first_out_ms: Option<i64>,
+    /// Checks it had failed when first taken out (HAProxy counts failures only while up:
+    /// equals the unhealthy threshold when it went down on checks alone).
+    pub check_failures_when_out: Option<u64>,
+}
+
+/// Builds the fleet view from the fleet's record, the balancer's log text and the client's
+/// failed requests. `load_start_epoch_ms`: the load's start, to place requests on the
+/// events' timeline.
+pub fn analyse(
+    record: &FleetRecord,
+    log_text: &str,
+    failed: &FailedList,
+    load_start_epoch_ms: i64,
+) -> FleetView {
+    // Lines without an id are fpmlab's own probes through the balancer, not the load.
+    let all: Vec<BalancerLine> = (log_text.lines())
+        .filter_map(|l| log::parse(l, LOG_TAG))
+        .collect();
+    let probes = all.iter().filter(|l| l.id.is_none()).count() as u64;
+    let lines: Vec<BalancerLine> = all.into_iter().filter(|l| l.id.is_some()).collect();
+    let kills: BTreeMap<&str, i64> = record
+        .events
+        .iter()
+        .filter(|e| e.action == "kill" && e.error.is_none())
+        .map(|e| (e.instance.as_str(), e.t_ms as i64))
+        .collect();
+    let mut view = FleetView {
+        haproxy_version: record.haproxy_version.clone(),
+        balancer_log: record.balancer_log.display().to_string(),
+        requests: lines.len() as u64,
+        probe_requests: probes,
+        events: record.events.clone(),
+        ..FleetView::default()
+    };
+    let mut per: BTreeMap<String, Samples> = record
+        .instances
+        .iter()
+        .map(|i| {
+            let v = InstanceView {
+                name: i.name.clone(),
+                pool: i.pool.clone(),
+                cpuset: i.cpuset.clone(),
+                not_enforced: i.not_enforced.clone(),
+                ..InstanceView::default()
+            };
+            (i.name.clone(), (v, Vec::new(), Vec::new(), Vec::new()))
+        })
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    for l in &lines {
+        if let Some(id) = l.id {
+            seen.insert(id);
+        }
+        let code = alb_code(l);
+        *view.alb_codes.entry(code.to_string()).or_default() += 1;
+        let inst = l.instance(FAIL_OPEN_SUFFIX);
+        let end_ms = l.start_epoch_ms + l.total_ms.max(0) - load_start_epoch_ms;
+        let cause = (code >= 400).then(|| {
+            cause(
+                l,
+                code,
+                inst.and_then(|(n, _)| kills.get(n).copied()),
+                end_ms,
+            )
+        });
+        if let Some(c) = &cause {
+            *view.causes.entry(c.clone()).or_default() += 1;
+        }
+        let Some((name, fail_open)) = inst else {
+            continue;
+        };
+        let Some((v, lat, queue, service)) = per.get_mut(name) else {
+            continue;
+        };
+        v.requests += 1;
+        if fail_open {
+            v.fail_open += 1;
+            view.served_fail_open += 1;
+        }
+        *v.alb_codes.entry(code.to_string()).or_default() += 1;
+        if let Some(c) = cause {
+            *v.causes.entry(c).or_default() += 1;
+        }
+        lat.push(l.total_ms.max(0) as f64);
+        if let Some((picked, start, end)) = l.fpm {
+            queue.push((picked * 1000.0 - l.start_epoch_ms as f64).max(0.0));
+            service.push((end - start) * 1000.0);
+        }
+    }
+    view.failed_not_in_balancer_log =
+        failed.kept.iter().filter(|f| !seen.contains(&f.id)).count() as u64;
+    for (_, (mut v, lat, queue, service)) in per {
+        v.latency = quantiles(lat);
+        v.fpm_queue = quantiles(queue);
+        v.fpm_service = quantiles(service);
+        v.health = record
+            .health
+            .iter()
+            .filter(|h| h.server == v.name)
+            .cloned()
+            .collect();
+        // An instance an event adds waits in MAINT until it joins: out only after it was in.
+        let joined = v.health.iter().position(|h| h.status.starts_with("UP"));
+        let after_join = joined.map_or(&[][..], |k| &v.health[k..]);
+        if let Some(out) =
+            (after_join.iter()).find(|h| h.status.starts_with("DOWN") || h.status == "MAINT")
+        {
+            v.first_out_ms = Some(out.t_ms);
+            v.check_failures_when_out = Some(out.check_failures);
+        }
+        view.instances.push(v);
+    }
+    // Instance order as in the plan (i10 after i9).
+    view.instances
+        .sort_by_key(|v| record.instances.iter().position(|i| i.name == v.name));
+    view
+}
+
+/// An instance's view being built, with its latency, queue and service samples (ms).
+type Samples = (InstanceView, Vec<f64>, Vec<f64>, Vec<f64>);
+
+fn cause(l: &BalancerLine, code: u16, killed_at_ms: Option<i64>, end_ms: i64) -> String {
+    let died = killed_at_ms.is_some_and(|k| k <= end_ms + KILL_SLACK_MS);
+    match (code, l.termination.chars().next().unwrap_or('-')) {
+        (503, _) if l.server.starts_with('<') => "no_healthy_target".into(),
+        (460, _) => "client_closed_first".into(),
+        (408, _) => "client_idle".into(),
+        (504, 's') => "cut_by_balancer_idle_timeout".into(),
+        (500.., _) if died => "instance_died".into(),
+        (502, 'S') => "target_reset".into(),
+        (502, c) if c != '-' => "bad_response".into(),
+        (c, _) => format!("target_answered_{c}"),
+    }
+}
+
+fn quantiles(mut v: Vec<f64>) -> Option<QuantilesMs> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    Some(QuantilesMs {
+        p50_ms: at(0.5),
+        p95_ms: at(0.95),
+        p99_ms: at(0.99),
+        max_ms: v[v.len() - 1],
+    })
+}
+
+#[cfg(test)]
+mod tests;

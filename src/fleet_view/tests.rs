@@ -1,0 +1,52 @@
+use super::*;
+use crate::stack::fleet::InstanceRecord;
+
+fn record() -> FleetRecord {
+    FleetRecord {
+        instances: ["i1", "i2"]
+            .map(|n| InstanceRecord {
+                name: n.into(),
+                pool: "s2".into(),
+                ..InstanceRecord::default()
+            })
+            .to_vec(),
+        events: vec![EventRecord {
+            planned_ms: 1000,
+            t_ms: 1000,
+            instance: "i2".into(),
+            action: "kill".into(),
+            detail: String::new(),
+            error: None,
+        }],
+        ..FleetRecord::default()
+    }
+}
+
+#[test]
+fn attributes_each_failure_and_counts_per_instance() {
+    // Load starts at epoch 100 s; i2 is killed at 1 s.
+    let log = "\
+fpmlab t=100.100 id=1 srv=i1 st=200 tw=0 tc=0 tr=3 ta=4 ts=---- rt=100.101 ss=100.101 se=100.103
+fpmlab t=100.900 id=2 srv=i2 st=502 tw=0 tc=0 tr=-1 ta=150 ts=SH-- rt=- ss=- se=-
+fpmlab t=101.200 id=3 srv=i2 st=503 tw=0 tc=-1 tr=-1 ta=0 ts=SC-- rt=- ss=- se=-
+fpmlab t=101.300 id=4 srv=<NOSRV> st=503 tw=-1 tc=-1 tr=-1 ta=0 ts=SC-- rt=- ss=- se=-
+fpmlab t=100.300 id=5 srv=i2 st=502 tw=0 tc=0 tr=-1 ta=10 ts=SH-- rt=- ss=- se=-
+fpmlab t=102.000 id=6 srv=i1-failopen st=504 tw=0 tc=0 tr=-1 ta=60000 ts=sH-- rt=- ss=- se=-
+fpmlab t=102.000 id=- srv=i1 st=200 tw=0 tc=0 tr=1 ta=1 ts=---- rt=- ss=- se=-
+[WARNING] Server instances/i2 is DOWN.
+";
+    let v = analyse(&record(), log, &FailedList::default(), 100_000);
+    assert_eq!((v.requests, v.probe_requests), (6, 1));
+    assert_eq!(v.causes["instance_died"], 2, "{v:?}");
+    assert_eq!(
+        v.causes["target_reset"], 1,
+        "a reset long before the kill is not the kill's"
+    );
+    assert_eq!(v.causes["no_healthy_target"], 1);
+    assert_eq!(v.causes["cut_by_balancer_idle_timeout"], 1);
+    assert_eq!(v.alb_codes["502"], 3);
+    assert_eq!(v.served_fail_open, 1);
+    let i1 = &v.instances[0];
+    assert_eq!((i1.requests, i1.fail_open), (2, 1));
+    assert_eq!(i1.fpm_service.as_ref().unwrap().p50_ms.round(), 2.0);
+}

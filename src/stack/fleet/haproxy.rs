@@ -1,0 +1,180 @@
+//! HAProxy's configuration, rendered from the scenario's `[fleet.balancer]` to behave like an
+//! AWS ALB (docs/fleet.md says which behaviour each line reproduces and which it cannot).
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::scenario::{Algorithm, Balancer};
+
+/// The backend's name in the config, the log and the runtime API.
+pub const BACKEND: &str = "instances";
+/// Suffix of each instance's fail-open twin (see [`render`]).
+pub const FAIL_OPEN_SUFFIX: &str = "-failopen";
+/// The first word of every request log line, so the parser skips HAProxy's own messages.
+pub const LOG_TAG: &str = "fpmlab";
+
+/// One server line: the instance's name and its nginx port (`None`: not started yet; it is
+/// declared disabled at a placeholder address the runtime API sets when it joins).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Server {
+    pub name: String,
+    pub port: Option<u16>,
+}
+
+/// The whole `haproxy.cfg`.
+///
+/// - No retries, no redispatch and no server `maxconn` (so no queue): an ALB neither retries
+///   nor queues; a request goes to one target and lives or dies there.
+/// - Fail-open: every instance is declared twice, the second time as a `backup` without
+///   checks; `option allbackups` sends to all of those once every checked server is down,
+///   as an ALB routes to every registered target when none is healthy. Drain and remove
+///   act on both lines, so a deregistered instance gets nothing even then.
+/// - One log line per request to stdout (HAProxy runs in the foreground and fpmlab keeps its
+///   stdout in `logs/haproxy.log`): accept time, request id, server, status, timers,
+///   termination state and php-fpm's timing headers.
+pub fn render(b: &Balancer, frontend_port: u16, stats_socket: &Path, servers: &[Server]) -> String {
+    let idle = b.idle_timeout_ms;
+    let mut c = String::new();
+    let _ = writeln!(
+        c,
+        "# HAProxy as an AWS ALB, rendered by fpmlab (src/stack/fleet/haproxy.rs)."
+    );
+    let _ = writeln!(c, "global");
+    let _ = writeln!(c, "    log stdout format raw local0");
+    let _ = writeln!(
+        c,
+        "    stats socket {} mode 600 level admin",
+        stats_socket.display()
+    );
+    let _ = writeln!(c, "    maxconn 4000");
+    let _ = writeln!(c, "    hard-stop-after 2s");
+    let _ = writeln!(c, "defaults");
+    let _ = writeln!(c, "    mode http");
+    let _ = writeln!(c, "    log global");
+    // ALB: 10 s to connect to a target, then 504.
+    let _ = writeln!(c, "    timeout connect 10s");
+    // ALB's idle timeout, on both sides and between keep-alive requests.
+    for t in ["client", "server", "http-keep-alive", "http-request"] {
+        let _ = writeln!(c, "    timeout {t} {idle}ms");
+    }
+    let _ = writeln!(c, "    timeout queue 1ms");
+    let _ = writeln!(c, "    retries 0");
+    let _ = writeln!(c, "    no option redispatch");
+    let _ = writeln!(c, "frontend fleet");
+    let _ = writeln!(c, "    bind 127.0.0.1:{frontend_port}");
+    let _ = writeln!(c, "    maxconn 4000");
+    let _ = writeln!(c, "    capture request header X-Fpmlab-Id len 40");
+    for h in [
+        "X-Fpm-Request-Time-Float",
+        "X-Fpm-Script-Start",
+        "X-Fpm-Script-End",
+    ] {
+        let _ = writeln!(c, "    capture response header {h} len 24");
+    }
+    let _ = writeln!(
+        c,
+        "    log-format \"{LOG_TAG} t=%Ts.%ms th=%Th ti=%Ti id=%[capture.req.hdr(0)] srv=%s st=%ST tw=%Tw tc=%Tc tr=%Tr ta=%Ta ts=%tsc rt=%[capture.res.hdr(0)] ss=%[capture.res.hdr(1)] se=%[capture.res.hdr(2)]\""
+    );
+    let _ = writeln!(c, "    default_backend {BACKEND}");
+    let _ = writeln!(c, "backend {BACKEND}");
+    let balance = match b.algorithm {
+        Algorithm::RoundRobin => "roundrobin",
+        Algorithm::LeastOutstanding => "leastconn",
+    };
+    let _ = writeln!(c, "    balance {balance}");
+    let _ = writeln!(c, "    option httpchk GET {}", b.health_path);
+    let _ = writeln!(c, "    http-check expect status 200");
+    let _ = writeln!(c, "    timeout check {}ms", b.timeout_ms);
+    let _ = writeln!(c, "    option log-health-checks");
+    let _ = writeln!(c, "    option allbackups");
+    // Weight 100, not HAProxy's 1: slow start's ramp shows in `show stat` as the weight
+    // climbing, where a weight of 1 could only jump from 0 to 1.
+    let mut defaults = format!(
+        "    default-server weight 100 inter {0}ms fastinter {0}ms downinter {0}ms rise {1} fall {2}",
+        b.interval_ms, b.healthy_threshold, b.unhealthy_threshold
+    );
+    if b.slow_start_ms > 0 {
+        let _ = write!(defaults, " slowstart {}ms", b.slow_start_ms);
+    }
+    let _ = writeln!(c, "{defaults}");
+    for s in servers {
+        // Port 1 is never ours: a placeholder until the instance joins.
+        let (port, disabled) = match s.port {
+            Some(p) => (p, ""),
+            None => (1, " disabled"),
+        };
+        let _ = writeln!(c, "    server {} 127.0.0.1:{port} check{disabled}", s.name);
+    }
+    for s in servers {
+        let (port, disabled) = match s.port {
+            Some(p) => (p, ""),
+            None => (1, " disabled"),
+        };
+        let _ = writeln!(
+            c,
+            "    server {}{FAIL_OPEN_SUFFIX} 127.0.0.1:{port} backup{disabled}",
+            s.name
+        );
+    }
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn balancer() -> Balancer {
+        Balancer {
+            algorithm: Algorithm::RoundRobin,
+            health_check: "deep".into(),
+            health_path: "/fpmlab-health".into(),
+            interval_ms: 30_000,
+            timeout_ms: 5_000,
+            healthy_threshold: 5,
+            unhealthy_threshold: 2,
+            idle_timeout_ms: 60_000,
+            slow_start_ms: 0,
+        }
+    }
+
+    #[test]
+    fn alb_defaults_become_haproxy_lines() {
+        let servers = [
+            Server {
+                name: "i1".into(),
+                port: Some(4001),
+            },
+            Server {
+                name: "i2".into(),
+                port: None,
+            },
+        ];
+        let c = render(&balancer(), 4000, Path::new("/tmp/s.sock"), &servers);
+        for line in [
+            "balance roundrobin",
+            "option httpchk GET /fpmlab-health",
+            "default-server weight 100 inter 30000ms fastinter 30000ms downinter 30000ms rise 5 fall 2",
+            "timeout check 5000ms",
+            "timeout server 60000ms",
+            "retries 0",
+            "server i1 127.0.0.1:4001 check\n",
+            "server i2 127.0.0.1:1 check disabled",
+            "server i1-failopen 127.0.0.1:4001 backup\n",
+            "option allbackups",
+            "bind 127.0.0.1:4000",
+        ] {
+            assert!(c.contains(line), "missing {line:?} in\n{c}");
+        }
+        assert!(!c.contains("slowstart"));
+    }
+
+    #[test]
+    fn least_outstanding_is_leastconn_and_slow_start_is_slowstart() {
+        let mut b = balancer();
+        b.algorithm = Algorithm::LeastOutstanding;
+        assert!(render(&b, 1, Path::new("s"), &[]).contains("balance leastconn"));
+        b.algorithm = Algorithm::RoundRobin;
+        b.slow_start_ms = 30_000;
+        assert!(render(&b, 1, Path::new("s"), &[]).contains("slowstart 30000ms"));
+    }
+}

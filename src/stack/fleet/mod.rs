@@ -1,0 +1,368 @@
+//! The native fleet: one nginx + php-fpm pair per instance (the native driver, each in its
+//! own directory with its own ports and pool) behind HAProxy configured like an AWS ALB.
+//! The generator targets HAProxy; events act on instances during the load; HAProxy's view
+//! of each server is polled throughout.
+//!
+//! Layout under the config's directory: `instances/<name>/` (each instance's `stack/`,
+//! `logs/`), `balancer/haproxy.cfg`, `logs/haproxy.log` (HAProxy's stdout: one line per
+//! request, and its health-check messages).
+
+mod control;
+pub mod haproxy;
+pub mod record;
+pub mod runtime;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+use super::local::{free_ports, short_socket_dir};
+use super::native::NativeStack;
+use super::process::{stop_all, Daemon, Watchdog};
+use super::{Endpoints, Stack, StackInfo};
+use crate::scenario::{EventAction, Fleet, InstanceSpec, PoolConfig, StackSettings};
+pub use record::{EventRecord, FleetRecord, HealthChange, InstanceRecord};
+
+/// How long `up` waits for HAProxy's socket and frontend.
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One instance of the fleet.
+pub(super) struct Member {
+    pub spec: InstanceSpec,
+    pub stack: NativeStack,
+    pub port: Option<u16>,
+    /// Its `app.nginx` directives without the cold one: what a reload restores.
+    pub warm_nginx: Vec<String>,
+    /// Stops its throttle's duty cycle.
+    pub throttle: Option<CancellationToken>,
+}
+
+/// nginx's answer while an instance is cold: application requests (`.php`) only, so nginx's
+/// and the deep health check's paths still answer 200 (the seed-004 worker passed its
+/// health check while it answered 401).
+pub fn cold_directive(status: u16) -> String {
+    format!("if ($uri ~ \"\\.php\") {{ return {status} \"cold\\n\"; }}")
+}
+
+/// HAProxy: `FPMLAB_HAPROXY`, else `haproxy` in PATH, `/usr/sbin` or `/usr/local/sbin`.
+pub fn haproxy_binary() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("FPMLAB_HAPROXY").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/usr/local/sbin".into()])
+        .map(|d| d.join("haproxy"))
+        .find(|p| p.is_file())
+        .context("haproxy not found: apt-get install haproxy (scripts/setup.sh does), or set FPMLAB_HAPROXY")
+}
+
+/// The fleet for one pool config of the matrix.
+pub struct FleetStack {
+    fleet: Fleet,
+    members: Arc<tokio::sync::Mutex<Vec<Member>>>,
+    dir: PathBuf,
+    haproxy_bin: PathBuf,
+    socket_dir: Option<PathBuf>,
+    haproxy: Option<Daemon>,
+    watchdog: Option<Watchdog>,
+    cpuset: Option<Vec<usize>>,
+    record: Arc<Mutex<FleetRecord>>,
+    stop: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    info: StackInfo,
+}
+
+impl FleetStack {
+    /// Prepares every instance of the plan (started ones and ones events add); starts
+    /// nothing. `config` is the matrix's pool, which instances without their own run.
+    pub fn new(
+        stack: &StackSettings,
+        fleet: &Fleet,
+        configs: &[PoolConfig],
+        config: &PoolConfig,
+        config_dir: &Path,
+    ) -> Result<FleetStack> {
+        let haproxy_bin = haproxy_binary()?;
+        std::fs::create_dir_all(config_dir.join("logs"))?;
+        let dir = std::fs::canonicalize(config_dir)?;
+        let mut members = Vec::new();
+        let mut instances = Vec::new();
+        for spec in &fleet.instances {
+            let pool = spec.own_pool.as_ref().unwrap_or_else(|| {
+                spec.pool
+                    .as_ref()
+                    .and_then(|n| configs.iter().find(|c| &c.name == n))
+                    .unwrap_or(config)
+            });
+            let mut settings = stack.clone();
+            settings.cpuset = spec.cpuset.clone().or_else(|| stack.cpuset.clone());
+            let warm_nginx = settings.app.nginx.clone();
+            let cold = fleet.events.iter().find_map(|e| match &e.action {
+                EventAction::Add { cold: Some(c) } if e.instance == spec.name => Some(c),
+                _ => None,
+            });
+            if let Some(c) = cold {
+                settings.app.nginx.push(cold_directive(c.status));
+            }
+            let inst_dir = dir.join("instances").join(&spec.name);
+            let mut not_enforced = Vec::new();
+            if let Some(c) = spec.cpus {
+                not_enforced.push(format!(
+                    "cpus = {c}: the native driver has no CPU quota (give cpuset instead)"
+                ));
+            }
+            if let Some(m) = spec.memory_mib {
+                not_enforced.push(format!("memory = {m} MiB: the native driver has no memory limit (no OOM kill as in a container)"));
+            }
+            instances.push(InstanceRecord {
+                name: spec.name.clone(),
+                pool: pool.name.clone(),
+                port: None,
+                dir: inst_dir.clone(),
+                cpuset: settings.cpuset.clone(),
+                not_enforced,
+            });
+            members.push(Member {
+                spec: spec.clone(),
+                stack: NativeStack::new(&settings, pool, &inst_dir)?,
+                port: None,
+                warm_nginx,
+                throttle: None,
+            });
+        }
+        let info = StackInfo {
+            driver: "native-fleet".into(),
+            ..members[0].stack.info()
+        };
+        let record = FleetRecord {
+            balancer_log: dir.join("logs/haproxy.log"),
+            haproxy_version: haproxy_version(&haproxy_bin),
+            instances,
+            ..FleetRecord::default()
+        };
+        Ok(FleetStack {
+            fleet: fleet.clone(),
+            members: Arc::new(tokio::sync::Mutex::new(members)),
+            dir,
+            haproxy_bin,
+            socket_dir: None,
+            haproxy: None,
+            watchdog: None,
+            cpuset: stack.cpuset.clone(),
+            record: Arc::new(Mutex::new(record)),
+            stop: CancellationToken::new(),
+            tasks: Vec::new(),
+            info,
+        })
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.socket_dir
+            .clone()
+            .unwrap_or_default()
+            .join("haproxy.sock")
+    }
+
+    async fn start_instances(&mut self) -> Result<Vec<haproxy::Server>> {
+        let mut servers = Vec::new();
+        let mut members = self.members.lock().await;
+        for (k, m) in members.iter_mut().enumerate() {
+            if m.spec.initial {
+                let ep = m
+                    .stack
+                    .up()
+                    .await
+                    .with_context(|| format!("instance {}", m.spec.name))?;
+                m.port = port_of(&ep.base_url);
+                self.record.lock().unwrap().instances[k].port = m.port;
+            }
+            servers.push(haproxy::Server {
+                name: m.spec.name.clone(),
+                port: m.port,
+            });
+        }
+        Ok(servers)
+    }
+
+    async fn start_haproxy(&mut self, servers: &[haproxy::Server]) -> Result<u16> {
+        self.socket_dir = Some(short_socket_dir()?);
+        let port = free_ports()?[0];
+        let cfg_dir = self.dir.join("balancer");
+        std::fs::create_dir_all(&cfg_dir)?;
+        let cfg = cfg_dir.join("haproxy.cfg");
+        let text = haproxy::render(&self.fleet.balancer, port, &self.socket(), servers);
+        std::fs::write(&cfg, text).with_context(|| format!("cannot write {}", cfg.display()))?;
+        let check = tokio::process::Command::new(&self.haproxy_bin)
+            .arg("-c")
+            .arg("-f")
+            .arg(&cfg)
+            .output()
+            .await
+            .context("cannot run haproxy -c")?;
+        if !check.status.success() {
+            bail!(
+                "haproxy rejected {}:\n{}{}",
+                cfg.display(),
+                String::from_utf8_lossy(&check.stdout),
+                String::from_utf8_lossy(&check.stderr)
+            );
+        }
+        let mut cmd = std::process::Command::new(&self.haproxy_bin);
+        cmd.arg("-db").arg("-f").arg(&cfg);
+        let log = self.dir.join("logs/haproxy.log");
+        let cpus = self
+            .cpuset
+            .clone()
+            .unwrap_or_else(crate::affinity::all_cpus);
+        let daemon = Daemon::spawn("haproxy", cmd, &log, &log, Some(&cpus))?;
+        self.watchdog = Some(Watchdog::spawn(std::slice::from_ref(&daemon))?);
+        self.haproxy = Some(daemon);
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            let socket_ok = runtime::command(&self.socket(), "show info").await.is_ok();
+            let fe_ok = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok();
+            if socket_ok && fe_ok {
+                return Ok(port);
+            }
+            let h = self.haproxy.as_mut().expect("just set");
+            if h.exit_status().is_some() || Instant::now() > deadline {
+                bail!(
+                    "HAProxy did not start; {} ends with:\n{}",
+                    log.display(),
+                    h.stdio_tail(15)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn stop_everything(&mut self) {
+        self.stop.cancel();
+        for t in self.tasks.drain(..) {
+            if tokio::time::timeout(Duration::from_secs(5), t)
+                .await
+                .is_err()
+            {
+                eprintln!("fpmlab: a fleet task did not stop within 5 s");
+            }
+        }
+        if let Some(w) = self.watchdog.take() {
+            w.disarm();
+        }
+        if let Some(mut h) = self.haproxy.take() {
+            // The load is over: SIGTERM stops at once (each request's line is already written).
+            h.signal_group(libc::SIGTERM);
+            stop_all(std::slice::from_mut(&mut h), Duration::from_secs(1)).await;
+        }
+        let mut members = self.members.lock().await;
+        for m in members.iter_mut() {
+            if let Some(pgid) = m.stack.fpm_group() {
+                // A throttled php-fpm left stopped would ignore SIGQUIT.
+                // SAFETY: plain syscall; the group is our child's (not reaped).
+                unsafe {
+                    libc::killpg(pgid as libc::pid_t, libc::SIGCONT);
+                }
+            }
+            if let Err(e) = m.stack.down().await {
+                eprintln!("fpmlab: instance {}: {e:#}", m.spec.name);
+            }
+        }
+        if let Some(d) = self.socket_dir.take() {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+fn port_of(base_url: &str) -> Option<u16> {
+    base_url.rsplit(':').next()?.parse().ok()
+}
+
+fn haproxy_version(bin: &Path) -> Option<String> {
+    let out = std::process::Command::new(bin).arg("-v").output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace().nth(2).map(str::to_string)
+}
+
+#[async_trait]
+impl Stack for FleetStack {
+    async fn up(&mut self) -> Result<Endpoints> {
+        let started = async {
+            let servers = self.start_instances().await?;
+            self.start_haproxy(&servers).await
+        }
+        .await;
+        let port = match started {
+            Ok(p) => p,
+            Err(e) => {
+                self.stop_everything().await;
+                return Err(e);
+            }
+        };
+        let first = self.fleet.balancer.health_path.clone();
+        Ok(Endpoints {
+            base_url: format!("http://127.0.0.1:{port}"),
+            nginx_health_path: "/nginx-health".into(),
+            fpm_ping_path: "/fpm-ping".into(),
+            fpm_status_path: "/fpm-status".into(),
+            app_health_path: first,
+            fpm_master_pid: None,
+            fpm_listen: None,
+            containers: Vec::new(),
+            // The balancer listens in plain HTTP on loopback.
+            tls: Default::default(),
+        })
+    }
+
+    async fn down(&mut self) -> Result<()> {
+        self.stop_everything().await;
+        Ok(())
+    }
+
+    fn info(&self) -> StackInfo {
+        self.info.clone()
+    }
+
+    fn load_starts(&mut self, at: Instant) {
+        let ctx = control::Ctx {
+            members: self.members.clone(),
+            socket: self.socket(),
+            record: self.record.clone(),
+            stop: self.stop.clone(),
+            origin: at,
+        };
+        let poll = control::poll_interval(&self.fleet.balancer);
+        self.record.lock().unwrap().poll_interval_ms = poll.as_millis() as u64;
+        self.tasks
+            .push(tokio::spawn(control::poll_health(ctx.clone(), poll)));
+        self.tasks.push(tokio::spawn(control::run_events(
+            ctx,
+            self.fleet.events.clone(),
+        )));
+    }
+
+    fn fleet_record(&self) -> Option<FleetRecord> {
+        Some(self.record.lock().unwrap().clone())
+    }
+}
+
+impl Drop for FleetStack {
+    /// Panic safety: HAProxy is killed here; each instance's own drop kills its daemons.
+    fn drop(&mut self) {
+        if let Some(w) = self.watchdog.take() {
+            w.disarm();
+        }
+        if let Some(mut h) = self.haproxy.take() {
+            h.kill_and_reap();
+        }
+        if let Some(d) = self.socket_dir.take() {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! A fleet behind a real HAProxy configured as an ALB, on real native instances: health
+//! check thresholds, a killed instance, the fleet-level lying health check, the ALB codes,
+//! and bad fleet definitions refused before anything starts. Each run lasts seconds.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use fpmlab::fleet_view::{FleetView, InstanceView};
+
+fn ready() -> bool {
+    let haproxy = fpmlab::stack::fleet::haproxy_binary()
+        .err()
+        .map(|e| format!("{e:#}"));
+    common::native_stack() && common::available("fleet (HAProxy)", haproxy)
+}
+
+const POOL: &str = "[[config]]\nname = \"s2\"\npm = \"static\"\nmax_children = 2\n";
+
+fn fleet(ran: &common::Ran) -> &FleetView {
+    ran.config(0)
+        .fleet
+        .as_ref()
+        .expect("a fleet run has a fleet view")
+}
+
+fn instance<'a>(f: &'a FleetView, name: &str) -> &'a InstanceView {
+    f.instances.iter().find(|i| i.name == name).unwrap()
+}
+
+fn count(m: &BTreeMap<String, u64>, key: &str) -> u64 {
+    m.get(key).copied().unwrap_or(0)
+}
+
+fn errors(f: &FleetView) -> u64 {
+    f.alb_codes
+        .iter()
+        .filter(|(k, _)| !k.starts_with('2'))
+        .map(|(_, n)| n)
+        .sum()
+}
+
+#[test]
+fn a_killed_instance_goes_out_after_exactly_the_unhealthy_threshold_and_its_502s_say_it_died() {
+    if !ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{POOL}[[phase]]\nduration = \"5s\"\npattern = \"constant\"\nrate = 30\n\
+         [[request]]\npath = \"/hello.php\"\n\
+         [fleet]\ninstances = 2\n[fleet.balancer]\ninterval = \"200ms\"\ntimeout = \"100ms\"\n\
+         unhealthy_threshold = 3\nhealthy_threshold = 2\n\
+         [[event]]\nat = \"2s\"\naction = \"kill\"\ninstance = \"i2\"\n"
+    );
+    let ran = common::run_text_end_to_end(dir.path(), "kill", &text);
+    let f = fleet(&ran);
+    let (i1, i2) = (instance(f, "i1"), instance(f, "i2"));
+    let kill = f
+        .events
+        .iter()
+        .find(|e| e.action == "kill")
+        .expect("the kill happened");
+    assert!(kill.error.is_none(), "{kill:?}");
+    // HAProxy counts failed checks only while a server is up: exactly the threshold.
+    assert_eq!(i2.check_failures_when_out, Some(3), "{:?}", i2.health);
+    assert!(
+        i2.first_out_ms.unwrap() > kill.t_ms as i64,
+        "{:?}",
+        i2.health
+    );
+    assert!(count(&f.causes, "instance_died") >= 1, "{:?}", f.causes);
+    let other: u64 = (f.causes.iter())
+        .filter(|(k, _)| k.as_str() != "instance_died")
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(
+        other, 0,
+        "every failure is the dead instance's: {:?}",
+        f.causes
+    );
+    // The other instance kept serving, without a single failure, and took over.
+    assert_eq!(errors_of(i1), 0, "{:?}", i1.alb_codes);
+    assert!(
+        i1.requests > i2.requests,
+        "i1 {} vs i2 {}",
+        i1.requests,
+        i2.requests
+    );
+    assert!(ran.table.contains("fleet of config s2"), "{}", ran.table);
+}
+
+fn errors_of(i: &InstanceView) -> u64 {
+    i.alb_codes
+        .iter()
+        .filter(|(k, _)| !k.starts_with('2'))
+        .map(|(_, n)| n)
+        .sum()
+}
+
+#[test]
+fn the_deep_check_takes_the_overloaded_instance_out_and_the_fleet_fails_less() {
+    if !ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let shallow = common::run_end_to_end(
+        &common::shipped("fleet-lying-health"),
+        &dir.path().join("shallow"),
+    );
+    let deep = common::run_end_to_end(
+        &common::shipped("fleet-lying-health-deep"),
+        &dir.path().join("deep"),
+    );
+    let (fs, fd) = (fleet(&shallow), fleet(&deep));
+    // nginx answers the shallow check whatever php-fpm does: i2 is never taken out.
+    assert_eq!(
+        instance(fs, "i2").first_out_ms,
+        None,
+        "{:?}",
+        instance(fs, "i2").health
+    );
+    assert!(
+        instance(fd, "i2").first_out_ms.is_some(),
+        "{:?}",
+        instance(fd, "i2").health
+    );
+    assert!(
+        errors(fs) > 0,
+        "the overloaded instance fails requests: {:?}",
+        fs.alb_codes
+    );
+    assert!(
+        errors(fd) * 2 < errors(fs),
+        "deep {:?} vs shallow {:?}",
+        fd.alb_codes,
+        fs.alb_codes
+    );
+}
+
+#[test]
+fn idle_timeout_no_target_and_a_cold_instance_give_the_albs_codes() {
+    if !ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{POOL}[[phase]]\nduration = \"5s\"\npattern = \"constant\"\nrate = 20\n\
+         [[request]]\nname = \"fast\"\npath = \"/hello.php\"\nweight = 4\n\
+         [[request]]\nname = \"slow\"\npath = \"/io.php?ms=900\"\nweight = 1\n\
+         [fleet]\ninstances = 2\n[fleet.balancer]\ninterval = \"200ms\"\ntimeout = \"100ms\"\n\
+         idle_timeout = \"400ms\"\n\
+         [[event]]\nat = \"500ms\"\naction = \"add\"\ncold = {{ status = 401, for = \"1500ms\" }}\n\
+         [[event]]\nat = \"3500ms\"\naction = \"remove\"\ninstance = \"i1\"\n\
+         [[event]]\nat = \"3500ms\"\naction = \"remove\"\ninstance = \"i2\"\n\
+         [[event]]\nat = \"3500ms\"\naction = \"remove\"\ninstance = \"i3\"\n"
+    );
+    let ran = common::run_text_end_to_end(dir.path(), "codes", &text);
+    let f = fleet(&ran);
+    assert!(f.events.iter().all(|e| e.error.is_none()), "{:?}", f.events);
+    // io.php?ms=900 outlives the 400 ms idle timeout: the balancer's 504.
+    assert!(count(&f.alb_codes, "504") >= 1, "{:?}", f.alb_codes);
+    assert!(
+        count(&f.causes, "cut_by_balancer_idle_timeout") >= 1,
+        "{:?}",
+        f.causes
+    );
+    // Every instance deregistered: 503, no healthy target.
+    assert!(count(&f.alb_codes, "503") >= 1, "{:?}", f.alb_codes);
+    assert!(count(&f.causes, "no_healthy_target") >= 1, "{:?}", f.causes);
+    // The cold instance answered 401 while cold, then served.
+    let i3 = instance(f, "i3");
+    assert!(count(&i3.alb_codes, "401") >= 1, "{:?}", i3.alb_codes);
+    assert!(count(&i3.alb_codes, "200") >= 1, "{:?}", i3.alb_codes);
+    assert!(
+        f.events.iter().any(|e| e.action == "cold_end"),
+        "{:?}",
+        f.events
+    );
+}
+
+#[test]
+fn bad_fleet_definitions_are_refused_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{POOL}[[phase]]\nduration = \"3s\"\npattern = \"constant\"\nrate = 1\n\
+         [[request]]\npath = \"/hello.php\"\n\
+         [fleet]\ninstances = 2\n[fleet.balancer]\ninterval = \"1s\"\ntimeout = \"1s\"\n\
+         [[event]]\nat = \"1s\"\naction = \"kill\"\ninstance = \"i3\"\n\
+         [[event]]\nat = \"5s\"\naction = \"drain\"\ninstance = \"i1\"\n\
+         [[event]]\nat = \"2s\"\naction = \"explode\"\n"
+    );
+    let path = common::scenario(dir.path(), "bad", &text);
+    let out = dir.path().join("out");
+    let o = std::process::Command::new(common::bin())
+        .args(["run", path.to_str().unwrap(), "--stack", "native", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    for needle in [
+        "fleet.balancer.timeout",
+        "event[0].instance",
+        "no instance \"i3\"",
+        "event[1].at",
+        "event[2].action",
+    ] {
+        assert!(err.contains(needle), "{needle:?} not in:\n{err}");
+    }
+    assert!(
+        !out.exists(),
+        "a refused scenario must not create a results directory"
+    );
+}
+
+#[test]
+fn a_cold_instance_switches_clients_off_and_retrying_before_disabling_keeps_them() {
+    if !ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let text = |tries: u32| {
+        format!(
+            "{POOL}[[phase]]\nname = \"batches\"\nduration = \"5s\"\npattern = \"clients\"\nclients = 30\n\
+             every = \"500ms\"\ndisable_on = [401]\ntries = {tries}\n\
+             [[request]]\npath = \"/hello.php\"\n\
+             [fleet]\ninstances = 2\n[fleet.balancer]\ninterval = \"500ms\"\ntimeout = \"200ms\"\n\
+             [[event]]\nat = \"1s\"\naction = \"add\"\ncold = {{ status = 401, for = \"2s\" }}\n"
+        )
+    };
+    let once = common::run_text_end_to_end(dir.path(), "once", &text(1));
+    let thrice = common::run_text_end_to_end(dir.path(), "thrice", &text(3));
+    let (c1, c3) = (
+        &once.config(0).recorded.clients[0],
+        &thrice.config(0).recorded.clients[0],
+    );
+    assert_eq!((c1.clients, c1.intended), (30, 300));
+    // A third of the batches in the 2 s window land on the cold instance: most clients go.
+    assert!(c1.lost >= 10, "{c1:?}");
+    let cold = fleet(&once)
+        .events
+        .iter()
+        .find(|e| e.action == "add")
+        .unwrap()
+        .t_ms;
+    assert!(
+        c1.lost_at_ms
+            .iter()
+            .all(|t| *t >= cold && *t <= cold + 2_500),
+        "lost outside the cold window (joined at {cold} ms): {c1:?}"
+    );
+    assert!(
+        c1.attempted < c1.intended,
+        "lost clients send nothing more: {c1:?}"
+    );
+    // Retrying at once lands elsewhere behind round robin: few or none are lost.
+    assert!(
+        c3.lost * 4 <= c1.lost,
+        "tries = 3 {c3:?} vs tries = 1 {c1:?}"
+    );
+    assert!(c3.retries > 0 && c3.amplification > 1.0, "{c3:?}");
+    // Every 401 either made a client retry or, on its last try, switched it off.
+    let answered_401 = count(&fleet(&thrice).alb_codes, "401");
+    assert_eq!(answered_401, c3.retries + u64::from(c3.lost), "{c3:?}");
+}

@@ -159,7 +159,9 @@ impl Client {
         let _ = tcp.set_nodelay(true);
         let stream = match &self.tls {
             None => Stream::Plain(tcp),
-            Some(t) => Stream::Tls(Box::new(self.handshake(t, tcp).await?)),
+            // Boxed: the handshake's state is kilobytes, and inline it would grow every
+            // exchange's future, plain ones too, for what happens once per connection.
+            Some(t) => Stream::Tls(Box::new(Box::pin(self.handshake(t, tcp)).await?)),
         };
         Ok(Conn {
             stream,

@@ -30,3 +30,33 @@ pub fn tls_line(c: &ConfigResult) -> Option<String> {
     line.push('.');
     Some(line)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{Percentiles, TlsFigures};
+    use crate::scenario::PoolConfig;
+
+    #[test]
+    fn a_line_only_for_tls_targets() {
+        let mut c = ConfigResult::pending(&PoolConfig::static_pool("prod", 4));
+        assert_eq!(tls_line(&c), None);
+        c.recorded.summary.sent = 2000;
+        c.recorded.tls = Some(TlsFigures {
+            handshakes: 8,
+            resumed: 2,
+            failures: 1,
+            handshake_us: Percentiles {
+                count: 8,
+                p50_us: 1200,
+                p99_us: 3400,
+                ..Default::default()
+            },
+        });
+        assert_eq!(
+            tls_line(&c).unwrap(),
+            "prod: TLS: 8 handshakes (2 resumed) for 2000 requests, one per 250; handshake \
+             p50 1.2 ms, p99 3.4 ms; 1 handshakes failed (run.json: error_examples)."
+        );
+    }
+}

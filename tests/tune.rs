@@ -128,10 +128,14 @@ fn recommends_a_pool_that_holds_and_respects_a_memory_budget() {
     let rec = t.recommendation.expect("a recommendation");
     assert!(rec.max_children <= 3, "{stdout}");
     assert!(t.memory_ceiling.is_some_and(|c| c <= 4), "{stdout}");
-    // Only the first point (run before the worker size is known) may be larger.
+    // Only the first point (run before the worker size is known) may be larger, and the
+    // memory-only formula's own pool, measured to show what it does: it divides the budget
+    // by the average worker, so it sits above a ceiling drawn at the p95 worker.
     let ceiling = t.memory_ceiling.unwrap();
     assert!(
-        t.points.iter().skip(1).all(|p| p.max_children <= ceiling),
+        (t.points.iter().skip(1))
+            .filter(|p| p.role != "memory_only")
+            .all(|p| p.max_children <= ceiling),
         "{stdout}"
     );
 }

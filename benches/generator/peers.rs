@@ -37,12 +37,21 @@ impl Measured {
 }
 
 pub fn wrk(url: &str, secs: u64) -> Measured {
-    let args = vec![
+    wrk_with(url, secs, None)
+}
+
+/// wrk with a Lua script (`-s`), e.g. [`wrk_post_script`]'s.
+pub fn wrk_with(url: &str, secs: u64, script: Option<&Path>) -> Measured {
+    let mut args = vec![
         "-t1".into(),
         format!("-c{CONNECTIONS}"),
         format!("-d{secs}s"),
-        url.into(),
     ];
+    if let Some(s) = script {
+        args.push("-s".into());
+        args.push(s.display().to_string());
+    }
+    args.push(url.into());
     let usage = pinned(GENERATOR_CPU, "wrk", &args);
     let responses: f64 = usage
         .stdout
@@ -129,6 +138,25 @@ pub fn post_request(dir: &Path) -> String {
          headers = {{ Authorization = \"Bearer {{{{token}}}}\", Cookie = \"session=abc123; cart=77\", \
          Accept = \"application/json\", X-Tenant = \"acme\", X-Request-Source = \"bench\" }}\n"
     )
+}
+
+/// The same POST as [`post_request`] for wrk (one fixed token: wrk's cheapest form), so the
+/// target's own cost of reading the body shows in wrk's POST ÷ GET too.
+pub fn wrk_post_script(dir: &Path) -> std::path::PathBuf {
+    let prefix = r#"{"items":[1,2,3],"pad":""#;
+    let body = format!("{prefix}{}\"}}", "x".repeat(1024 - prefix.len() - 2));
+    let lua = format!(
+        "wrk.method = \"POST\"\nwrk.path = \"/api/cart\"\nwrk.body = '{body}'\n\
+         wrk.headers[\"Content-Type\"] = \"application/json\"\n\
+         wrk.headers[\"Authorization\"] = \"Bearer tok-000001-000000009e3779b9\"\n\
+         wrk.headers[\"Cookie\"] = \"session=abc123; cart=77\"\n\
+         wrk.headers[\"Accept\"] = \"application/json\"\n\
+         wrk.headers[\"X-Tenant\"] = \"acme\"\n\
+         wrk.headers[\"X-Request-Source\"] = \"bench\"\n"
+    );
+    let path = dir.join("post.lua");
+    std::fs::write(&path, lua).unwrap();
+    path
 }
 
 /// [`fpmlab`] with the `[[request]]` body given (its keys, after the table header).

@@ -184,26 +184,9 @@ fn run(args: &RunArgs) -> u8 {
             eprintln!("warning: {w}");
         }
     }
-    if let Some(set) = &plan.load.cpuset {
-        if let Err(e) = crate::affinity::pin_current_process(set) {
-            eprintln!("error: load.cpuset: {e}");
-            return exit::ERROR;
-        }
-    }
-    // Everything but the load thread yields to it (see affinity::yield_to_the_load).
-    crate::affinity::yield_to_the_load();
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .on_thread_start(|| {
-            crate::affinity::yield_to_the_load();
-        })
-        .build()
-    {
+    let rt = match load_runtime(plan.load.cpuset.as_deref()) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return exit::ERROR;
-        }
+        Err(code) => return code,
     };
     // A certificate problem refuses the run now, explained, rather than failing every request.
     if let Err(e) = rt.block_on(tls::check_target(&plan.driver)) {
@@ -430,4 +413,27 @@ fn printer(to_stdout: bool) -> impl Fn(&str) {
             eprintln!("{text}")
         }
     }
+}
+
+/// The process pinned to `load.cpuset` (if set) and the async runtime for a run, every thread
+/// but the load thread yielding to it (see affinity::yield_to_the_load). Err: the exit code,
+/// the error printed.
+pub(crate) fn load_runtime(cpuset: Option<&[usize]>) -> Result<tokio::runtime::Runtime, u8> {
+    if let Some(set) = cpuset {
+        if let Err(e) = crate::affinity::pin_current_process(set) {
+            eprintln!("error: load.cpuset: {e}");
+            return Err(exit::ERROR);
+        }
+    }
+    crate::affinity::yield_to_the_load();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .on_thread_start(|| {
+            crate::affinity::yield_to_the_load();
+        })
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the async runtime: {e}");
+            exit::ERROR
+        })
 }

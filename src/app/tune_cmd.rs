@@ -58,25 +58,9 @@ pub(super) fn tune(args: &TuneArgs) -> u8 {
             return exit::INVALID;
         }
     }
-    if let Some(set) = &plan.load.cpuset {
-        if let Err(e) = crate::affinity::pin_current_process(set) {
-            eprintln!("error: load.cpuset: {e}");
-            return exit::ERROR;
-        }
-    }
-    crate::affinity::yield_to_the_load();
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .on_thread_start(|| {
-            crate::affinity::yield_to_the_load();
-        })
-        .build()
-    {
+    let rt = match super::load_runtime(plan.load.cpuset.as_deref()) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return exit::ERROR;
-        }
+        Err(code) => return code,
     };
     let opts = crate::tune::TuneOptions {
         scenario_file: args.scenario.clone(),

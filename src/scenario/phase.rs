@@ -71,18 +71,7 @@ pub(super) fn phase(
             return None;
         }
     };
-    let given = [
-        ("rate", ph.rate.is_some()),
-        ("from_rate", ph.from_rate.is_some()),
-        ("to_rate", ph.to_rate.is_some()),
-        ("size", ph.size.is_some()),
-        ("every", ph.every.is_some()),
-        ("users", ph.users.is_some()),
-        ("think_time", ph.think_time.is_some()),
-        ("clients", ph.clients.is_some()),
-        ("disable_on", ph.disable_on.is_some()),
-        ("tries", ph.tries.is_some()),
-    ];
+    let given = pattern_keys(ph);
     for (key, set) in given {
         if set && !allowed.contains(&key) {
             p.push(
@@ -215,15 +204,7 @@ fn replay_phase(
     if ph.duration.is_some() {
         p.push(f("duration"), "a replay phase lasts its window divided by the speed: remove duration, and set replay.from and replay.to to choose the window");
     }
-    let given = [
-        ("rate", ph.rate.is_some()),
-        ("from_rate", ph.from_rate.is_some()),
-        ("to_rate", ph.to_rate.is_some()),
-        ("size", ph.size.is_some()),
-        ("every", ph.every.is_some()),
-        ("users", ph.users.is_some()),
-        ("think_time", ph.think_time.is_some()),
-    ];
+    let given = pattern_keys(ph);
     for (key, _) in given.iter().filter(|(_, set)| *set) {
         p.push(
             f(key),
@@ -313,4 +294,21 @@ fn clients(p: &mut Problems, f: &dyn Fn(&str) -> String, ph: &RawPhase) -> Optio
         disable_on,
         tries,
     })
+}
+
+/// Each pattern-specific key of a phase and whether it is set: what a pattern that does not
+/// take a key refuses (replay phases refuse them all).
+fn pattern_keys(ph: &RawPhase) -> [(&'static str, bool); 10] {
+    [
+        ("rate", ph.rate.is_some()),
+        ("from_rate", ph.from_rate.is_some()),
+        ("to_rate", ph.to_rate.is_some()),
+        ("size", ph.size.is_some()),
+        ("every", ph.every.is_some()),
+        ("users", ph.users.is_some()),
+        ("think_time", ph.think_time.is_some()),
+        ("clients", ph.clients.is_some()),
+        ("disable_on", ph.disable_on.is_some()),
+        ("tries", ph.tries.is_some()),
+    ]
 }

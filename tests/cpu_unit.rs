@@ -187,10 +187,14 @@ async fn ms_is_exact_in_the_workers_cpu_time_even_under_contention() {
             let script = median(|m| m.script_ms);
             assert!(script <= asked + 0.5, "script's own CPU: {context}");
             // The kernel's count adds php-fpm's own handling of the request (accept, the
-            // FastCGI exchange, request startup and shutdown): a fraction of a ms.
+            // FastCGI exchange, request startup and shutdown): a fraction of a ms. Sharing the
+            // core adds the cost of being switched out and back in (cold caches, the switch
+            // itself, charged to whoever runs): CI measured 105 ms of /proc CPU for 100 ms
+            // asked while the script's own count stayed at 100.1 ms.
             let kernel = median(|m| m.kernel_ms);
+            let slack = if contended { 1.10 } else { 1.03 };
             assert!(
-                kernel <= asked * 1.03 + 1.0,
+                kernel <= asked * slack + 1.0,
                 "worker CPU from /proc: {context}"
             );
             let mut walls: Vec<f64> = runs.iter().map(|m| m.wall_ms).collect();

@@ -118,6 +118,7 @@ pub async fn run(
         warnings,
         configs: plan.configs.iter().map(ConfigResult::pending).collect(),
         thresholds: Vec::new(),
+        tune: None,
     }));
     save(&state, &dir)?;
     let log = match &opts.request_log {

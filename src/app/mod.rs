@@ -126,6 +126,11 @@ fn run(args: &RunArgs) -> u8 {
             return exit::INVALID;
         }
     };
+    // A scenario with [tune] may leave the pools to the tune.
+    if plan.configs.is_empty() {
+        eprintln!("error: {}: config: no [[config]] to run (the scenario leaves the pools to [tune]): run fpmlab tune {0}, or add a [[config]]", args.scenario.display());
+        return exit::INVALID;
+    }
     if !args.configs.is_empty() {
         if let Some(unknown) = args
             .configs

@@ -30,10 +30,7 @@ pub(super) fn tune(args: &TuneArgs) -> u8 {
         memory_reserve: args.memory_reserve.clone(),
         max_time: args.max_time.clone(),
     };
-    let section = std::fs::read_to_string(&args.scenario)
-        .ok()
-        .and_then(|t| toml::from_str::<scenario::raw::RawScenario>(&t).ok())
-        .and_then(|r| r.tune);
+    let section = crate::tune::objective::section(&args.scenario);
     let host_mib = crate::results::Environment::detect().memory_mib;
     let settings = match crate::tune::objective::settings(&flags, section.as_ref(), &plan, host_mib)
     {

@@ -65,6 +65,19 @@ pub fn validate(args: &ValidateArgs) -> u8 {
                 }
             }
         }
+        // [tune]: refused here as `fpmlab tune` would refuse it, before anything starts.
+        if let Some(section) = crate::tune::objective::section(path) {
+            let host_mib = crate::results::Environment::detect().memory_mib;
+            let (problems, w) = crate::tune::objective::check_section(&section, &plan, host_mib);
+            if !problems.is_empty() {
+                for (field, message) in problems {
+                    eprintln!("error: {}: {field}: {message}", path.display());
+                }
+                code = exit::INVALID;
+                continue;
+            }
+            warnings.extend(w);
+        }
         let stack = driver.as_ref().map_or(String::new(), |d| {
             let name = match d {
                 Driver::Native => "native",

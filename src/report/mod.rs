@@ -9,6 +9,7 @@ pub mod incident;
 pub mod replay;
 pub mod table;
 pub mod tls;
+pub mod tune;
 
 use std::path::PathBuf;
 

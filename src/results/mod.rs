@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 mod checks;
 mod metrics;
 pub mod series;
+pub mod tune;
 
 pub use crate::bottleneck::GeneratorStats;
 pub use crate::events::Event;
@@ -73,6 +74,10 @@ pub struct RunResult {
     /// and config (empty without thresholds, or before the run ended).
     #[serde(default)]
     pub thresholds: Vec<ThresholdCheck>,
+    /// Not in run.json: the tune this run belongs to, read from the tune directory's
+    /// tune.json by [`RunResult::load`] (the report then carries a tune section).
+    #[serde(skip)]
+    pub tune: Option<Box<tune::TuneResult>>,
 }
 
 /// The machine and the stack the run used.
@@ -202,6 +207,9 @@ pub fn breached(checks: &[ThresholdCheck]) -> bool {
 impl RunResult {
     /// Reads a run.json, or the run.json inside a run directory.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
+        if let Some(run) = tune::tune_dir_run(path) {
+            return run;
+        }
         let file = if path.is_dir() {
             path.join("run.json")
         } else {

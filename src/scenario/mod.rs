@@ -21,6 +21,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use fleet::{Algorithm, Balancer, Cold, EventAction, Fleet, FleetEvent, InstanceSpec};
+pub use phase::expected_requests;
 pub use plan::*;
 
 /// A scenario file that cannot be run, with every reason found.

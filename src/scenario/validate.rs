@@ -53,8 +53,9 @@ pub fn validate(
         }
     }
 
-    if raw.config.is_empty() && raw.sweep.is_empty() {
-        p.push("config", "no [[config]] given: add at least one pool, e.g. [[config]] name = \"static-4\" pm = \"static\" max_children = 4");
+    // `fpmlab tune` searches the pools itself: a scenario with [tune] may name none.
+    if raw.config.is_empty() && raw.sweep.is_empty() && raw.tune.is_none() {
+        p.push("config", "no [[config]] given: add at least one pool, e.g. [[config]] name = \"static-4\" pm = \"static\" max_children = 4 (or a [tune] section, for fpmlab tune)");
     }
     let mut configs: Vec<PoolConfig> = raw
         .config

@@ -3,51 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
-use crate::model::{Service, Traffic};
+use crate::model::Traffic;
 use crate::results::ConfigResult;
 use crate::scenario::{Arrival, Plan};
 
-/// The model's inputs, measured at the first point; in `tune.json` as `inputs`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Inputs {
-    /// CPUs the workers got: the stack's cpuset or quota, else the machine's; for cpu.php
-    /// requests (CPU only by construction), the share of them the first point really had
-    /// (workers × CPU per request ÷ service time), lower on a machine busy with other work.
-    pub cores: f64,
-    /// Mean service time (php-fpm's request duration), ms.
-    pub service_mean_ms: f64,
-    /// Coefficient of variation of the service time, from its p50 and p90.
-    pub service_cv: f64,
-    /// CPU time per request from the workers' own accounting, ms.
-    pub cpu_per_request_ms: f64,
-    /// Share of the service time not spent on CPU (I/O, sleeps), 0..1.
-    pub io_share: f64,
-    /// Worker PSS over every sample of every worker: median, MiB.
-    pub worker_pss_p50_mib: f64,
-    /// 95th percentile, MiB.
-    pub worker_pss_p95_mib: f64,
-    /// Largest, MiB.
-    pub worker_pss_max_mib: f64,
-    /// Median growth of a worker's PSS per request it served, KiB (0 when flat).
-    pub pss_growth_kib_per_request: f64,
-}
-
-/// What a run did, judged against the objective; in `tune.json` under each point.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Outcome {
-    /// Median latency, ms.
-    pub latency_p50_ms: f64,
-    /// 99th percentile latency, ms.
-    pub latency_p99_ms: f64,
-    /// 99th percentile wait in php-fpm's accept queue, ms.
-    pub queue_wait_p99_ms: f64,
-    /// Share of requests that failed (non-2xx or client failures), 0..1.
-    pub error_share: f64,
-    /// Requests per second the run achieved.
-    pub throughput_rps: f64,
-}
+pub use crate::results::tune::{Inputs, Outcome};
 
 /// The outcome of a finished config.
 pub fn outcome(c: &ConfigResult) -> Outcome {
@@ -135,17 +95,6 @@ pub fn inputs(c: &ConfigResult, cores: f64) -> Option<Inputs> {
     })
 }
 
-impl Inputs {
-    /// The model's view of one request.
-    pub fn service(&self) -> Service {
-        Service {
-            mean_ms: self.service_mean_ms,
-            cpu_ms: self.cpu_per_request_ms,
-            cv: self.service_cv,
-        }
-    }
-}
-
 /// The scenario's phases as the model's traffic. A ramp is held at its higher end (the
 /// pool must hold the peak).
 pub fn traffic(plan: &Plan) -> Vec<Traffic> {
@@ -221,4 +170,24 @@ pub fn scaled(traffic: &[Traffic], factor: f64) -> Vec<Traffic> {
             },
         })
         .collect()
+}
+
+/// The plan with every phase's traffic `factor` times heavier (rates, burst sizes and
+/// client counts scaled); `None` when a phase cannot be scaled (a replayed log).
+pub fn scaled_plan(plan: &Plan, factor: f64) -> Option<Plan> {
+    let times = |n: u32| ((f64::from(n) * factor).round() as u32).max(1);
+    let mut out = plan.clone();
+    for ph in &mut out.phases {
+        match &mut ph.arrival {
+            Arrival::Constant { rate } | Arrival::Poisson { rate } => *rate *= factor,
+            Arrival::Ramp { from_rate, to_rate } => {
+                *from_rate *= factor;
+                *to_rate *= factor;
+            }
+            Arrival::Burst { size, .. } => *size = times(*size),
+            Arrival::Clients { clients, .. } => *clients = times(*clients),
+            Arrival::Closed { .. } | Arrival::Replay(_) => return None,
+        }
+    }
+    Some(out)
 }

@@ -8,27 +8,33 @@
 pub mod measure;
 pub mod objective;
 pub mod output;
+mod runs;
 pub mod search;
+mod watch;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
-use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::model::Prediction;
-use crate::runner::{self, RunOptions};
-use crate::scenario::{Plan, PoolConfig};
-use measure::{Inputs, Outcome};
+use crate::scenario::Plan;
+use measure::Outcome;
 use objective::Settings;
+use runs::{point, Runs};
 use search::Fit;
+
+pub use crate::results::tune::{CurvePoint, HeadroomCheck, MemoryOnly, Point, TuneResult};
 
 /// Model error above which the run warns and trusts the measurements, percent.
 pub const WARN_MODEL_ERROR_PCT: f64 = 25.0;
 /// Largest memory-only pool tune will run to show what it does.
 pub const MAX_MEASURED_MEMORY_ONLY: u32 = 64;
+/// Heaviest traffic the headroom check runs: rates and burst sizes × this at most.
+pub const MAX_HEADROOM_CHECKED: f64 = 4.0;
+/// Most search points (besides the first, the re-run and the checks).
+pub const MAX_SEARCH_POINTS: usize = 6;
 
 /// Options besides the plan.
 #[derive(Debug, Clone)]
@@ -37,65 +43,6 @@ pub struct TuneOptions {
     pub out: Option<PathBuf>,
     pub quiet: bool,
     pub settings: Settings,
-}
-
-/// `tune.json`: everything tune measured, predicted and chose.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TuneResult {
-    /// The scenario file, as given.
-    pub scenario_file: String,
-    /// Objective, budget and time cap.
-    pub settings: Settings,
-    /// The model's inputs, from the first point.
-    pub inputs: Option<Inputs>,
-    /// Most workers the budget holds (budget ÷ p95 worker PSS).
-    pub memory_ceiling: Option<u32>,
-    /// The model's own choice before any search.
-    pub model_choice: Option<u32>,
-    /// Every measured point, in the order run.
-    pub points: Vec<Point>,
-    /// The recommended pool; `None` when nothing could be measured.
-    pub recommendation: Option<output::Recommendation>,
-    /// What the memory-only formula picks and what it does.
-    pub memory_only: Option<MemoryOnly>,
-    /// Largest |model error| over the points, percent of the measured p99.
-    pub model_error_max_pct: Option<f64>,
-    /// Warnings (model off by more than 25 %, time cap reached, budget too small).
-    pub warnings: Vec<String>,
-    /// Wall time of the whole tune, s.
-    pub elapsed_s: f64,
-}
-
-/// One measured pool.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Point {
-    /// `pm.max_children` (pm = static).
-    pub max_children: u32,
-    /// Why it ran: `first`, `search`, `recheck` (the recommendation again), `memory_only`.
-    pub role: String,
-    /// Its run directory (run.json, report).
-    pub dir: String,
-    /// What it did.
-    pub measured: Outcome,
-    /// What the model predicted for it (fitted on the first point).
-    pub predicted: Option<Prediction>,
-    /// (predicted − measured) ÷ measured p99 latency, percent.
-    pub p99_error_pct: Option<f64>,
-    /// Whether the measurement met the objective.
-    pub meets: bool,
-    /// Wall time of the run, s.
-    pub duration_s: f64,
-}
-
-/// The memory-only formula: budget ÷ average worker size.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct MemoryOnly {
-    /// The pool it picks.
-    pub max_children: u32,
-    /// What the model predicts for it.
-    pub predicted: Option<Prediction>,
-    /// What it did when run (`None` if not run: time, or over 64 workers).
-    pub measured: Option<Outcome>,
 }
 
 /// Runs the tune. Err only when nothing could be recorded.
@@ -122,6 +69,7 @@ pub async fn tune(
         memory_ceiling: None,
         model_choice: None,
         points: Vec::new(),
+        curve: Vec::new(),
         recommendation: None,
         memory_only: None,
         model_error_max_pct: None,
@@ -138,10 +86,17 @@ pub async fn tune(
     let mut runs = Runs {
         plan: &plan,
         warnings: &warnings,
-        opts,
+        scenario_file: &opts.scenario_file,
+        quiet: opts.quiet,
+        settings: s,
         dir: &dir,
         cancel: &cancel,
         n: 0,
+    };
+    let said = |p: &Point| {
+        if let Some(why) = &p.stopped_early {
+            say(&format!("max_children = {}: {why}", p.max_children));
+        }
     };
 
     // 1. The first point: as many workers as cores, so service time is the requests' own.
@@ -149,10 +104,11 @@ pub async fn tune(
     say(&format!(
         "first point: static, max_children = {c0} (one per core)"
     ));
-    let (first, t0) = runs.point(c0).await?;
-    let Some(inputs) = measure::inputs(&first.0, cores) else {
+    // Never stopped early: its whole run is the model's measurement.
+    let first = runs.point(c0, None, false).await?;
+    let Some(inputs) = measure::inputs(&first.config, cores) else {
         out.warnings.push("the first point served no request: check the scenario's requests and the stack (its run.json says more)".into());
-        out.points.push(point(&first, c0, "first", None, s, t0));
+        out.points.push(point(&first, "first", None, s));
         return finish(dir, out, started);
     };
     let fit = Fit {
@@ -161,8 +117,7 @@ pub async fn tune(
         backlog,
     };
     out.inputs = Some(inputs.clone());
-    out.points
-        .push(point(&first, c0, "first", fit.at(c0), s, t0));
+    out.points.push(point(&first, "first", fit.at(c0), s));
     let ceiling = search::memory_ceiling(s, &inputs);
     out.memory_ceiling = Some(ceiling);
     if ceiling == 0 {
@@ -184,19 +139,20 @@ pub async fn tune(
             (out.points[0].meets, out.points[0].measured.latency_p99_ms),
         );
     }
-    let per_point = t0;
+    let per_point = first.duration_s;
     let fits = |elapsed: f64| elapsed + per_point * 1.2 <= s.max_time_s as f64;
     while let Some(c) = search::next_point(&done, choice, ceiling) {
         if cancel.is_cancelled() {
             break;
         }
-        if !fits(started.elapsed().as_secs_f64()) || done.len() >= 6 {
-            out.warnings.push(format!("stopped the search before max_children = {c}: the time cap (--max-time {} s) or the point limit (6) was reached", s.max_time_s));
+        if !fits(started.elapsed().as_secs_f64()) || done.len() >= MAX_SEARCH_POINTS {
+            out.warnings.push(format!("stopped the search before max_children = {c}: the time cap (--max-time {} s) or the point limit ({MAX_SEARCH_POINTS}) was reached", s.max_time_s));
             break;
         }
         say(&format!("point: static, max_children = {c}"));
-        let (r, t) = runs.point(c).await?;
-        let p = point(&r, c, "search", fit.at(c), s, t);
+        let r = runs.point(c, None, true).await?;
+        let p = point(&r, "search", fit.at(c), s);
+        said(&p);
         done.insert(c, (p.meets, p.measured.latency_p99_ms));
         out.points.push(p);
     }
@@ -216,23 +172,54 @@ pub async fn tune(
         say(&format!(
             "re-running the recommendation: static, max_children = {rec}"
         ));
-        let (r, t) = runs.point(rec).await?;
-        let p = point(&r, rec, "recheck", fit.at(rec), s, t);
+        let r = runs.point(rec, None, true).await?;
+        let p = point(&r, "recheck", fit.at(rec), s);
+        said(&p);
         recheck = Some(p.measured.clone());
         out.points.push(p);
     } else {
         out.warnings
             .push("the recommendation was not re-run: the time cap was reached".into());
     }
+    let met = measured.get(&rec).is_some_and(|(_, ok)| *ok);
+    let mut recommendation =
+        output::recommendation(&fit, &plan, s, rec, ceiling, met, recheck, &first.config);
 
-    // 4. What the memory-only formula picks, and what it does.
+    // 4. The headroom, checked by one run at that load.
+    let factor = recommendation.headroom_factor.min(MAX_HEADROOM_CHECKED);
+    match measure::scaled_plan(&plan, factor) {
+        _ if factor < 1.05 => {}
+        None => out.warnings.push(
+            "the headroom was not checked by a run: a replayed phase cannot be scaled".into(),
+        ),
+        Some(_) if cancel.is_cancelled() || !fits(started.elapsed().as_secs_f64()) => out
+            .warnings
+            .push("the headroom was not checked by a run: the time cap was reached".into()),
+        Some(heavier) => {
+            say(&format!(
+                "checking the headroom: max_children = {rec} under the traffic × {factor:.2}"
+            ));
+            let r = runs.point(rec, Some(&heavier), true).await?;
+            let p = point(&r, "headroom", fit.at_scaled(rec, factor), s);
+            said(&p);
+            recommendation.headroom_check = Some(HeadroomCheck {
+                factor,
+                predicted: p.predicted.clone(),
+                measured: p.measured.clone(),
+                meets: p.meets,
+            });
+            out.points.push(p);
+        }
+    }
+
+    // 5. What the memory-only formula picks, and what it does.
     let m = search::memory_only(s, &inputs);
     let mut mem = MemoryOnly {
         max_children: m,
         predicted: fit.at(m),
         measured: None,
     };
-    if let Some(p) = out.points.iter().find(|p| p.max_children == m) {
+    if let Some(p) = (out.points.iter()).find(|p| p.max_children == m && p.role != "headroom") {
         mem.measured = Some(p.measured.clone());
     } else if m <= MAX_MEASURED_MEMORY_ONLY
         && !cancel.is_cancelled()
@@ -241,109 +228,30 @@ pub async fn tune(
         say(&format!(
             "the memory-only formula's pool: static, max_children = {m}"
         ));
-        let (r, t) = runs.point(m).await?;
-        let p = point(&r, m, "memory_only", fit.at(m), s, t);
+        let r = runs.point(m, None, true).await?;
+        let p = point(&r, "memory_only", fit.at(m), s);
+        said(&p);
         mem.measured = Some(p.measured.clone());
         out.points.push(p);
     }
     out.memory_only = Some(mem);
 
-    let max_err = out
-        .points
-        .iter()
+    out.model_error_max_pct = (out.points.iter())
         .filter_map(|p| p.p99_error_pct)
         .map(f64::abs)
         .fold(None, |a: Option<f64>, e| Some(a.map_or(e, |a| a.max(e))));
-    out.model_error_max_pct = max_err;
     for p in &out.points {
         if let Some(e) = p.p99_error_pct.filter(|e| e.abs() > WARN_MODEL_ERROR_PCT) {
-            out.warnings.push(format!("the model is off by {e:+.0} % at max_children = {} (predicted p99 {:.0} ms, measured {:.0} ms): the recommendation follows the measurements", p.max_children, p.predicted.as_ref().map_or(0.0, |x| x.latency_p99_ms), p.measured.latency_p99_ms));
+            out.warnings.push(format!("the model is off by {e:+.0} % at max_children = {}{} (predicted p99 {:.0} ms, measured {:.0} ms): the recommendation follows the measurements", p.max_children, if p.role == "headroom" { " under the headroom load" } else { "" }, p.predicted.as_ref().map_or(0.0, |x| x.latency_p99_ms), p.measured.latency_p99_ms));
         }
     }
-    let met = measured.get(&rec).is_some_and(|(_, ok)| *ok);
-    out.recommendation = Some(output::recommendation(
-        &fit, &plan, s, rec, ceiling, met, recheck, &first.0,
-    ));
+    out.curve = search::curve(&fit, &out.points, ceiling);
+    out.recommendation = Some(recommendation);
     finish(dir, out, started)
 }
 
-/// Runs one-config plans into numbered point directories.
-struct Runs<'a> {
-    plan: &'a Plan,
-    warnings: &'a [String],
-    opts: &'a TuneOptions,
-    dir: &'a Path,
-    cancel: &'a CancellationToken,
-    n: usize,
-}
-
-/// A finished point: its config result and directory.
-type Ran = (crate::results::ConfigResult, String);
-
-impl Runs<'_> {
-    async fn point(&mut self, c: u32) -> anyhow::Result<(Ran, f64)> {
-        self.n += 1;
-        let name = format!("static-{c}");
-        let mut plan = self.plan.clone();
-        plan.configs = vec![PoolConfig::static_pool(&name, c)];
-        // Thresholds may name the scenario's own configs; tune judges by its objective.
-        plan.thresholds.clear();
-        let dir = self.dir.join(format!("{:02}-{name}", self.n));
-        let t = Instant::now();
-        let f = runner::run(
-            plan,
-            self.warnings.to_vec(),
-            &RunOptions {
-                scenario_file: self.opts.scenario_file.clone(),
-                out: Some(dir.clone()),
-                quiet: self.opts.quiet,
-                request_log: None,
-                metrics_listen: None,
-            },
-            self.cancel.clone(),
-        )
-        .await?;
-        let c = f
-            .result
-            .configs
-            .into_iter()
-            .next()
-            .context("the point's run recorded no config")?;
-        if let Some(e) = &c.error {
-            anyhow::bail!(
-                "the point max_children = {c_} failed: {e}",
-                c_ = c.pool.max_children
-            );
-        }
-        Ok(((c, dir.display().to_string()), t.elapsed().as_secs_f64()))
-    }
-}
-
-fn point(
-    r: &Ran,
-    c: u32,
-    role: &str,
-    predicted: Option<Prediction>,
-    s: &Settings,
-    t: f64,
-) -> Point {
-    let measured = measure::outcome(&r.0);
-    let p99_error_pct = predicted.as_ref().and_then(|p| {
-        (measured.latency_p99_ms > 0.0)
-            .then(|| (p.latency_p99_ms - measured.latency_p99_ms) / measured.latency_p99_ms * 100.0)
-    });
-    Point {
-        max_children: c,
-        role: role.into(),
-        dir: r.1.clone(),
-        meets: search::measured_ok(&measured, s),
-        measured,
-        predicted,
-        p99_error_pct,
-        duration_s: t,
-    }
-}
-
+/// Writes tune.json, pool.conf and the report (the recommendation's run with the tune
+/// section on top).
 fn finish(
     dir: PathBuf,
     mut out: TuneResult,
@@ -356,6 +264,14 @@ fn finish(
     if let Some(r) = &out.recommendation {
         std::fs::write(dir.join("pool.conf"), output::snippet(&out, r))
             .with_context(|| format!("cannot write pool.conf in {}", dir.display()))?;
+    }
+    if !out.points.is_empty() {
+        let run = crate::results::RunResult::load(&dir)?;
+        crate::report::export::write(
+            &crate::report::html::HtmlReport,
+            &run,
+            &dir.join("report.html"),
+        )?;
     }
     Ok((dir, out))
 }

@@ -3,11 +3,11 @@
 //! (flags win). Checked before anything starts; every problem names the flag or field and
 //! the fix.
 
-use serde::{Deserialize, Serialize};
-
 use crate::scenario::raw::RawTune;
 use crate::scenario::{Arrival, Plan};
 use crate::units::{parse_duration_ms, parse_mib};
+
+pub use crate::results::tune::Settings;
 
 /// Default `--max-time`: the "under 5 minutes" for the shipped example.
 pub const DEFAULT_MAX_TIME: &str = "5m";
@@ -23,21 +23,6 @@ pub struct Flags {
     pub memory: Option<String>,
     pub memory_reserve: Option<String>,
     pub max_time: Option<String>,
-}
-
-/// The validated settings, in `tune.json` as `settings`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Settings {
-    /// Objective: p99 latency at most this, ms.
-    pub p99_ms: f64,
-    /// Objective: at most this share of requests fail (non-2xx or client failures), 0..1.
-    pub max_error_share: f64,
-    /// Memory the pool's workers may use, MiB.
-    pub memory_budget_mib: f64,
-    /// Where the budget comes from (the flag, the container limit, the host less a reserve).
-    pub memory_source: String,
-    /// Time cap for the whole tune, s.
-    pub max_time_s: u64,
 }
 
 /// Validates flags and section against the plan. `host_mib` is this machine's memory.
@@ -173,6 +158,38 @@ pub fn settings(
         })
     } else {
         Err(problems)
+    }
+}
+
+/// The scenario file's `[tune]` section, if it has one (the file already validated).
+pub fn section(scenario: &std::path::Path) -> Option<RawTune> {
+    let text = std::fs::read_to_string(scenario).ok()?;
+    toml::from_str::<crate::scenario::raw::RawScenario>(&text)
+        .ok()?
+        .tune
+}
+
+/// What `fpmlab validate` says of a `[tune]` section on its own (no flags): the problems
+/// (field, fix), and a warning when the objective is left to `--p99`.
+pub fn check_section(
+    section: &RawTune,
+    plan: &Plan,
+    host_mib: u64,
+) -> (Vec<(String, String)>, Vec<String>) {
+    match settings(&Flags::default(), Some(section), plan, host_mib) {
+        Ok(_) => (Vec::new(), Vec::new()),
+        Err(problems) => {
+            let (missing, rest): (Vec<_>, Vec<_>) =
+                problems.into_iter().partition(|(f, _)| f == "--p99");
+            let warnings = missing
+                .iter()
+                .map(|_| {
+                    "tune.p99 is not set: fpmlab tune will need --p99 (e.g. --p99 800ms)"
+                        .to_string()
+                })
+                .collect();
+            (rest, warnings)
+        }
     }
 }
 

@@ -1,8 +1,6 @@
 //! The recommendation: the pool snippet, the timeout chain, why, headroom; and the text
 //! `fpmlab tune` prints.
 
-use serde::{Deserialize, Serialize};
-
 use super::measure::Outcome;
 use super::objective::Settings;
 use super::search::{self, Fit};
@@ -11,37 +9,10 @@ use crate::model::{Bound, Pool, Spawn, Traffic};
 use crate::results::ConfigResult;
 use crate::scenario::Plan;
 
+pub use crate::results::tune::Recommendation;
+
 /// Worker growth per request above which a `pm.max_requests` recycles workers, KiB.
 const GROWTH_KIB: f64 = 0.5;
-
-/// The recommended pool, in `tune.json` as `recommendation`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Recommendation {
-    /// `pm` (static: bursts cannot wait for dynamic's spawn ramp).
-    pub pm: String,
-    /// `pm.max_children`.
-    pub max_children: u32,
-    /// `pm.max_requests` (0: workers do not grow, never recycle).
-    pub max_requests: u32,
-    /// `listen.backlog`.
-    pub listen_backlog: u32,
-    /// php.ini `max_execution_time` (CPU seconds on Linux): cuts first.
-    pub max_execution_time_s: u32,
-    /// Pool `request_terminate_timeout` (wall seconds).
-    pub request_terminate_timeout_s: u32,
-    /// nginx `fastcgi_read_timeout`, s.
-    pub fastcgi_read_timeout_s: u32,
-    /// The load balancer's idle timeout (`load.client_timeout`), s: every limit sits under it.
-    pub lb_idle_timeout_s: u32,
-    /// Whether a measured run of this pool met the objective.
-    pub meets_objective: bool,
-    /// What decided it, one line each with the figures.
-    pub why: Vec<String>,
-    /// Traffic × this still meets the objective, by the model (1 = no headroom).
-    pub headroom_factor: f64,
-    /// The re-run's measured figures.
-    pub recheck: Option<Outcome>,
-}
 
 /// Builds the recommendation for `c` workers.
 #[allow(clippy::too_many_arguments)]
@@ -104,6 +75,8 @@ pub fn recommendation(
             why.push(format!("spawn ramp: pm = dynamic with stock spares (start 2, min_spare 1) grows one worker a second, {secs} s to reach {c}; the model predicts p99 {:.0} ms for it, so pm = static", d.latency_p99_ms));
         }
     }
+    let (decided_by, line) = decided_by(fit, s, c, ceiling, met);
+    why.insert(0, line);
     let max_requests = if i.pss_growth_kib_per_request > GROWTH_KIB {
         ((0.2 * i.worker_pss_p95_mib * 1024.0 / i.pss_growth_kib_per_request) as u32)
             .clamp(100, 10_000)
@@ -135,10 +108,30 @@ pub fn recommendation(
         fastcgi_read_timeout_s: (rtt + 1).min(lb - 1),
         lb_idle_timeout_s: lb,
         meets_objective: recheck.as_ref().map_or(met, |r| search::measured_ok(r, s)),
+        decided_by: decided_by.into(),
         why,
         headroom_factor: search::headroom(fit, s, c),
         recheck,
+        headroom_check: None,
     }
+}
+
+/// The bound that decided `c`, and a line saying so with the figures.
+fn decided_by(fit: &Fit, s: &Settings, c: u32, ceiling: u32, met: bool) -> (&'static str, String) {
+    let at = fit.at(c);
+    let p99 =
+        |p: &Option<crate::model::Prediction>| p.as_ref().map_or(f64::NAN, |p| p.latency_p99_ms);
+    let larger_helps = p99(&fit.at(c + 1)) < p99(&at) * 0.99;
+    if c == ceiling && (!met || larger_helps) {
+        return ("memory", format!("decided by memory: {c} workers is all the budget holds, and a larger pool would {}", if met { "still lower the p99" } else { "be needed to meet the objective" }));
+    }
+    if let Some(p) = at
+        .as_ref()
+        .filter(|p| p.bound == Bound::Cpu && f64::from(c) >= fit.inputs.cores)
+    {
+        return ("cpu", format!("decided by CPU: the cores serve at most {:.0} req/s; a larger pool only shares them (model p99 {:.0} ms at {c}, {:.0} ms at {})", p.capacity_rps, p.latency_p99_ms, p99(&fit.at(c + 1)), c + 1));
+    }
+    ("queueing", format!("decided by queueing: {c} is the smallest pool whose measured p99 {} the objective of {:.0} ms under this traffic", if met { "meets" } else { "comes nearest" }, s.p99_ms))
 }
 
 /// `pool.conf`: ready to paste into the pool's section.
@@ -179,82 +172,29 @@ pub fn snippet(t: &TuneResult, r: &Recommendation) -> String {
     o
 }
 
-/// The text `fpmlab tune` prints.
+/// The text `fpmlab tune` prints: the inputs, the points, then the report's reasoning.
 pub fn render(t: &TuneResult) -> String {
+    use crate::report::tune::{headline, lines, rows, HEADERS};
     let mut o = String::new();
     if let Some(i) = &t.inputs {
         o += &format!("measured: {:.1} ms per request ({:.1} ms CPU, I/O {:.0} %, cv {:.2}); worker PSS p50 {:.1} / p95 {:.1} / max {:.1} MiB; {:.1} cores\n", i.service_mean_ms, i.cpu_per_request_ms, i.io_share * 100.0, i.service_cv, i.worker_pss_p50_mib, i.worker_pss_p95_mib, i.worker_pss_max_mib, i.cores);
     }
-    o += "\npoints (static):\n  max_children  role         p99 measured  p99 model   error   queue wait p99  errors    meets\n";
-    for p in &t.points {
-        o += &format!(
-            "  {:>12}  {:<11}  {:>10.0} ms  {:>8} ms  {:>6}  {:>11.0} ms  {:>6.2} %  {}\n",
-            p.max_children,
-            p.role,
-            p.measured.latency_p99_ms,
-            p.predicted
-                .as_ref()
-                .map_or("-".into(), |x| format!("{:.0}", x.latency_p99_ms)),
-            p.p99_error_pct.map_or("-".into(), |e| format!("{e:+.0}%")),
-            p.measured.queue_wait_p99_ms,
-            p.measured.error_share * 100.0,
-            if p.meets { "yes" } else { "no" }
-        );
-    }
-    if let Some(r) = &t.recommendation {
-        o += &format!(
-            "\nrecommended: pm = {}, pm.max_children = {}{}\n",
-            r.pm,
-            r.max_children,
-            if r.meets_objective {
-                ""
-            } else {
-                " (does NOT meet the objective: no measured pool did)"
-            }
-        );
-        o += "why:\n";
-        for w in &r.why {
-            o += &format!("  - {w}\n");
+    let widths = [12, 11, 12, 10, 13, 14, 7, 7, 5];
+    let line = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut l = String::from(" ");
+        for (c, w) in cells.zip(widths) {
+            l += &format!(" {c:>w$}");
         }
-        o += &format!("headroom: the model holds {:.2}× this traffic (burst sizes and rates) within the objective\n", r.headroom_factor);
-        if let Some(c) = &r.recheck {
-            o += &format!(
-                "re-run: p99 {:.0} ms, queue wait p99 {:.0} ms, errors {:.2} %, {:.1} req/s\n",
-                c.latency_p99_ms,
-                c.queue_wait_p99_ms,
-                c.error_share * 100.0,
-                c.throughput_rps
-            );
-        }
+        l + "\n"
+    };
+    o += "\npoints (pm = static):\n";
+    o += &line(&mut HEADERS.iter().copied());
+    for r in rows(t) {
+        o += &line(&mut r.iter().map(String::as_str));
     }
-    if let Some(m) = &t.memory_only {
-        o += &format!(
-            "memory-only formula (budget ÷ median worker PSS): max_children = {}",
-            m.max_children
-        );
-        if let Some(p) = &m.predicted {
-            o += &format!(
-                "; model: p99 {:.0} ms, {}",
-                p.latency_p99_ms,
-                if p.delay_in_service {
-                    "delay moved into service time (workers share the cores)"
-                } else {
-                    "delay in the queue"
-                }
-            );
-        }
-        if let Some(x) = &m.measured {
-            o += &format!(
-                "; measured: p99 {:.0} ms, errors {:.2} %",
-                x.latency_p99_ms,
-                x.error_share * 100.0
-            );
-        }
-        o += "\n";
+    o += &format!("\n{}\n", headline(t));
+    for l in lines(t) {
+        o += &format!("  - {l}\n");
     }
-    for w in &t.warnings {
-        o += &format!("warning: {w}\n");
-    }
-    o += &format!("{} points, {:.0} s\n", t.points.len(), t.elapsed_s);
     o
 }

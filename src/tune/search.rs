@@ -9,6 +9,7 @@ use crate::model::{self, Machine, Pool, Prediction, Spawn, Traffic};
 
 use super::measure::{scaled, Inputs, Outcome};
 use super::objective::Settings;
+use super::{CurvePoint, Point};
 
 /// Largest pool the search considers, memory permitting.
 pub const MAX_CHILDREN_CAP: u32 = 256;
@@ -44,6 +45,37 @@ impl Fit {
     pub fn at(&self, c: u32) -> Option<Prediction> {
         self.predict(&self.static_pool(c))
     }
+
+    /// The prediction for a static pool of `c` under the traffic × `factor`.
+    pub fn at_scaled(&self, c: u32, factor: f64) -> Option<Prediction> {
+        let machine = Machine {
+            cores: self.inputs.cores,
+        };
+        model::predict_all(
+            &self.static_pool(c),
+            &machine,
+            &self.inputs.service(),
+            &scaled(&self.traffic, factor),
+        )
+    }
+}
+
+/// The model's curve for the report: static pools from 1 to twice the largest measured (at
+/// least 8, at most 64), and past a memory ceiling within 32 so the chart shows it.
+pub fn curve(fit: &Fit, points: &[Point], ceiling: u32) -> Vec<CurvePoint> {
+    let largest = points.iter().map(|p| p.max_children).max().unwrap_or(1);
+    let shown_ceiling = if ceiling <= 32 { ceiling + 1 } else { 0 };
+    let top = (2 * largest).max(8).max(shown_ceiling).min(64);
+    (1..=top)
+        .filter_map(|c| {
+            fit.at(c).map(|p| CurvePoint {
+                max_children: c,
+                latency_p99_ms: p.latency_p99_ms,
+                queue_wait_p99_ms: p.queue_wait_p99_ms,
+                refused_share: p.refused_share,
+            })
+        })
+        .collect()
 }
 
 /// Whether a prediction meets the objective.
@@ -138,19 +170,7 @@ pub fn recommend(points: &BTreeMap<u32, (Outcome, bool)>) -> Option<(u32, bool)>
 /// How much heavier the traffic may get (rates and burst sizes × factor) before the model
 /// says the pool breaks the objective; 1 when it already does, capped at 10.
 pub fn headroom(fit: &Fit, s: &Settings, c: u32) -> f64 {
-    let pool = fit.static_pool(c);
-    let machine = Machine {
-        cores: fit.inputs.cores,
-    };
-    let ok = |f: f64| {
-        model::predict_all(
-            &pool,
-            &machine,
-            &fit.inputs.service(),
-            &scaled(&fit.traffic, f),
-        )
-        .is_some_and(|p| predicted_ok(&p, s))
-    };
+    let ok = |f: f64| fit.at_scaled(c, f).is_some_and(|p| predicted_ok(&p, s));
     if !ok(1.0) {
         return 1.0;
     }

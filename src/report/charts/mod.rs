@@ -8,6 +8,7 @@ pub mod percentile;
 pub mod server;
 pub mod status;
 pub mod time;
+pub mod tune;
 
 use std::ops::Range;
 

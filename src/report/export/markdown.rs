@@ -63,6 +63,7 @@ pub fn render(run: &RunResult) -> String {
         env.cores,
         run.fpmlab_version
     ));
+    out.push_str(&crate::report::tune::markdown(run));
     let rows: Vec<Vec<String>> = run.configs.iter().map(table::row).collect();
     out.push_str(&md_table(&table::HEADERS, 1, &rows));
     out.push('\n');

@@ -6,6 +6,7 @@ mod explain;
 mod layout;
 mod settings;
 mod summary;
+mod tune;
 
 use layout::{grid, grid_body, html_table, legend, overlay_items};
 
@@ -236,6 +237,7 @@ pub fn render(run: &RunResult) -> anyhow::Result<String> {
     );
     page.push_str(&header(run, &title));
     page.push_str(&summary::summary(run));
+    page.push_str(&tune::section(run)?);
     page.push_str(&explain::section(&run.configs));
     let spans = overlay_items(&overlays);
     let phase_note =

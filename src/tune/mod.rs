@@ -158,12 +158,19 @@ pub async fn tune(
     }
 
     // 3. Recommend from the measurements, and re-run it.
-    let measured: BTreeMap<u32, (Outcome, bool)> = out
-        .points
-        .iter()
-        .filter(|p| p.max_children <= ceiling)
-        .map(|p| (p.max_children, (p.measured.clone(), p.meets)))
-        .collect();
+    // A point stopped early has the p99 of what ran only, lower than its whole run's: it
+    // never wins on p99 over a point run in full.
+    let full = |p: &&Point| p.stopped_early.is_none();
+    let within = |p: &&Point| p.max_children <= ceiling;
+    let ranked = |pts: Vec<&Point>| -> BTreeMap<u32, (Outcome, bool)> {
+        (pts.into_iter())
+            .map(|p| (p.max_children, (p.measured.clone(), p.meets)))
+            .collect()
+    };
+    let mut measured = ranked(out.points.iter().filter(within).filter(full).collect());
+    if measured.is_empty() {
+        measured = ranked(out.points.iter().filter(within).collect());
+    }
     let rec = search::recommend(&measured)
         .map(|(c, _)| c)
         .unwrap_or(choice.min(ceiling));

@@ -34,7 +34,7 @@ pub fn recommendation(
     why.push(format!("CPU: {:.1} cores ÷ {:.1} ms CPU per request = {cpu_cap:.0} req/s at most; {c} workers ÷ {:.1} ms = {worker_cap:.0} req/s", i.cores, i.cpu_per_request_ms, i.service_mean_ms));
     if let Some(p) = &pred {
         if p.bound == Bound::Cpu && f64::from(c) > i.cores {
-            why.push(format!("CPU bound: workers beyond the {:.0} cores only move the delay from the queue into service time (model service {:.0} ms vs {:.0} ms alone)", i.cores, p.service_ms, i.service_mean_ms));
+            why.push(format!("CPU bound: workers beyond the {:.1} cores only move the delay from the queue into service time (model service {:.0} ms vs {:.0} ms alone)", i.cores, p.service_ms, i.service_mean_ms));
         }
     }
     why.push(format!(

@@ -58,7 +58,10 @@ pub fn assess(cpu: CpuUse, summary: &Summary) -> GeneratorStats {
     let load_thread_cpu_pct = pct(cpu.load_thread_ms, cpu.wall_ms);
     let mut warnings = Vec::new();
     let lag = summary.client_lag.p99_us;
-    if lag > LAG_WARN_US {
+    let waited = &summary.connection_wait;
+    if lag > LAG_WARN_US && waited.count > 0 {
+        warnings.push(format!("client lag p99 {:.1} ms: {} requests waited for one of load.max_connections' connections (p99 {:.1} ms): queueing in the client, as in a load balancer, not in the server", lag as f64 / 1000.0, waited.count, waited.p99_us as f64 / 1000.0));
+    } else if lag > LAG_WARN_US {
         warnings.push(format!("client lag p99 {:.1} ms: the generator could not send on time, so part of the latency is its own (it is still measured from the intended time)", lag as f64 / 1000.0));
     }
     if load_thread_cpu_pct > LOAD_THREAD_WARN_PCT {

@@ -98,6 +98,13 @@ async fn stub_counting() -> (String, Arc<AtomicUsize>) {
                                 let _ = sock.write_all(b"SSH-2.0-nope\r\n\r\n").await;
                                 return;
                             }
+                            "/slow" => {
+                                // A target that serves 50 requests a second per connection.
+                                tokio::time::sleep(Duration::from_millis(20)).await;
+                                let _ = sock
+                                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                                    .await;
+                            }
                             "/teapot" => {
                                 let _ = sock
                                     .write_all(
@@ -447,4 +454,52 @@ async fn keep_alive_connections_are_reused() {
     // Three users hold at most three connections at a time, and keep them.
     let n = accepted.load(Ordering::Relaxed);
     assert!(n <= 3, "{n} connections for {} requests", s.responses);
+}
+
+/// `load.max_connections`: a target slower than the schedule never gets more connections
+/// than the pool has; requests queue in the client, and that wait shows as client lag (and
+/// apart, as connection wait), not as the server's response time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bounded_pool_never_opens_more_connections_and_its_queue_is_client_lag() {
+    let (url, accepted) = stub_counting().await;
+    // 200 requests in 0.5 s; 4 connections of a 20 ms target carry 200/s at most, so by
+    // the end about 100 wait, the last ones about half a second.
+    let phases = vec![Phase {
+        name: "steady".into(),
+        duration_ms: 500,
+        arrival: Arrival::Constant { rate: 400.0 },
+    }];
+    let mut p = plan(phases, &["/slow"], 10_000, 10_000);
+    p.load.max_connections = Some(4);
+    let r = drive(&p, &url).await;
+    let s = &r.summary;
+    assert_eq!(s.status_counts.get("200"), Some(&200), "{s:?}");
+    let opened = accepted.load(Ordering::Relaxed);
+    assert!(
+        (1..=4).contains(&opened),
+        "{opened} connections for a pool of 4"
+    );
+    // Most requests found the pool busy; the queue's wait is lag, not response time.
+    assert!(s.connection_wait.count >= 100, "{:?}", s.connection_wait);
+    assert!(
+        s.connection_wait.max_us >= 200_000,
+        "{:?}",
+        s.connection_wait
+    );
+    assert!(s.client_lag.max_us >= s.connection_wait.max_us, "{s:?}");
+    assert!(s.client_lag.p90_us >= 100_000, "{:?}", s.client_lag);
+    assert!(s.response_time.p50_us < s.client_lag.p90_us, "{s:?}");
+    assert!(s.latency.max_us >= s.client_lag.max_us, "{s:?}");
+
+    // The same load without the cap opens a connection per request in flight.
+    let (url, accepted) = stub_counting().await;
+    let phases = vec![Phase {
+        name: "steady".into(),
+        duration_ms: 500,
+        arrival: Arrival::Constant { rate: 400.0 },
+    }];
+    let r = drive(&plan(phases, &["/slow"], 10_000, 10_000), &url).await;
+    assert_eq!(r.summary.status_counts.get("200"), Some(&200));
+    assert!(accepted.load(Ordering::Relaxed) > 4);
+    assert_eq!(r.summary.connection_wait.count, 0);
 }

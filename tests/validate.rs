@@ -65,6 +65,8 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
         ("duration as a number", format!("[stack]\nmax_execution_time = 30\n{BASE_CONFIG}{BASE_PHASE}{BASE_REQUEST}"), vec!["stack.max_execution_time is a duration: write \"30s\"", "line 2"]),
         ("count in quotes", with_config("[[config]]\npm = \"static\"\nmax_children = \"4\""), vec!["config.max_children is a whole number: write it without quotes"]),
         ("size as a number", format!("[stack]\nmemory = 512\n{BASE_CONFIG}{BASE_PHASE}{BASE_REQUEST}"), vec!["stack.memory is a size: write \"512MiB\""]),
+        ("a pool of no connections", format!("[load]\nmax_connections = 0\n{BASE_CONFIG}{BASE_PHASE}{BASE_REQUEST}"), vec!["load.max_connections", "give the pool's size"]),
+        ("pool size in quotes", format!("[load]\nmax_connections = \"64\"\n{BASE_CONFIG}{BASE_PHASE}{BASE_REQUEST}"), vec!["load.max_connections is a whole number"]),
         ("health probe outwaits the client", format!("[load]\nclient_timeout = \"5s\"\nhealth_timeout = \"10s\"\n{BASE_CONFIG}{BASE_PHASE}{BASE_REQUEST}"), vec!["load.health_timeout", "above load.client_timeout"]),
     ]
 }

@@ -8,8 +8,10 @@
 //! million requests. The report is also written to benches/results/latest.md.
 //!
 //! Environment: BENCH_SECS (default 10), BENCH_ROUNDS (3), BENCH_RATES ("10000,30000"),
-//! BENCH_LONG=1 (BENCH_LONG_SECS, default 90: enough for 10 million requests here). Needs nginx and wrk (Debian's packages); oha is used when `oha` is on PATH
-//! (`cargo install oha --locked`).
+//! BENCH_LONG=1 (BENCH_LONG_SECS, default 90: enough for 10 million requests here),
+//! BENCH_ONLY=open|closed (one half only), BENCH_BASELINE=path (another fpmlab binary, e.g.
+//! main's, run beside this one in the open-loop rounds). Needs nginx and wrk (Debian's
+//! packages); oha is used when `oha` is on PATH (`cargo install oha --locked`).
 
 mod peers;
 mod run;
@@ -68,12 +70,16 @@ fn main() {
         nginx.cpu
     );
 
+    // BENCH_ONLY=open skips the closed-loop tables (BENCH_ONLY=closed the open-loop one).
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    // Another fpmlab build to run beside this one (e.g. main's), alternating like the peers.
+    let baseline = std::env::var("BENCH_BASELINE").ok();
     let closed = peers::closed_phase(secs);
     let (mut wrk, mut oha, mut fpm) = (Vec::new(), Vec::new(), Vec::new());
     let (mut fpm_post, mut wrk_post) = (Vec::new(), Vec::new());
     let post = peers::post_request(dir.path());
     let wrk_script = peers::wrk_post_script(dir.path());
-    for round in 1..=rounds {
+    for round in (1..=rounds).filter(|_| only != "open") {
         eprintln!("closed loop, round {round}: wrk GET, wrk POST, oha, fpmlab GET, fpmlab POST");
         wrk.push(peers::wrk(&url, secs));
         wrk_post.push(peers::wrk_with(&url, secs, Some(&wrk_script)));
@@ -83,19 +89,22 @@ fn main() {
         fpm.push(peers::fpmlab(&url, dir.path(), &closed));
         fpm_post.push(peers::fpmlab_with(&url, dir.path(), &closed, &post));
     }
-    let mut open: Vec<(u64, Vec<Measured>, Vec<Measured>)> =
-        rates.iter().map(|&r| (r, Vec::new(), Vec::new())).collect();
-    for round in 1..=rounds {
-        for (rate, fp, oh) in &mut open {
+    let mut open: Vec<OpenRuns> = rates
+        .iter()
+        .map(|&r| (r, Vec::new(), Vec::new(), Vec::new()))
+        .collect();
+    for round in (1..=rounds).filter(|_| only != "closed") {
+        for (rate, fp, oh, base) in &mut open {
             eprintln!("open loop at {rate}/s, round {round}: oha, fpmlab");
+            let phase = peers::constant_phase(secs, *rate);
             if have_oha {
                 oh.push(peers::oha(&url, secs, Some(*rate)));
             }
-            fp.push(peers::fpmlab(
-                &url,
-                dir.path(),
-                &peers::constant_phase(secs, *rate),
-            ));
+            fp.push(peers::fpmlab_pooled(&url, dir.path(), &phase));
+            if let Some(bin) = &baseline {
+                let get = "path = \"/\"\n";
+                base.push(peers::fpmlab_bin(bin, &url, dir.path(), &phase, get, ""));
+            }
         }
     }
 
@@ -107,9 +116,13 @@ fn main() {
         nginx.cpu,
         peers::CONNECTIONS
     ));
-    closed_table(&mut r, &[("wrk", &wrk), ("oha", &oha), ("fpmlab", &fpm)]);
-    post_table(&mut r, (&fpm, &fpm_post), (&wrk, &wrk_post));
-    open_table(&mut r, secs, &open);
+    if only != "open" {
+        closed_table(&mut r, &[("wrk", &wrk), ("oha", &oha), ("fpmlab", &fpm)]);
+        post_table(&mut r, (&fpm, &fpm_post), (&wrk, &wrk_post));
+    }
+    if only != "closed" {
+        open_table(&mut r, secs, &open);
+    }
     if std::env::var("BENCH_LONG").is_ok() {
         memory_run(&mut r, &url, dir.path());
     }
@@ -161,12 +174,16 @@ fn post_table(r: &mut Report, fpm: (&[Measured], &[Measured]), wrk: (&[Measured]
     }
 }
 
-fn open_table(r: &mut Report, secs: u64, open: &[(u64, Vec<Measured>, Vec<Measured>)]) {
-    r.line("\n## Open loop at fixed rates (client lag = sent − intended send time)\n");
-    r.line("| target rate | generator | achieved rate | achieved ÷ target | client lag p50 / p99 / p99.9 / max µs | CPU µs/request | peak RSS MiB | its own warnings |");
-    r.line("| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |");
-    for (rate, fpm, oha) in open {
-        for (name, m) in [("oha", oha), ("fpmlab", fpm)] {
+/// One rate's open-loop runs: the rate, fpmlab's, oha's, and the baseline build's.
+type OpenRuns = (u64, Vec<Measured>, Vec<Measured>, Vec<Measured>);
+
+fn open_table(r: &mut Report, secs: u64, open: &[OpenRuns]) {
+    r.line(format!("\n## Open loop at fixed rates (client lag = sent − intended send time; oha `-q RATE --latency-correction` over its {c} connections, fpmlab with `load.max_connections = {c}`, a baseline build without)\n", c = peers::CONNECTIONS));
+    r.line("| target rate | generator | achieved rate | achieved ÷ target | client lag p50 / p99 / p99.9 / max µs | CPU µs/request | it ÷ oha: CPU/request | peak RSS MiB | its own warnings |");
+    r.line("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+    for (rate, fpm, oha, base) in open {
+        let oha_cpu = (!oha.is_empty()).then(|| med(oha, Measured::cpu_us_per_req));
+        for (name, m) in [("oha", oha), ("fpmlab", fpm), ("fpmlab (baseline)", base)] {
             if m.is_empty() {
                 continue;
             }
@@ -180,10 +197,20 @@ fn open_table(r: &mut Report, secs: u64, open: &[(u64, Vec<Measured>, Vec<Measur
                     format!("{:.0} / {:.0} / {:.0} / {:.0}", p(0), p(1), p(2), p(3))
                 }
             };
+            let cpu = med(m, Measured::cpu_us_per_req);
+            // The median of the per-round ratios: each round's runs ran back to back, so
+            // the machine's drift between rounds cancels out.
+            let ratio = match oha_cpu {
+                Some(_) if m.len() == oha.len() => {
+                    let per_round = m.iter().zip(oha.iter());
+                    let v = per_round.map(|(a, b)| a.cpu_us_per_req() / b.cpu_us_per_req());
+                    format!("{:.2}×", median(v.collect()))
+                }
+                _ => "n/a".into(),
+            };
             r.line(format!(
-                "| {rate} | {name} | {achieved:.0} | {:.4} | {lag} | {:.2} | {:.1} | {} |",
+                "| {rate} | {name} | {achieved:.0} | {:.4} | {lag} | {cpu:.2} | {ratio} | {:.1} | {} |",
                 achieved / *rate as f64,
-                med(m, Measured::cpu_us_per_req),
                 med(m, Measured::peak_rss_mib),
                 warned(name, m),
             ));
@@ -195,7 +222,7 @@ fn open_table(r: &mut Report, secs: u64, open: &[(u64, Vec<Measured>, Vec<Measur
 /// warning's words up to its first colon): the "no warnings at a rate it can hold" figure
 /// that depends on the machine, measured here rather than asserted by a test.
 fn warned(name: &str, m: &[Measured]) -> String {
-    if name != "fpmlab" {
+    if !name.starts_with("fpmlab") {
         return "not reported".into();
     }
     let rounds = m.iter().filter(|x| !x.warnings.is_empty()).count();

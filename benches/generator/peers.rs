@@ -161,10 +161,31 @@ pub fn wrk_post_script(dir: &Path) -> std::path::PathBuf {
 
 /// [`fpmlab`] with the `[[request]]` body given (its keys, after the table header).
 pub fn fpmlab_with(url: &str, dir: &Path, phase: &str, request: &str) -> Measured {
+    fpmlab_bin(env!("CARGO_BIN_EXE_fpmlab"), url, dir, phase, request, "")
+}
+
+/// [`fpmlab`] open loop with at most [`CONNECTIONS`] connections (`load.max_connections`),
+/// as oha's `-c` pool.
+pub fn fpmlab_pooled(url: &str, dir: &Path, phase: &str) -> Measured {
+    let pool = format!("max_connections = {CONNECTIONS}\n");
+    let get = "path = \"/\"\n";
+    fpmlab_bin(env!("CARGO_BIN_EXE_fpmlab"), url, dir, phase, get, &pool)
+}
+
+/// [`fpmlab_with`] running the binary `bin`: another build of fpmlab (`BENCH_BASELINE`), to
+/// compare two builds side by side in the same run. `load` adds keys to `[load]`.
+pub fn fpmlab_bin(
+    bin: &str,
+    url: &str,
+    dir: &Path,
+    phase: &str,
+    request: &str,
+    load: &str,
+) -> Measured {
     let scenario = dir.join("bench.toml");
     std::fs::write(
         &scenario,
-        format!("# generator benchmark\n[load]\nclient_timeout = \"10s\"\nmax_in_flight = 100000\n[[config]]\nname = \"bench\"\npm = \"static\"\nmax_children = 1\n{phase}\n[[request]]\n{request}"),
+        format!("# generator benchmark\n[load]\nclient_timeout = \"10s\"\nmax_in_flight = 100000\n{load}[[config]]\nname = \"bench\"\npm = \"static\"\nmax_children = 1\n{phase}\n[[request]]\n{request}"),
     )
     .unwrap();
     let out = dir.join("run");
@@ -183,7 +204,7 @@ pub fn fpmlab_with(url: &str, dir: &Path, phase: &str, request: &str) -> Measure
     ]
     .map(String::from)
     .to_vec();
-    let usage = pinned(GENERATOR_CPU, env!("CARGO_BIN_EXE_fpmlab"), &args);
+    let usage = pinned(GENERATOR_CPU, bin, &args);
     let run: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
     let s = &run["configs"][0]["summary"];

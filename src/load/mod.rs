@@ -8,5 +8,6 @@ pub mod rng;
 pub mod rows;
 pub mod schedule;
 mod send;
+mod slots;
 mod stream;
 pub mod timer;

@@ -28,6 +28,8 @@ pub(super) struct Ctx {
     pub(super) next_id: Cell<u64>,
     pub(super) timeout: Duration,
     pub(super) max_in_flight: u64,
+    /// `load.max_connections`' slots (see [`super::slots`]).
+    pub(super) slots: super::slots::Slots,
     pub(super) cancel: CancellationToken,
 }
 
@@ -119,7 +121,14 @@ pub(super) async fn one(
         .reset(tokio::time::Instant::from_std(now) + ctx.timeout);
     let outcome = match tokio::select! {
         biased;
-        x = ctx.client.exchange(kind, id, row, line) => Ok(x),
+        x = async {
+            // A wait for a connection counts against the client timeout too.
+            let (_slot, waited) = ctx.slots.take().await;
+            if let Some(w) = waited {
+                ctx.recorder.borrow_mut().on_connection_wait(phase, kind, w);
+            }
+            ctx.client.exchange(kind, id, row, line).await
+        } => Ok(x),
         () = deadline.as_mut() => Err(()),
     } {
         Ok(x) => Outcome {

@@ -2,17 +2,43 @@
 //! open-loop sends would then go out up to 1 ms late, which is the very client lag we must
 //! keep near zero. A timerfd armed at an absolute monotonic time wakes the runtime thread
 //! within microseconds, and keeps dispatch on the runtime (no cross-thread wake per request).
+//!
+//! Waking an idle thread is the dearest thing the load path does (an interrupt, a context
+//! switch, on a VM an exit or two): dearer than sending and reading a request. So a sleeper
+//! may allow some lateness (`slack`): its timer is armed that much after the moment, and a
+//! task that runs anyway in between (a response being read) wakes it through a [`Nudge`]
+//! once the moment has come. At high rates most sends then ride on wake-ups the responses
+//! cause, or share one timer wake-up; the lateness is measured as client lag like any other.
 
+use std::cell::{Cell, RefCell};
+use std::future::poll_fn;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use tokio::io::unix::AsyncFd;
 
-/// A deadline closer than this is waited for by yielding to the runtime, not by a timer: a
-/// timer interrupt and the wake-up after it cost a VM more than that wait (and at such
-/// rates the load thread is busy anyway).
-const SPIN_BELOW: Duration = Duration::from_micros(30);
+/// Lets tasks on the sleeper's thread wake it once its moment has come, before its timer.
+#[derive(Default)]
+pub struct Nudge {
+    /// The sleeper's moment, while it sleeps.
+    due: Cell<Option<Instant>>,
+    waker: RefCell<Option<Waker>>,
+}
+
+impl Nudge {
+    /// Wakes the sleeper if its moment has passed: for a task that runs anyway, so the send
+    /// rides on this wake-up of the thread instead of a timer's.
+    pub fn poke(&self) {
+        if self.due.get().is_some_and(|due| Instant::now() >= due) {
+            let waker = self.waker.borrow_mut().take();
+            if let Some(w) = waker {
+                w.wake();
+            }
+        }
+    }
+}
 
 /// One re-armable timer.
 pub struct PreciseTimer {
@@ -20,6 +46,9 @@ pub struct PreciseTimer {
     /// A (monotonic instant, CLOCK_MONOTONIC ns) pair: Rust's `Instant` is CLOCK_MONOTONIC on
     /// Linux but opaque, so times are converted through this anchor.
     anchor: (Instant, i128),
+    /// The expiry the timerfd is armed for (CLOCK_MONOTONIC ns), until it fires: re-arming
+    /// for the same moment would be a wasted syscall.
+    armed: Option<i128>,
 }
 
 fn monotonic_ns() -> i128 {
@@ -47,7 +76,8 @@ impl PreciseTimer {
         }
         // SAFETY: `raw` is a fresh fd nobody else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        // Timer slack of this thread would otherwise add up to 50 µs to every wakeup.
+        // Timer slack of this thread would otherwise add up to 50 µs to every wakeup: the
+        // lateness allowed is chosen per sleep instead.
         // SAFETY: prctl with an integer argument.
         unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };
         // SAFETY: the timerfd is owned by the AsyncFd and never closed behind its back.
@@ -55,24 +85,81 @@ impl PreciseTimer {
         Ok(PreciseTimer {
             fd,
             anchor: (Instant::now(), monotonic_ns()),
+            armed: None,
         })
     }
 
     /// Sleeps until `at` (returns at once if it has passed).
     pub async fn sleep_until(&mut self, at: Instant) -> io::Result<()> {
-        let now = Instant::now();
-        if at <= now {
+        self.sleep_until_late(at, Duration::ZERO, &Nudge::default())
+            .await
+    }
+
+    /// Sleeps until `at`, never returning before it: at the latest `slack` after it (the
+    /// timer), earlier if `nudge` is poked once `at` has passed.
+    pub async fn sleep_until_late(
+        &mut self,
+        at: Instant,
+        slack: Duration,
+        nudge: &Nudge,
+    ) -> io::Result<()> {
+        if at <= Instant::now() {
             return Ok(());
         }
-        if at - now < SPIN_BELOW {
-            // Yield to the runtime (responses, I/O) until the moment comes, without a
-            // timer interrupt.
-            while Instant::now() < at {
-                tokio::task::yield_now().await;
+        let target = self.anchor.1 + (at + slack).duration_since(self.anchor.0).as_nanos() as i128;
+        if self.armed != Some(target) {
+            self.arm(target)?;
+        }
+        nudge.due.set(Some(at));
+        let woke = poll_fn(|cx| loop {
+            if Instant::now() >= at {
+                return Poll::Ready(Ok(()));
             }
-            return Ok(());
-        }
-        let target = self.anchor.1 + at.duration_since(self.anchor.0).as_nanos() as i128;
+            let mut guard = match self.fd.poll_read_ready(cx) {
+                Poll::Ready(Ok(g)) => g,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {
+                    *nudge.waker.borrow_mut() = Some(cx.waker().clone());
+                    return Poll::Pending;
+                }
+            };
+            let mut expirations = [0u8; 8];
+            // SAFETY: reading 8 bytes into a buffer of 8 bytes from our own fd.
+            let n = unsafe {
+                libc::read(
+                    self.fd.get_ref().as_raw_fd(),
+                    expirations.as_mut_ptr().cast(),
+                    8,
+                )
+            };
+            // Drained (or nothing to drain): the fd is not readable again before the next
+            // expiry, so the next sleep need not learn that with a failed read.
+            guard.clear_ready();
+            drop(guard);
+            if n == 8 {
+                self.armed = None;
+                // The timer fires at `at + slack`, so `at` has passed: the loop's check
+                // returns. An expiry of an earlier arming can come first: then, re-arm.
+                if Instant::now() < at {
+                    if let Err(e) = self.arm(target) {
+                        return Poll::Ready(Err(e));
+                    }
+                }
+                continue;
+            }
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::WouldBlock {
+                return Poll::Ready(Err(err));
+            }
+        })
+        .await;
+        nudge.due.set(None);
+        nudge.waker.borrow_mut().take();
+        woke
+    }
+
+    /// Arms the timerfd for CLOCK_MONOTONIC `target` ns (pending expirations are reset).
+    fn arm(&mut self, target: i128) -> io::Result<()> {
         let spec = libc::itimerspec {
             it_interval: libc::timespec {
                 tv_sec: 0,
@@ -95,29 +182,8 @@ impl PreciseTimer {
         if rc != 0 {
             return Err(io::Error::last_os_error());
         }
-        loop {
-            let mut guard = self.fd.readable().await?;
-            let mut expirations = [0u8; 8];
-            // SAFETY: reading 8 bytes into a buffer of 8 bytes from our own fd.
-            let n = unsafe {
-                libc::read(
-                    self.fd.get_ref().as_raw_fd(),
-                    expirations.as_mut_ptr().cast(),
-                    8,
-                )
-            };
-            if n == 8 {
-                // Drained: the fd is not readable again before the next expiry, so the
-                // next sleep need not learn that with a failed read.
-                guard.clear_ready();
-                return Ok(());
-            }
-            let err = io::Error::last_os_error();
-            if err.kind() != io::ErrorKind::WouldBlock {
-                return Err(err);
-            }
-            guard.clear_ready();
-        }
+        self.armed = Some(target);
+        Ok(())
     }
 }
 
@@ -142,7 +208,7 @@ mod tests {
     #[tokio::test]
     async fn never_wakes_early_and_always_wakes() {
         let mut t = PreciseTimer::new().unwrap();
-        // Both paths: the timerfd (700 µs away) and the yield loop (under 30 µs away).
+        // Far and near deadlines alike.
         // How late a wake comes is the machine's business (see the ignored test below and
         // the benchmark); that it comes, never early, is the timer's.
         lateness(&mut t, 20, Duration::from_micros(700)).await;

@@ -161,6 +161,12 @@ impl Recorder {
         b.max_in_flight = b.max_in_flight.max(in_flight);
     }
 
+    /// A request waited this long for a free connection of `load.max_connections`.
+    pub fn on_connection_wait(&mut self, phase: usize, kind: usize, wait: std::time::Duration) {
+        let h = self.cell(phase, kind).counts.connection_wait_mut();
+        histograms::record(h, wait.as_micros() as u64);
+    }
+
     /// A scheduled request was not sent: `max_in_flight` was reached.
     pub fn on_dropped(&mut self, phase: usize, kind: usize, at: Instant) {
         let c = &mut self.cell(phase, kind).counts;

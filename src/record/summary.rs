@@ -68,6 +68,9 @@ pub struct Counts {
     pub last_done_us: u64,
     /// The largest peak memory a script reported, bytes (0: none reported).
     pub app_peak_memory_bytes: u64,
+    /// Waits for a free connection of `load.max_connections`, µs; allocated at the first
+    /// wait, so a run without the cap carries none.
+    pub connection_wait: Option<Box<hdrhistogram::Histogram<u64>>>,
 }
 
 impl Counts {
@@ -84,6 +87,17 @@ impl Counts {
         self.clamped_queue_waits += o.clamped_queue_waits;
         self.last_done_us = self.last_done_us.max(o.last_done_us);
         self.app_peak_memory_bytes = self.app_peak_memory_bytes.max(o.app_peak_memory_bytes);
+        if let Some(theirs) = &o.connection_wait {
+            self.connection_wait_mut()
+                .add(theirs.as_ref())
+                .expect("histograms share bounds");
+        }
+    }
+
+    /// The connection-wait histogram, created on first use.
+    pub fn connection_wait_mut(&mut self) -> &mut hdrhistogram::Histogram<u64> {
+        self.connection_wait
+            .get_or_insert_with(|| Box::new(super::histograms::new_histogram()))
     }
 }
 
@@ -129,6 +143,11 @@ pub struct Summary {
     /// reported by fpmlab's agent or the built-in scripts), bytes; `None`: none reported.
     #[serde(default)]
     pub app_peak_memory_bytes_max: Option<u64>,
+    /// With `load.max_connections`: how long requests that found every connection busy
+    /// waited for one, µs (`count`: how many waited). The wait is part of `client_lag` and
+    /// `latency`: queueing in the client (as in a load balancer), not in the server.
+    #[serde(default)]
+    pub connection_wait: Percentiles,
 }
 
 impl Summary {
@@ -173,6 +192,11 @@ impl Summary {
             clamped_queue_waits: c.clamped_queue_waits,
             app_peak_memory_bytes_max: (c.app_peak_memory_bytes > 0)
                 .then_some(c.app_peak_memory_bytes),
+            connection_wait: c
+                .connection_wait
+                .as_deref()
+                .map(Percentiles::of)
+                .unwrap_or_default(),
         }
     }
 }

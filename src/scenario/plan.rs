@@ -139,6 +139,13 @@ pub struct LoadSettings {
     /// Safety limit on requests in flight; a scheduled request that would exceed it is not
     /// sent and is counted as `dropped_max_in_flight`.
     pub max_in_flight: usize,
+    /// A fixed pool of connections to the target, as a load balancer keeps to each of its
+    /// targets (`None`: a new connection whenever every open one is busy). A request that
+    /// finds them all busy waits for one; the wait is part of its client lag and its
+    /// latency (queueing in the client, not the server), and an overloaded target cannot
+    /// make the generator open thousands of sockets.
+    #[serde(default)]
+    pub max_connections: Option<usize>,
     /// CPUs the generator may use (`None` = all).
     pub cpuset: Option<Vec<usize>>,
     /// Timeout of the load balancer's health probes (once a second, one to nginx alone and

@@ -116,6 +116,7 @@ pub struct RawStack {
 pub struct RawLoad {
     pub client_timeout: Option<String>,
     pub max_in_flight: Option<usize>,
+    pub max_connections: Option<usize>,
     pub cpuset: Option<Vec<usize>>,
     pub health_timeout: Option<String>,
 }

@@ -330,6 +330,12 @@ fn load_settings(p: &mut Problems, l: &super::raw::RawLoad, cores: usize) -> Opt
             "0 would send nothing: give a positive limit, e.g. 10000",
         );
     }
+    if l.max_connections == Some(0) {
+        p.push(
+            "load.max_connections",
+            "0 connections would send nothing: give the pool's size, e.g. 64, or leave it out for a connection per request in flight",
+        );
+    }
     let health_timeout_ms = match &l.health_timeout {
         Some(t) => dur(p, "load.health_timeout", Some(t), defaults::HEALTH_TIMEOUT),
         // The ALB default, but a probe never waits longer than the LB's own timeout.
@@ -354,6 +360,7 @@ fn load_settings(p: &mut Problems, l: &super::raw::RawLoad, cores: usize) -> Opt
     Some(LoadSettings {
         client_timeout_ms: client_timeout_ms?,
         max_in_flight,
+        max_connections: l.max_connections,
         cpuset: l.cpuset.clone(),
         health_timeout_ms: health_timeout_ms?,
     })

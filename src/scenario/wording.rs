@@ -21,7 +21,7 @@ fn kind_of(key: &str) -> Option<(&'static str, &'static str)> {
         "memory_limit" => ("a php size", "write \"128M\" (K, M or G; -1 for no limit)"),
         "max_children" | "start_servers" | "min_spare_servers" | "max_spare_servers"
         | "max_spawn_rate" | "max_requests" | "size" | "users" | "weight" | "seed"
-        | "max_in_flight" | "listen_backlog" => {
+        | "max_in_flight" | "max_connections" | "listen_backlog" => {
             ("a whole number", "write it without quotes, e.g. 4")
         }
         "rate" | "from_rate" | "to_rate" | "cpus" => {

@@ -179,7 +179,11 @@ pub fn prometheus(out: &mut Families, c: &ConfigResult) {
                 "fpmlab_fleet_responses_total",
                 Kind::Counter,
                 "The instance's requests by the code an AWS ALB would have returned.",
-                &[("config", config), ("instance", i.name.as_str()), ("code", code.as_str())],
+                &[
+                    ("config", config),
+                    ("instance", i.name.as_str()),
+                    ("code", code.as_str()),
+                ],
                 *n as f64,
             );
         }
@@ -188,7 +192,11 @@ pub fn prometheus(out: &mut Families, c: &ConfigResult) {
                 "fpmlab_fleet_failed_total",
                 Kind::Counter,
                 "Failed requests by cause (instance none: the balancer had no target).",
-                &[("config", config), ("instance", i.name.as_str()), ("cause", cause.as_str())],
+                &[
+                    ("config", config),
+                    ("instance", i.name.as_str()),
+                    ("cause", cause.as_str()),
+                ],
                 *n as f64,
             );
         }
@@ -242,7 +250,11 @@ pub fn prometheus(out: &mut Families, c: &ConfigResult) {
                 "fpmlab_fleet_failed_total",
                 Kind::Counter,
                 "Failed requests by cause (instance none: the balancer had no target).",
-                &[("config", config), ("instance", "none"), ("cause", cause.as_str())],
+                &[
+                    ("config", config),
+                    ("instance", "none"),
+                    ("cause", cause.as_str()),
+                ],
                 (total - placed) as f64,
             );
         }

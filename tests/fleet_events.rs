@@ -35,7 +35,7 @@ struct Req {
 
 /// The load's requests in the balancer's log.
 fn requests(ran: &common::Ran, f: &FleetView) -> Vec<Req> {
-    let start = ran.config(0).load_start_epoch_us.expect("the load started") as i64 / 1000;
+    let start = ran.config(0).load_start_epoch_us.expect("the load started") / 1000;
     let text = std::fs::read_to_string(&f.balancer_log).unwrap();
     (text.lines().filter_map(|l| parse(l, LOG_TAG)))
         .filter(|l: &BalancerLine| l.id.is_some())

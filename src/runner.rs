@@ -263,7 +263,8 @@ async fn run_config(
             // A fleet's failures are attributed from the balancer's log; the single-stack
             // attribution would look for one nginx's logs, which a fleet does not have.
             let text = std::fs::read_to_string(&rec.balancer_log).unwrap_or_default();
-            let view = crate::fleet_view::analyse(&rec, &text, &failed, epoch_us / 1000);
+            let facts = crate::fleet_view::PlanFacts::of(plan, &c.name);
+            let view = crate::fleet_view::analyse(&rec, &text, &failed, epoch_us / 1000, &facts);
             c.fleet = Some(view);
         } else {
             let views = crate::incident::analyse(

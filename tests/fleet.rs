@@ -1,6 +1,7 @@
 //! A fleet behind a real HAProxy configured as an ALB, on real native instances: health
 //! check thresholds, a killed instance, the fleet-level lying health check, the ALB codes,
-//! and bad fleet definitions refused before anything starts. Each run lasts seconds.
+//! and bad fleet definitions refused before anything starts. Each run lasts seconds. One
+//! run's report is opened in headless Chromium to check the fleet section.
 
 mod common;
 
@@ -176,6 +177,79 @@ fn idle_timeout_no_target_and_a_cold_instance_give_the_albs_codes() {
         f.events.iter().any(|e| e.action == "cold_end"),
         "{:?}",
         f.events
+    );
+    report_shows_the_fleet(&ran, f, dir.path());
+}
+
+/// Reads what the page's fleet section holds once Chromium has laid it out: the rows of
+/// the per-instance and cause tables, the health spans, and the event markers on the fleet's
+/// charts and on the latency chart.
+const PROBE: &str = r#"<script>
+window.__errors = [];
+window.addEventListener('error', e => window.__errors.push(String(e.message || e)));
+window.addEventListener('load', () => {
+  const count = q => document.querySelectorAll(q).length;
+  const drawn = [...document.querySelectorAll('#fleet-health svg, #fleet-requests svg')].map(s => s.getBoundingClientRect().width);
+  document.body.setAttribute('data-probe', JSON.stringify({errors: window.__errors,
+    instances: count('#fleet table.fleet-instances tbody tr'), causes: count('#fleet table.fleet-causes tbody tr'),
+    health_spans: count('#fleet-health svg rect.fleet-health'), lanes_events: count('#fleet-health svg g.event'),
+    requests_events: count('#fleet-requests svg g.event'), latency_events: count('#latency svg g.event'),
+    drawn: drawn}));
+});
+</script>"#;
+
+/// The run's report.html, opened in headless Chromium (Debian's `chromium`, from
+/// `scripts/setup.sh --tests`): the fleet section, its health spans and the fleet's events
+/// as markers are there and drawn, without a console error.
+fn report_shows_the_fleet(ran: &common::Ran, f: &FleetView, dir: &std::path::Path) {
+    let html = std::fs::read_to_string(ran.out.join("report.html")).expect("run wrote report.html");
+    assert!(html.contains("id=\"fleet\""), "no fleet section");
+    let Some(chromium) = common::tool(&["chromium", "chromium-browser"]) else {
+        return;
+    };
+    let page = dir.join("probed.html");
+    std::fs::write(&page, html.replacen("<head>", &format!("<head>{PROBE}"), 1)).unwrap();
+    let out = std::process::Command::new("timeout")
+        .arg("120")
+        .arg(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+        ])
+        .arg(format!("--user-data-dir={}", dir.join("profile").display()))
+        .args(["--dump-dom", "--virtual-time-budget=5000"])
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("start chromium");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let start = dom.find("data-probe=\"").expect("the probe ran") + "data-probe=\"".len();
+    let raw = dom[start..][..dom[start..].find('"').unwrap()]
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&");
+    let p: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    let n = |k: &str| p[k].as_u64().unwrap_or(0) as usize;
+    assert_eq!(p["errors"].as_array().unwrap().len(), 0, "{p:#}");
+    assert_eq!(n("instances"), f.instances.len(), "{p:#}");
+    assert_eq!(n("causes"), f.causes.len(), "{p:#}");
+    let spans: usize = f.instances.iter().map(|i| i.health_spans.len()).sum();
+    assert!(spans >= f.instances.len(), "{:?}", f.instances);
+    assert_eq!(n("health_spans"), spans, "{p:#}");
+    // Every fleet event (add, cold end, three removes) is a marker on every chart over time.
+    let markers = f.events.len() + ran.config(0).events.len();
+    for k in ["lanes_events", "requests_events", "latency_events"] {
+        assert_eq!(n(k), markers, "{k}: {p:#}");
+    }
+    let drawn = p["drawn"].as_array().unwrap();
+    assert!(
+        drawn.len() == 2 && drawn.iter().all(|w| w.as_f64().unwrap() > 100.0),
+        "{p:#}"
     );
 }
 

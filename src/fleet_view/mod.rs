@@ -4,6 +4,7 @@
 //! request failed, in the ALB's codes and causes.
 
 pub mod log;
+pub mod timeline;
 
 use std::collections::BTreeMap;
 
@@ -13,6 +14,7 @@ use crate::record::FailedList;
 use crate::stack::fleet::haproxy::{FAIL_OPEN_SUFFIX, LOG_TAG};
 use crate::stack::fleet::{EventRecord, FleetRecord, HealthChange};
 use log::{alb_code, BalancerLine};
+pub use timeline::{HealthSpan, InstanceSecond};
 
 /// A kill counts as the cause of a 5xx up to this long after the request ended (the event's
 /// time is taken once the SIGKILL returned; nginx may answer 502 for its dead php-fpm
@@ -36,6 +38,10 @@ pub struct FleetView {
     /// `target_reset`, `cut_by_balancer_idle_timeout`, `client_closed_first`, `client_idle`,
     /// `bad_response`, `target_answered_<status>`.
     pub causes: BTreeMap<String, u64>,
+    /// One balancer log line per cause, the first of its requests: what the balancer
+    /// wrote for it (server, status, timings, termination state).
+    #[serde(default)]
+    pub cause_examples: BTreeMap<String, String>,
     /// Requests the client saw fail that are not in the balancer's log (it never accepted
     /// them, or the log was cut).
     pub failed_not_in_balancer_log: u64,
@@ -68,6 +74,9 @@ pub struct InstanceView {
     pub cpuset: Option<Vec<usize>>,
     /// Limits the scenario gave that the native driver cannot enforce.
     pub not_enforced: Vec<String>,
+    /// Its pool's `pm.max_children`: what its php-fpm could serve at once.
+    #[serde(default)]
+    pub max_children: Option<u32>,
     /// Requests the balancer sent it.
     pub requests: u64,
     /// Of which through its fail-open twin.
@@ -85,12 +94,51 @@ pub struct InstanceView {
     pub fpm_service: Option<QuantilesMs>,
     /// Its health state whenever it changed (fail-open twin excluded).
     pub health: Vec<HealthChange>,
+    /// The same as spans of one state class each, up to the load's end.
+    #[serde(default)]
+    pub health_spans: Vec<HealthSpan>,
+    /// Per second: requests, failures, latency, and what its php-fpm was doing (scripts
+    /// running against `max_children`, requests waiting for a worker) beside its health
+    /// state. Derived from the balancer's log, not from php-fpm's status page.
+    #[serde(default)]
+    pub seconds: Vec<InstanceSecond>,
     /// First time the balancer had it out of rotation (`DOWN`, `MAINT`) after it had been in
     /// (`UP`), ms after the load's start.
     pub first_out_ms: Option<i64>,
     /// Checks it had failed when first taken out (HAProxy counts failures only while up:
     /// equals the unhealthy threshold when it went down on checks alone).
     pub check_failures_when_out: Option<u64>,
+}
+
+/// What the plan says about one config's fleet that its record does not: each instance's
+/// `max_children` and the load's length.
+#[derive(Debug, Clone, Default)]
+pub struct PlanFacts {
+    /// `pm.max_children` by instance name.
+    pub max_children: BTreeMap<String, u32>,
+    /// The load's planned length, ms: health spans run to its end.
+    pub load_ms: i64,
+}
+
+impl PlanFacts {
+    /// For the config named `config` of `plan` (its own pool, or the `[[config]]` an
+    /// instance names, or the config being run).
+    pub fn of(plan: &crate::scenario::Plan, config: &str) -> PlanFacts {
+        let find = |n: &str| plan.configs.iter().find(|c| c.name == n);
+        let max_children = (plan.fleet.iter().flat_map(|f| &f.instances))
+            .filter_map(|i| {
+                let pool = (i.own_pool.as_ref())
+                    .or_else(|| i.pool.as_deref().and_then(find))
+                    .or_else(|| find(config))?;
+                Some((i.name.clone(), pool.max_children))
+            })
+            .collect();
+        let load_ms = plan.phases.iter().map(|p| p.duration_ms).sum::<u64>() as i64;
+        PlanFacts {
+            max_children,
+            load_ms,
+        }
+    }
 }
 
 /// Builds the fleet view from the fleet's record, the balancer's log text and the client's
@@ -101,13 +149,15 @@ pub fn analyse(
     log_text: &str,
     failed: &FailedList,
     load_start_epoch_ms: i64,
+    facts: &PlanFacts,
 ) -> FleetView {
     // Lines without an id are fpmlab's own probes through the balancer, not the load.
-    let all: Vec<BalancerLine> = (log_text.lines())
-        .filter_map(|l| log::parse(l, LOG_TAG))
+    let all: Vec<(BalancerLine, &str)> = (log_text.lines())
+        .filter_map(|l| log::parse(l, LOG_TAG).map(|p| (p, l)))
         .collect();
-    let probes = all.iter().filter(|l| l.id.is_none()).count() as u64;
-    let lines: Vec<BalancerLine> = all.into_iter().filter(|l| l.id.is_some()).collect();
+    let probes = all.iter().filter(|(l, _)| l.id.is_none()).count() as u64;
+    let lines: Vec<(BalancerLine, &str)> =
+        all.into_iter().filter(|(l, _)| l.id.is_some()).collect();
     let kills: BTreeMap<&str, i64> = record
         .events
         .iter()
@@ -131,37 +181,42 @@ pub fn analyse(
                 pool: i.pool.clone(),
                 cpuset: i.cpuset.clone(),
                 not_enforced: i.not_enforced.clone(),
+                max_children: facts.max_children.get(&i.name).copied(),
                 ..InstanceView::default()
             };
-            (i.name.clone(), (v, Vec::new(), Vec::new(), Vec::new()))
+            (i.name.clone(), Samples::new(v))
         })
         .collect();
     let mut seen = std::collections::HashSet::new();
-    for l in &lines {
+    let mut end_ms = facts.load_ms;
+    for (l, text) in &lines {
         if let Some(id) = l.id {
             seen.insert(id);
         }
         let code = alb_code(l);
         *view.alb_codes.entry(code.to_string()).or_default() += 1;
         let inst = l.instance(FAIL_OPEN_SUFFIX);
-        let end_ms = l.start_epoch_ms + l.total_ms.max(0) - load_start_epoch_ms;
+        let rel_end_ms = l.start_epoch_ms + l.total_ms.max(0) - load_start_epoch_ms;
+        end_ms = end_ms.max(rel_end_ms);
         let cause = (code >= 400).then(|| {
             cause(
                 l,
                 code,
                 inst.and_then(|(n, _)| kills.get(n).copied()),
-                end_ms,
+                rel_end_ms,
             )
         });
         if let Some(c) = &cause {
             *view.causes.entry(c.clone()).or_default() += 1;
+            (view.cause_examples.entry(c.clone())).or_insert_with(|| text.to_string());
         }
         let Some((name, fail_open)) = inst else {
             continue;
         };
-        let Some((v, lat, queue, service)) = per.get_mut(name) else {
+        let Some(s) = per.get_mut(name) else {
             continue;
         };
+        let v = &mut s.view;
         v.requests += 1;
         if fail_open {
             v.fail_open += 1;
@@ -171,24 +226,29 @@ pub fn analyse(
         if let Some(c) = cause {
             *v.causes.entry(c).or_default() += 1;
         }
-        lat.push(l.total_ms.max(0) as f64);
+        s.latency.push(l.total_ms.max(0) as f64);
         if let Some((picked, start, end)) = l.fpm {
-            queue.push((picked * 1000.0 - l.start_epoch_ms as f64).max(0.0));
-            service.push((end - start) * 1000.0);
+            s.queue
+                .push((picked * 1000.0 - l.start_epoch_ms as f64).max(0.0));
+            s.service.push((end - start) * 1000.0);
         }
+        (s.timed).push(timeline::Timed::of(l, code, load_start_epoch_ms));
     }
     view.failed_not_in_balancer_log =
         failed.kept.iter().filter(|f| !seen.contains(&f.id)).count() as u64;
-    for (_, (mut v, lat, queue, service)) in per {
-        v.latency = quantiles(lat);
-        v.fpm_queue = quantiles(queue);
-        v.fpm_service = quantiles(service);
+    for (_, s) in per {
+        let mut v = s.view;
+        v.latency = quantiles(s.latency);
+        v.fpm_queue = quantiles(s.queue);
+        v.fpm_service = quantiles(s.service);
         v.health = record
             .health
             .iter()
             .filter(|h| h.server == v.name)
             .cloned()
             .collect();
+        v.health_spans = timeline::spans(&v.health, end_ms);
+        v.seconds = timeline::seconds(&s.timed, &v.health);
         // An instance an event adds waits in MAINT until it joins: out only after it was in.
         let joined = v.health.iter().position(|h| h.status.starts_with("UP"));
         let after_join = joined.map_or(&[][..], |k| &v.health[k..]);
@@ -206,8 +266,27 @@ pub fn analyse(
     view
 }
 
-/// An instance's view being built, with its latency, queue and service samples (ms).
-type Samples = (InstanceView, Vec<f64>, Vec<f64>, Vec<f64>);
+/// An instance's view being built, with its latency, queue and service samples (ms) and
+/// its requests on the timeline.
+struct Samples {
+    view: InstanceView,
+    latency: Vec<f64>,
+    queue: Vec<f64>,
+    service: Vec<f64>,
+    timed: Vec<timeline::Timed>,
+}
+
+impl Samples {
+    fn new(view: InstanceView) -> Self {
+        Samples {
+            view,
+            latency: Vec::new(),
+            queue: Vec::new(),
+            service: Vec::new(),
+            timed: Vec::new(),
+        }
+    }
+}
 
 fn cause(l: &BalancerLine, code: u16, killed_at_ms: Option<i64>, end_ms: i64) -> String {
     let died = killed_at_ms.is_some_and(|k| k <= end_ms + KILL_SLACK_MS);

@@ -35,7 +35,13 @@ fpmlab t=102.000 id=6 srv=i1-failopen st=504 tw=0 tc=0 tr=-1 ta=60000 ts=sH-- rt
 fpmlab t=102.000 id=- srv=i1 st=200 tw=0 tc=0 tr=1 ta=1 ts=---- rt=- ss=- se=-
 [WARNING] Server instances/i2 is DOWN.
 ";
-    let v = analyse(&record(), log, &FailedList::default(), 100_000);
+    let v = analyse(
+        &record(),
+        log,
+        &FailedList::default(),
+        100_000,
+        &PlanFacts::default(),
+    );
     assert_eq!((v.requests, v.probe_requests), (6, 1));
     assert_eq!(v.causes["instance_died"], 2, "{v:?}");
     assert_eq!(
@@ -49,4 +55,11 @@ fpmlab t=102.000 id=- srv=i1 st=200 tw=0 tc=0 tr=1 ta=1 ts=---- rt=- ss=- se=-
     let i1 = &v.instances[0];
     assert_eq!((i1.requests, i1.fail_open), (2, 1));
     assert_eq!(i1.fpm_service.as_ref().unwrap().p50_ms.round(), 2.0);
+    assert!(v.cause_examples["no_healthy_target"].contains("srv=<NOSRV>"));
+    // i2's requests ended in seconds 0 and 1 of the load, all failed.
+    let i2 = &v.instances[1];
+    let per_s: Vec<(u64, u64)> = (i2.seconds.iter())
+        .map(|s| (s.requests, s.failed))
+        .collect();
+    assert_eq!(per_s, [(1, 1), (2, 2)]);
 }

@@ -1,12 +1,14 @@
 //! The fleet's table under the comparison table: one row per instance as the balancer saw
-//! it, then the ALB codes, the failure causes and the events of each config.
+//! it, then the ALB codes, the failure causes and the events of each config. The rows and
+//! the cause breakdown are shared with the HTML report and the Markdown export.
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
 
 use crate::fleet_view::{FleetView, QuantilesMs};
 use crate::results::ConfigResult;
 
-const HEADERS: [&str; 11] = [
+/// The per-instance table's columns (the first two are text).
+pub const HEADERS: [&str; 11] = [
     "instance",
     "pool",
     "requests",
@@ -51,11 +53,9 @@ fn ms(q: &Option<QuantilesMs>, pick: fn(&QuantilesMs) -> f64) -> String {
         .map_or("-".into(), |q| format!("{:.0} ms", pick(q)))
 }
 
-fn config(f: &FleetView) -> String {
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Disabled);
-    t.set_header(HEADERS.iter().map(Cell::new));
+/// One row per instance, as [`HEADERS`] names them.
+pub fn rows(f: &FleetView) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
     for i in &f.instances {
         let class = |d: char| -> u64 {
             (i.alb_codes.iter())
@@ -63,11 +63,11 @@ fn config(f: &FleetView) -> String {
                 .map(|(_, n)| n)
                 .sum()
         };
-        let out = match (i.first_out_ms, i.check_failures_when_out) {
+        let out_at = match (i.first_out_ms, i.check_failures_when_out) {
             (Some(t), Some(n)) => format!("{:.1} s ({n} failed checks)", t as f64 / 1000.0),
             _ => "-".into(),
         };
-        t.add_row(vec![
+        out.push(vec![
             i.name.clone(),
             i.pool.clone(),
             i.requests.to_string(),
@@ -78,20 +78,114 @@ fn config(f: &FleetView) -> String {
             ms(&i.latency, |q| q.p50_ms),
             ms(&i.latency, |q| q.p99_ms),
             ms(&i.fpm_queue, |q| q.p99_ms),
-            out,
+            out_at,
         ]);
+    }
+    out
+}
+
+/// The ALB's code for a cause of `fleet.causes`, and what the cause means.
+pub fn cause_about(cause: &str) -> (String, &'static str) {
+    let (code, about) = match cause {
+        "no_healthy_target" => (
+            "503",
+            "no healthy target: the balancer had no instance to send it to",
+        ),
+        "instance_died" => (
+            "502",
+            "instance died: sent to an instance killed before the request ended",
+        ),
+        "target_reset" => ("502", "the target refused or reset the connection"),
+        "cut_by_balancer_idle_timeout" => (
+            "504",
+            "cut by the balancer's idle timeout: no answer in time",
+        ),
+        "client_closed_first" => ("460", "the client closed the connection before the answer"),
+        "client_idle" => ("408", "the client sent no request before the idle timeout"),
+        "bad_response" => ("502", "the target's answer was invalid"),
+        other => {
+            let status = other.strip_prefix("target_answered_").unwrap_or("?");
+            return (status.to_string(), "the instance's own answer");
+        }
+    };
+    (code.to_string(), about)
+}
+
+/// Columns of [`cause_rows`].
+pub const CAUSE_HEADERS: [&str; 5] = [
+    "cause",
+    "ALB code",
+    "requests",
+    "instances",
+    "example balancer log line",
+];
+
+/// The ALB-code/cause breakdown: one row per cause, with its requests per instance and the
+/// balancer's line for its first request.
+pub fn cause_rows(f: &FleetView) -> Vec<Vec<String>> {
+    (f.causes.iter())
+        .map(|(cause, n)| {
+            let (code, about) = cause_about(cause);
+            let per: Vec<String> = (f.instances.iter())
+                .filter_map(|i| i.causes.get(cause).map(|k| format!("{} {k}", i.name)))
+                .collect();
+            let per = if per.is_empty() {
+                "none (no instance)".into()
+            } else {
+                per.join(", ")
+            };
+            let example = f
+                .cause_examples
+                .get(cause)
+                .cloned()
+                .unwrap_or_else(|| "-".into());
+            vec![
+                format!("{cause}: {about}"),
+                code,
+                n.to_string(),
+                per,
+                example,
+            ]
+        })
+        .collect()
+}
+
+/// When each event was carried out: (seconds, action, instance, what was done or why not).
+pub fn event_rows(f: &FleetView) -> Vec<Vec<String>> {
+    (f.events.iter())
+        .map(|e| {
+            let what = (e.error.as_ref()).map_or(e.detail.clone(), |err| format!("FAILED: {err}"));
+            vec![
+                format!("{:.1} s", e.t_ms as f64 / 1000.0),
+                e.action.clone(),
+                e.instance.clone(),
+                what,
+            ]
+        })
+        .collect()
+}
+
+/// `k v, k v` of a count map.
+pub fn join(m: &std::collections::BTreeMap<String, u64>) -> String {
+    m.iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn config(f: &FleetView) -> String {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled);
+    t.set_header(HEADERS.iter().map(Cell::new));
+    for r in rows(f) {
+        t.add_row(r);
     }
     for (k, col) in t.column_iter_mut().enumerate() {
         if k > 1 {
             col.set_cell_alignment(CellAlignment::Right);
         }
     }
-    let join = |m: &std::collections::BTreeMap<String, u64>| {
-        m.iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let mut out = format!("{t}\nas an ALB would answer: {}\n", join(&f.alb_codes));
     if !f.causes.is_empty() {
         out.push_str(&format!("failed requests by cause: {}\n", join(&f.causes)));
@@ -102,17 +196,8 @@ fn config(f: &FleetView) -> String {
             f.failed_not_in_balancer_log
         ));
     }
-    for e in &f.events {
-        let what = e
-            .error
-            .as_ref()
-            .map_or(e.detail.clone(), |err| format!("FAILED: {err}"));
-        out.push_str(&format!(
-            "event at {:.1} s: {} {}: {what}\n",
-            e.t_ms as f64 / 1000.0,
-            e.action,
-            e.instance
-        ));
+    for e in event_rows(f) {
+        out.push_str(&format!("event at {}: {} {}: {}\n", e[0], e[1], e[2], e[3]));
     }
     for i in f.instances.iter().filter(|i| !i.not_enforced.is_empty()) {
         out.push_str(&format!(

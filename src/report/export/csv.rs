@@ -1,6 +1,7 @@
 //! CSV: two files. `FILE` holds the summary (one row per config and scope: the whole run,
 //! then each phase; a column per named metric, in its base unit), `FILE-timeline` the
-//! per-second timeline of every config, joined with the server-side samples of that second.
+//! per-second timeline of every config, joined with the server-side samples of that second;
+//! a fleet adds one row per instance and second (`instance` and `health_state` set).
 
 use std::fmt::Write;
 
@@ -87,7 +88,7 @@ pub fn summary(run: &RunResult) -> String {
     out
 }
 
-const TIMELINE_HEADER: &str = "config,t_s,sent,completed,status_1xx,status_2xx,status_3xx,status_4xx,status_5xx,client_failures,dropped,latency_p50_us,latency_p90_us,latency_p99_us,queue_wait_p50_us,queue_wait_p99_us,service_p50_us,service_p99_us,max_in_flight,listen_queue_max,active_workers_max,total_workers_max";
+const TIMELINE_HEADER: &str = "config,t_s,sent,completed,status_1xx,status_2xx,status_3xx,status_4xx,status_5xx,client_failures,dropped,latency_p50_us,latency_p90_us,latency_p99_us,queue_wait_p50_us,queue_wait_p99_us,service_p50_us,service_p99_us,max_in_flight,listen_queue_max,active_workers_max,total_workers_max,instance,health_state";
 
 /// Per second of one config: the deepest listen queue and most active and total workers
 /// the samples taken in that second show (`None` without samples).
@@ -146,7 +147,15 @@ pub fn timeline(run: &RunResult) -> String {
             for v in cells {
                 let _ = write!(out, ",{}", number(v));
             }
-            out.push('\n');
+            out.push_str(",,\n");
+        }
+        // A fleet's instances: the same columns from the balancer's log, then the instance.
+        for (_, cells, instance, state) in super::fleet::csv_rows(c) {
+            out.push_str(&field(&c.name));
+            for v in cells {
+                let _ = write!(out, ",{}", number(v));
+            }
+            let _ = writeln!(out, ",{},{}", field(&instance), field(&state));
         }
     }
     out

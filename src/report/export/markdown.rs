@@ -75,6 +75,7 @@ pub fn render(run: &RunResult) -> String {
         out.push_str("\n### Why requests failed\n");
         out.push_str(&explained);
     }
+    out.push_str(&super::fleet::markdown(run));
     if !run.thresholds.is_empty() {
         out.push_str("\n### Thresholds\n\n");
         let rows: Vec<Vec<String>> = run

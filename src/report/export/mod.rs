@@ -3,6 +3,7 @@
 //! to bytes; writing, naming and `-` for stdout are handled here once.
 
 pub mod csv;
+pub mod fleet;
 pub mod json;
 pub mod markdown;
 pub mod prom_text;

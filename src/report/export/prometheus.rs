@@ -72,6 +72,7 @@ fn config(out: &mut Families, c: &ConfigResult) -> anyhow::Result<()> {
     );
     let h = c.recorded.histograms.decode()?;
     prom_text::request_histograms(out, labels, &h);
+    super::fleet::prometheus(out, c);
     Ok(())
 }
 

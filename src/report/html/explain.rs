@@ -48,6 +48,7 @@ pub fn overlay(c: &ConfigResult) -> Overlay {
             detail: format!("{:.1} s {}: {}", e.t_ms as f64 / 1e3, e.kind, e.detail),
         });
     }
+    super::fleet::markers(c, &mut out);
     out
 }
 
@@ -73,6 +74,9 @@ pub fn section(configs: &[ConfigResult]) -> String {
 }
 
 fn cut_by(c: &ConfigResult) -> String {
+    if c.fleet.is_some() {
+        return super::fleet::cut_by_note();
+    }
     let Some(a) = c.attribution.as_ref().filter(|a| a.failed + a.over_cap > 0) else {
         let failed = c.recorded.summary.error_rate > 0.0;
         return format!(

@@ -1,0 +1,262 @@
+//! The fleet view in the exports: a Markdown section with the terminal's table, the
+//! ALB-code/cause breakdown, the events and each instance's health and capacity over time;
+//! per-instance rows of the timeline CSV; per-instance Prometheus families with an
+//! `instance` label.
+
+use std::fmt::Write;
+
+use super::markdown::md_table;
+use super::prom_text::{Families, Kind};
+use crate::fleet_view::{FleetView, InstanceView, QuantilesMs};
+use crate::report::fleet as rows;
+use crate::results::{ConfigResult, RunResult};
+
+/// The `### Fleet` section; empty when no config ran a fleet.
+pub fn markdown(run: &RunResult) -> String {
+    let mut out = String::new();
+    for c in &run.configs {
+        let Some(f) = &c.fleet else {
+            continue;
+        };
+        if out.is_empty() {
+            out.push_str("\n### Fleet\n");
+        }
+        let _ = write!(out, "\n#### {}\n\n", c.name);
+        out.push_str(&md_table(&rows::HEADERS, 2, &rows::rows(f)));
+        let _ = writeln!(
+            out,
+            "\nAs an ALB would answer: {}\n",
+            rows::join(&f.alb_codes)
+        );
+        if !f.causes.is_empty() {
+            out.push_str(&md_table(&rows::CAUSE_HEADERS, 5, &rows::cause_rows(f)));
+            out.push('\n');
+        }
+        if f.failed_not_in_balancer_log > 0 {
+            let _ = writeln!(
+                out,
+                "- failed at the client, not in the balancer's log: {}",
+                f.failed_not_in_balancer_log
+            );
+        }
+        for e in rows::event_rows(f) {
+            let _ = writeln!(
+                out,
+                "- fleet event at {}: {} {}: {}",
+                e[0], e[1], e[2], e[3]
+            );
+        }
+        for i in &f.instances {
+            let _ = writeln!(out, "- {}", health_line(i));
+        }
+        out.push_str(&seconds_table(f));
+    }
+    out
+}
+
+/// One instance's health over time beside its pool's peak: `i2: in rotation 0.0–2.1 s,
+/// out 2.1–4.0 s; busy workers at most 1 of 1, up to 12 waiting`.
+pub fn health_line(i: &InstanceView) -> String {
+    let spans: Vec<String> = (i.health_spans.iter())
+        .filter(|s| s.to_ms > 0)
+        .map(|s| {
+            format!(
+                "{} {:.1}–{:.1} s",
+                s.state.replace('_', " "),
+                s.from_ms.max(0) as f64 / 1e3,
+                s.to_ms as f64 / 1e3
+            )
+        })
+        .collect();
+    let busy = i
+        .seconds
+        .iter()
+        .map(|s| s.busy_workers_max)
+        .max()
+        .unwrap_or(0);
+    let waiting = i.seconds.iter().map(|s| s.waiting_max).max().unwrap_or(0);
+    let limit = i.max_children.map_or("?".into(), |m| m.to_string());
+    format!(
+        "{}: {}; busy workers at most {busy} of {limit}, up to {waiting} waiting for a worker",
+        i.name,
+        if spans.is_empty() {
+            "no health state reported".into()
+        } else {
+            spans.join(", ")
+        }
+    )
+}
+
+/// Per second and instance, folded: state, requests, failures, busy/max, waiting, p99.
+fn seconds_table(f: &FleetView) -> String {
+    let mut table = Vec::new();
+    for i in &f.instances {
+        let limit = i.max_children.map_or("?".into(), |m| m.to_string());
+        for s in &i.seconds {
+            table.push(vec![
+                s.t_s.to_string(),
+                i.name.clone(),
+                s.state.clone(),
+                s.requests.to_string(),
+                s.failed.to_string(),
+                format!("{}/{limit}", s.busy_workers_max),
+                s.waiting_max.to_string(),
+                s.latency_p99_ms
+                    .map_or("-".into(), |v| format!("{v:.0} ms")),
+            ]);
+        }
+    }
+    if table.is_empty() {
+        return String::new();
+    }
+    table.sort_by_key(|r| r[0].parse::<u64>().unwrap_or(0));
+    let headers = [
+        "s", "instance", "state", "requests", "failed", "busy", "waiting", "p99",
+    ];
+    format!(
+        "\n<details><summary>Per instance and second</summary>\n\n{}\n</details>\n",
+        md_table(&headers, 3, &table)
+    )
+}
+
+/// Cells of a per-instance row of the timeline CSV, in the timeline's column order (the
+/// figures the balancer's log gives; the others empty), then the instance and its state.
+pub fn csv_rows(c: &ConfigResult) -> Vec<(u64, [Option<f64>; 21], String, String)> {
+    let mut out = Vec::new();
+    for i in c.fleet.iter().flat_map(|f| &f.instances) {
+        for s in &i.seconds {
+            let n = |v: u64| Some(v as f64);
+            let us = |v: Option<f64>| v.map(|ms| ms * 1000.0);
+            let cells = [
+                Some(s.t_s as f64),
+                None,
+                n(s.requests),
+                None,
+                n(s.status_2xx),
+                n(s.status_3xx),
+                n(s.status_4xx),
+                n(s.status_5xx),
+                None,
+                None,
+                us(s.latency_p50_ms),
+                None,
+                us(s.latency_p99_ms),
+                None,
+                None,
+                None,
+                None,
+                n(s.in_flight_max),
+                n(s.waiting_max),
+                n(s.busy_workers_max),
+                None,
+            ];
+            out.push((s.t_s, cells, i.name.clone(), s.state.clone()));
+        }
+    }
+    out.sort_by_key(|r| r.0);
+    out
+}
+
+/// Per-instance families of one config: requests, ALB codes, failures by cause, latency,
+/// php-fpm queue wait and service quantiles, `max_children`, and whether it was in rotation
+/// at the end.
+pub fn prometheus(out: &mut Families, c: &ConfigResult) {
+    let Some(f) = &c.fleet else {
+        return;
+    };
+    let config = c.name.as_str();
+    for i in &f.instances {
+        let labels = [("config", config), ("instance", i.name.as_str())];
+        out.value(
+            "fpmlab_fleet_requests_total",
+            Kind::Counter,
+            "Requests the balancer sent to the instance.",
+            &labels,
+            i.requests as f64,
+        );
+        for (code, n) in &i.alb_codes {
+            out.value(
+                "fpmlab_fleet_responses_total",
+                Kind::Counter,
+                "The instance's requests by the code an AWS ALB would have returned.",
+                &[
+                    ("config", config),
+                    ("instance", i.name.as_str()),
+                    ("code", code.as_str()),
+                ],
+                *n as f64,
+            );
+        }
+        for (cause, n) in &i.causes {
+            out.value(
+                "fpmlab_fleet_failed_total",
+                Kind::Counter,
+                "Failed requests by cause (instance none: the balancer had no target).",
+                &[
+                    ("config", config),
+                    ("instance", i.name.as_str()),
+                    ("cause", cause.as_str()),
+                ],
+                *n as f64,
+            );
+        }
+        let quantiles: [(&'static str, &'static str, &Option<QuantilesMs>); 3] = [
+            ("fpmlab_fleet_latency_seconds", "The balancer's time for the instance's requests, by quantile.", &i.latency),
+            ("fpmlab_fleet_fpm_queue_wait_seconds", "php-fpm queue wait of the instance's requests (worker pick-up minus arrival at the balancer), by quantile.", &i.fpm_queue),
+            ("fpmlab_fleet_fpm_service_seconds", "php-fpm service time of the instance's requests, by quantile.", &i.fpm_service),
+        ];
+        for (name, help, q) in quantiles {
+            let Some(q) = q else { continue };
+            for (quantile, ms) in [
+                ("0.5", q.p50_ms),
+                ("0.95", q.p95_ms),
+                ("0.99", q.p99_ms),
+                ("1", q.max_ms),
+            ] {
+                let l = [
+                    ("config", config),
+                    ("instance", i.name.as_str()),
+                    ("quantile", quantile),
+                ];
+                out.value(name, Kind::Gauge, help, &l, ms / 1000.0);
+            }
+        }
+        if let Some(m) = i.max_children {
+            out.value(
+                "fpmlab_fleet_max_children",
+                Kind::Gauge,
+                "The instance's pm.max_children.",
+                &labels,
+                f64::from(m),
+            );
+        }
+        let in_rotation = i
+            .health_spans
+            .last()
+            .is_some_and(|s| s.state == "in_rotation");
+        out.value(
+            "fpmlab_fleet_in_rotation",
+            Kind::Gauge,
+            "1 if the balancer had the instance in rotation at the end of the load.",
+            &labels,
+            f64::from(u8::from(in_rotation)),
+        );
+    }
+    // Failures of no instance (the balancer had none to send to) under `instance="none"`.
+    for (cause, total) in &f.causes {
+        let placed: u64 = f.instances.iter().filter_map(|i| i.causes.get(cause)).sum();
+        if *total > placed {
+            out.value(
+                "fpmlab_fleet_failed_total",
+                Kind::Counter,
+                "Failed requests by cause (instance none: the balancer had no target).",
+                &[
+                    ("config", config),
+                    ("instance", "none"),
+                    ("cause", cause.as_str()),
+                ],
+                (total - placed) as f64,
+            );
+        }
+    }
+}

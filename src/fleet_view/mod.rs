@@ -68,6 +68,10 @@ pub struct InstanceView {
     pub cpuset: Option<Vec<usize>>,
     /// Limits the scenario gave that the native driver cannot enforce.
     pub not_enforced: Vec<String>,
+    /// Docker: its php-fpm container's limits as the cgroup enforced them, peak memory and
+    /// OOM kills.
+    #[serde(default)]
+    pub container: Option<crate::stack::docker::ContainerReadings>,
     /// Requests the balancer sent it.
     pub requests: u64,
     /// Of which through its fail-open twin.
@@ -131,6 +135,7 @@ pub fn analyse(
                 pool: i.pool.clone(),
                 cpuset: i.cpuset.clone(),
                 not_enforced: i.not_enforced.clone(),
+                container: i.container.clone(),
                 ..InstanceView::default()
             };
             (i.name.clone(), (v, Vec::new(), Vec::new(), Vec::new()))

@@ -130,11 +130,14 @@ async fn add(
     let port = {
         let mut members = ctx.members.lock().await;
         let m = member(&mut members, name)?;
-        let ep = m.stack.stack().up().await?;
-        m.port = port_of(&ep.base_url);
-        (ctx.record.lock().unwrap()).keep_readings(name, m.stack.readings());
+        // A docker instance already runs (started with the fleet); a native one starts now.
+        if m.port.is_none() {
+            let ep = m.stack.stack().up().await?;
+            m.port = port_of(&ep.base_url);
+            (ctx.record.lock().unwrap()).keep_readings(name, m.stack.readings());
+        }
         m.port
-            .ok_or_else(|| anyhow::anyhow!("no port in {}", ep.base_url))?
+            .ok_or_else(|| anyhow::anyhow!("{name} has no port"))?
     };
     if let Some(r) = ctx
         .record

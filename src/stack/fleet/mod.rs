@@ -186,8 +186,12 @@ impl FleetStack {
 
     async fn start_instances(&mut self) -> Result<Vec<haproxy::Server>> {
         let mut members = self.members.lock().await;
+        // Docker: the instances events add start now too, and join the balancer at their
+        // event's time, as an ALB registers a target that already runs: a `compose up`
+        // takes seconds (tens on a busy machine) that would otherwise delay the event.
         let started = each_instance(&mut members, |mut m| async move {
-            let up = match m.spec.initial {
+            let start = m.spec.initial || matches!(m.stack, Instance::Docker(_));
+            let up = match start {
                 true => Some(m.stack.stack().up().await),
                 false => None,
             };
@@ -214,10 +218,11 @@ impl FleetStack {
         if let Some(e) = failed {
             return Err(e);
         }
+        // Instances not in the fleet at the start are declared disabled until they join.
         Ok((members.iter())
             .map(|m| haproxy::Server {
                 name: m.spec.name.clone(),
-                port: m.port,
+                port: m.port.filter(|_| m.spec.initial),
             })
             .collect())
     }

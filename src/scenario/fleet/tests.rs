@@ -96,7 +96,7 @@ fn events_without_a_fleet_refused_and_a_fleet_on_docker_checked_against_the_engi
         "{BASE}[fleet]\ninstances = 2\n[[fleet.instance]]\ncpus = 1\nmemory = \"512MiB\"\n"
     );
     let plan = parse(&text, Path::new("f.toml"), Driver::Docker).unwrap();
-    let f = plan.fleet.unwrap();
+    let f = plan.0.fleet.unwrap();
     assert_eq!(
         (f.instances[0].cpus, f.instances[0].memory_mib),
         (Some(1.0), Some(512))

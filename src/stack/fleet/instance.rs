@@ -5,12 +5,13 @@
 
 use anyhow::Result;
 
+use super::Member;
 use crate::scenario::{Driver, InstanceSpec, PoolConfig, StackSettings};
 use crate::stack::docker::ContainerReadings;
 use crate::stack::{DockerStack, NativeStack, Stack};
 
 pub(in crate::stack) enum Instance {
-    Native(NativeStack),
+    Native(Box<NativeStack>),
     Docker(Box<DockerStack>),
 }
 
@@ -31,13 +32,13 @@ impl Instance {
                 s.memory_mib = spec.memory_mib;
                 Instance::Docker(Box::new(DockerStack::new(&s, pool, dir)?))
             }
-            _ => Instance::Native(NativeStack::new(settings, pool, dir)?),
+            _ => Instance::Native(Box::new(NativeStack::new(settings, pool, dir)?)),
         })
     }
 
     pub fn stack(&mut self) -> &mut dyn Stack {
         match self {
-            Instance::Native(s) => s,
+            Instance::Native(s) => s.as_mut(),
             Instance::Docker(s) => s.as_mut(),
         }
     }
@@ -81,4 +82,34 @@ impl Instance {
             Instance::Docker(s) => s.readings(),
         }
     }
+}
+
+/// Runs `f` on every instance, at once for docker instances (each `compose up` or `down`
+/// takes seconds of waiting on the engine), one after the other for native ones (whose
+/// ports are picked free at start). Each result in the instances' order.
+pub(super) async fn each_instance<R, F, Fut>(members: &mut Vec<Member>, f: F) -> Vec<R>
+where
+    R: Send + 'static,
+    F: Fn(Member) -> Fut,
+    Fut: std::future::Future<Output = (Member, R)> + Send + 'static,
+{
+    let parallel = (members.iter()).any(|m| matches!(m.stack, Instance::Docker(_)));
+    let mut set = tokio::task::JoinSet::new();
+    let mut done = Vec::new();
+    for (k, m) in std::mem::take(members).into_iter().enumerate() {
+        let fut = f(m);
+        set.spawn(async move { (k, fut.await) });
+        if !parallel {
+            done.extend(set.join_next().await);
+        }
+    }
+    while let Some(j) = set.join_next().await {
+        done.push(j);
+    }
+    // A panicked task lost its instance (dropped: its own Drop took it down).
+    let mut done: Vec<(usize, (Member, R))> = done.into_iter().filter_map(Result::ok).collect();
+    done.sort_by_key(|(k, _)| *k);
+    let (kept, results): (Vec<Member>, Vec<R>) = done.into_iter().map(|(_, mr)| mr).unzip();
+    *members = kept;
+    results
 }

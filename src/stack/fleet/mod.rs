@@ -27,7 +27,9 @@ use super::local::{free_ports, short_socket_dir};
 use super::process::{stop_all, Daemon, Watchdog};
 use super::{Endpoints, Stack, StackInfo};
 use crate::scenario::{Driver, EventAction, Fleet, InstanceSpec, PoolConfig, StackSettings};
-use instance::Instance;
+pub use haproxy::haproxy_binary;
+use haproxy::haproxy_version;
+use instance::{each_instance, Instance};
 pub use record::{EventRecord, FleetRecord, HealthChange, InstanceRecord};
 
 /// How long `up` waits for HAProxy's socket and frontend.
@@ -49,19 +51,6 @@ pub(super) struct Member {
 /// health check while it answered 401).
 pub fn cold_directive(status: u16) -> String {
     format!("if ($uri ~ \"\\.php\") {{ return {status} \"cold\\n\"; }}")
-}
-
-/// HAProxy: `FPMLAB_HAPROXY`, else `haproxy` in PATH, `/usr/sbin` or `/usr/local/sbin`.
-pub fn haproxy_binary() -> Result<PathBuf> {
-    if let Some(p) = std::env::var_os("FPMLAB_HAPROXY").filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(p));
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin".into(), "/usr/local/sbin".into()])
-        .map(|d| d.join("haproxy"))
-        .find(|p| p.is_file())
-        .context("haproxy not found: apt-get install haproxy (scripts/setup.sh does), or set FPMLAB_HAPROXY")
 }
 
 /// The fleet for one pool config of the matrix.
@@ -328,44 +317,8 @@ impl FleetStack {
     }
 }
 
-/// Runs `f` on every instance, at once for docker instances (each `compose up` or `down`
-/// takes seconds of waiting on the engine), one after the other for native ones (whose
-/// ports are picked free at start). Each result in the instances' order.
-async fn each_instance<R, F, Fut>(members: &mut Vec<Member>, f: F) -> Vec<R>
-where
-    R: Send + 'static,
-    F: Fn(Member) -> Fut,
-    Fut: std::future::Future<Output = (Member, R)> + Send + 'static,
-{
-    let parallel = (members.iter()).any(|m| matches!(m.stack, Instance::Docker(_)));
-    let mut set = tokio::task::JoinSet::new();
-    let mut done = Vec::new();
-    for (k, m) in std::mem::take(members).into_iter().enumerate() {
-        let fut = f(m);
-        set.spawn(async move { (k, fut.await) });
-        if !parallel {
-            done.extend(set.join_next().await);
-        }
-    }
-    while let Some(j) = set.join_next().await {
-        done.push(j);
-    }
-    // A panicked task lost its instance (dropped: its own Drop took it down).
-    let mut done: Vec<(usize, (Member, R))> = done.into_iter().filter_map(Result::ok).collect();
-    done.sort_by_key(|(k, _)| *k);
-    let (kept, results): (Vec<Member>, Vec<R>) = done.into_iter().map(|(_, mr)| mr).unzip();
-    *members = kept;
-    results
-}
-
 fn port_of(base_url: &str) -> Option<u16> {
     base_url.rsplit(':').next()?.parse().ok()
-}
-
-fn haproxy_version(bin: &Path) -> Option<String> {
-    let out = std::process::Command::new(bin).arg("-v").output().ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.split_whitespace().nth(2).map(str::to_string)
 }
 
 #[async_trait]

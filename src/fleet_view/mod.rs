@@ -77,6 +77,10 @@ pub struct InstanceView {
     /// Its pool's `pm.max_children`: what its php-fpm could serve at once.
     #[serde(default)]
     pub max_children: Option<u32>,
+    /// Docker: its php-fpm container's limits as the cgroup enforced them, peak memory and
+    /// OOM kills.
+    #[serde(default)]
+    pub container: Option<crate::stack::docker::ContainerReadings>,
     /// Requests the balancer sent it.
     pub requests: u64,
     /// Of which through its fail-open twin.
@@ -182,6 +186,7 @@ pub fn analyse(
                 cpuset: i.cpuset.clone(),
                 not_enforced: i.not_enforced.clone(),
                 max_children: facts.max_children.get(&i.name).copied(),
+                container: i.container.clone(),
                 ..InstanceView::default()
             };
             (i.name.clone(), Samples::new(v))

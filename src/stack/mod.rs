@@ -129,8 +129,8 @@ pub fn create(
     })
 }
 
-/// The stack for one pool config of `plan`: its fleet when it has one (the validation
-/// allows a fleet on the native driver only), else [`create`].
+/// The stack for one pool config of `plan`: its fleet when it has one (native or docker
+/// instances), else [`create`].
 pub fn create_for(
     plan: &crate::scenario::Plan,
     config: &PoolConfig,
@@ -138,6 +138,7 @@ pub fn create_for(
 ) -> anyhow::Result<Box<dyn Stack>> {
     match &plan.fleet {
         Some(f) => Ok(Box::new(fleet::FleetStack::new(
+            &plan.driver,
             &plan.stack,
             f,
             &plan.configs,

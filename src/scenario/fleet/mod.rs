@@ -3,6 +3,7 @@
 //! `[fleet]`, `[fleet.balancer]`, `[[fleet.instance]]` and `[[event]]` in the scenario file;
 //! each `[[config]]` of the matrix runs across the whole fleet.
 
+mod docker;
 mod raw;
 mod validate;
 

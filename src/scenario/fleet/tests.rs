@@ -89,14 +89,47 @@ fn killed_twice_and_bad_balancer_refused() {
 }
 
 #[test]
-fn events_without_a_fleet_and_fleet_on_docker_refused() {
+fn events_without_a_fleet_refused_and_a_fleet_on_docker_checked_against_the_engine() {
     let p = problems("[[event]]\nat = \"1s\"\naction = \"kill\"\ninstance = \"i1\"\n");
     assert!(p.iter().any(|(f, _)| f == "event"), "{p:?}");
-    let text = format!("{BASE}[fleet]\ninstances = 2\n");
-    let p = parse(&text, Path::new("f.toml"), Driver::Docker).unwrap_err();
+    let text = format!(
+        "{BASE}[fleet]\ninstances = 2\n[[fleet.instance]]\ncpus = 1\nmemory = \"512MiB\"\n"
+    );
+    let plan = parse(&text, Path::new("f.toml"), Driver::Docker).unwrap();
+    let f = plan.0.fleet.unwrap();
+    assert_eq!(
+        (f.instances[0].cpus, f.instances[0].memory_mib),
+        (Some(1.0), Some(512))
+    );
+    let external = Driver::External {
+        url: "http://127.0.0.1:1".into(),
+        tls: Default::default(),
+    };
+    let p = parse(&text, Path::new("f.toml"), external).unwrap_err();
     assert!(
         p.iter()
-            .any(|(f, m)| f == "fleet" && m.contains("--stack native")),
+            .any(|(f, m)| f == "fleet" && m.contains("--stack docker")),
         "{p:?}"
     );
+    // What the engine would refuse once running: refused before anything starts.
+    let text = format!(
+        "{BASE}[fleet]\ninstances = 2\n[[fleet.instance]]\ncpus = 10000\nmemory = \"4MiB\"\n\
+         [[fleet.instance]]\ncpus = 0.5\n\
+         [[event]]\nat = \"1s\"\naction = \"throttle\"\ninstance = \"i2\"\ncpu_share = 0.01\n"
+    );
+    let p = parse(&text, Path::new("f.toml"), Driver::Docker).unwrap_err();
+    for field in [
+        "fleet.instance[0].cpus",
+        "fleet.instance[0].memory",
+        "event[0].cpu_share",
+    ] {
+        assert!(
+            p.iter().any(|(f, _)| f == field),
+            "{field} not refused: {p:?}"
+        );
+    }
+    // Natively the same limits are recorded, not refused (the results say they were not
+    // enforced).
+    let text = format!("{BASE}[fleet]\ninstances = 2\n[[fleet.instance]]\ncpus = 1\n");
+    assert!(parse(&text, Path::new("f.toml"), Driver::Native).is_ok());
 }

@@ -38,8 +38,8 @@ pub fn validate(
         return None;
     };
     let before = p.0.len();
-    if *driver != Driver::Native {
-        p.push("fleet", "the fleet runs on the native driver only (HAProxy and one nginx + php-fpm pair per instance on this machine): pass --stack native");
+    if let Driver::External { .. } = driver {
+        p.push("fleet", "a fleet starts its own instances, and an external stack is one you run: pass --stack native or --stack docker (or remove [fleet])");
     }
     let n = raw.instances.unwrap_or(2);
     if n < 1 || n as usize > defaults::MAX_INSTANCES {
@@ -68,7 +68,11 @@ pub fn validate(
         })
         .collect();
     let balancer = balancer(p, &raw.balancer);
-    let events = timeline(p, events, &mut instances, configs, load_ms, cores);
+    let timed = timeline(p, events, &mut instances, configs, load_ms, cores);
+    if *driver == Driver::Docker {
+        super::docker::limits(p, raw, events, &instances, cores);
+    }
+    let events = timed;
     if let Some(b) = &balancer {
         if b.interval_ms * u64::from(b.unhealthy_threshold) >= load_ms {
             warnings.push(format!("fleet.balancer: {} failed checks every {} ms take longer than the load ({load_ms} ms): no instance can be taken out during the run", b.unhealthy_threshold, b.interval_ms));

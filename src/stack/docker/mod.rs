@@ -8,6 +8,7 @@
 //! Ctrl-C (the runner calls `down`); a watchdog process runs it if fpmlab itself is killed.
 
 mod compose;
+mod control;
 mod env;
 mod inspect;
 
@@ -27,6 +28,7 @@ use super::render::render_configs;
 use super::{image, Endpoints, FpmListen, Stack, StackInfo};
 use crate::scenario::{PoolConfig, StackSettings};
 use compose::{docker, watchdog, Compose};
+pub use control::ContainerReadings;
 pub use env::project_prefix;
 use inspect::{alive, cached_versions, find_fpm_master, parse_port, remove_leftovers};
 use inspect::{remember_versions, version_key};
@@ -79,6 +81,8 @@ pub struct DockerStack {
 struct Running {
     compose: Compose,
     watchdog: Option<Watchdog>,
+    /// Once up: php-fpm's container first, then nginx's (what a fleet's events act on).
+    containers: Vec<ContainerRef>,
 }
 
 impl DockerStack {
@@ -202,6 +206,7 @@ impl DockerStack {
         self.running = Some(Running {
             watchdog: Some(watchdog(&compose)?),
             compose: compose.clone(),
+            containers: Vec::new(),
         });
         compose
             .run(&["up", "-d", "--no-build"], UP_TIMEOUT)
@@ -255,6 +260,9 @@ impl DockerStack {
         }
         let master = find_fpm_master(containers[0].pid);
         self.info = self.versions(&containers).await;
+        if let Some(r) = self.running.as_mut() {
+            r.containers = containers.clone();
+        }
         Ok(Endpoints {
             base_url,
             nginx_health_path: "/nginx-health".into(),

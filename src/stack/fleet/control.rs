@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use super::haproxy::{BACKEND, FAIL_OPEN_SUFFIX};
+use super::instance::Instance;
 use super::record::{EventRecord, FleetRecord, HealthChange};
 use super::{port_of, runtime, Member};
 use crate::scenario::{Balancer, EventAction, FleetEvent};
-use crate::stack::Stack as _;
 
 /// What the fleet's tasks share.
 #[derive(Clone)]
@@ -130,10 +130,14 @@ async fn add(
     let port = {
         let mut members = ctx.members.lock().await;
         let m = member(&mut members, name)?;
-        let ep = m.stack.up().await?;
-        m.port = port_of(&ep.base_url);
+        // A docker instance already runs (started with the fleet); a native one starts now.
+        if m.port.is_none() {
+            let ep = m.stack.stack().up().await?;
+            m.port = port_of(&ep.base_url);
+            (ctx.record.lock().unwrap()).keep_readings(name, m.stack.readings());
+        }
         m.port
-            .ok_or_else(|| anyhow::anyhow!("no port in {}", ep.base_url))?
+            .ok_or_else(|| anyhow::anyhow!("{name} has no port"))?
     };
     if let Some(r) = ctx
         .record
@@ -162,7 +166,7 @@ async fn add(
             let mut members = ctx2.members.lock().await;
             let m = member(&mut members, &name2)?;
             let warm = m.warm_nginx.clone();
-            m.stack.reload_nginx_with(warm)?;
+            m.stack.reload_nginx_with(warm).await?;
             Ok("nginx reloaded without the cold answer".to_string())
         }
         .await;
@@ -180,17 +184,15 @@ async fn kill(ctx: &Ctx, name: &str) -> anyhow::Result<String> {
     if let Some(t) = m.throttle.take() {
         t.cancel();
     }
-    let pgid = m.stack.fpm_group();
-    m.stack.kill_now();
-    Ok(format!(
-        "SIGKILL to php-fpm (process group {}) and nginx",
-        pgid.unwrap_or(0)
-    ))
+    // A container's peak memory and OOM kills go with it.
+    (ctx.record.lock().unwrap()).keep_readings(name, m.stack.readings());
+    m.stack.kill().await
 }
 
-/// SIGSTOP/SIGCONT duty cycle on php-fpm's process group, 100 ms periods: the instance's
-/// workers run `share` of the time, as a CPU quota would let them (but in whole slices:
-/// a request may stall up to the stopped part of a period).
+/// The instance's php-fpm gets `share` of the CPU it had. Docker: `docker update --cpus` on
+/// its container (a CFS quota, as a cloud instance's CPU credits running out), restored
+/// after `for_ms`. Native: a SIGSTOP/SIGCONT duty cycle on php-fpm's process group, 100 ms
+/// periods (in whole slices: a request may stall up to the stopped part of a period).
 async fn throttle(
     ctx: &Ctx,
     e: &FleetEvent,
@@ -203,6 +205,27 @@ async fn throttle(
         let m = member(&mut members, &e.instance)?;
         if let Some(old) = m.throttle.replace(token.clone()) {
             old.cancel();
+        }
+        if let Instance::Docker(d) = &m.stack {
+            // Without a quota of its own it had the CPUs it may run on.
+            let cpus = (m.spec.cpuset.as_ref().map(Vec::len))
+                .unwrap_or_else(|| crate::affinity::all_cpus().len());
+            let full = m.spec.cpus.unwrap_or(cpus as f64);
+            d.set_cpus(full * share).await?;
+            drop(members);
+            if let Some(ms) = for_ms {
+                tokio::spawn(unthrottle_docker(
+                    ctx.clone(),
+                    e.instance.clone(),
+                    full,
+                    ms,
+                    token,
+                ));
+            }
+            return Ok(format!(
+                "docker update --cpus {:.2} (of {full}) on its php-fpm container",
+                full * share
+            ));
         }
         m.stack
             .fpm_group()
@@ -244,6 +267,25 @@ async fn throttle(
         "php-fpm (process group {pgid}) runs {:.0} ms of every 100 ms (SIGSTOP/SIGCONT)",
         share * 100.0
     ))
+}
+
+/// A docker throttle's end: the quota back to `full` cores after `ms`.
+async fn unthrottle_docker(ctx: Ctx, name: String, full: f64, ms: u64, token: CancellationToken) {
+    tokio::select! {
+        _ = tokio::time::sleep(Duration::from_millis(ms)) => {}
+        _ = token.cancelled() => return,
+    }
+    let planned = ctx.now_ms().max(0) as u64;
+    let outcome = async {
+        let mut members = ctx.members.lock().await;
+        match &member(&mut members, &name)?.stack {
+            Instance::Docker(d) => d.set_cpus(full).await,
+            Instance::Native(_) => Ok(()),
+        }
+    }
+    .await;
+    let outcome = outcome.map(|_| format!("docker update --cpus {full}: runs freely again"));
+    ctx.note(planned, &name, "throttle_end", outcome);
 }
 
 fn member<'a>(members: &'a mut [Member], name: &str) -> anyhow::Result<&'a mut Member> {

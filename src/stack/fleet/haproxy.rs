@@ -2,7 +2,9 @@
 //! AWS ALB (docs/fleet.md says which behaviour each line reproduces and which it cannot).
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
 
 use crate::scenario::{Algorithm, Balancer};
 
@@ -117,6 +119,25 @@ pub fn render(b: &Balancer, frontend_port: u16, stats_socket: &Path, servers: &[
         );
     }
     c
+}
+
+/// HAProxy: `FPMLAB_HAPROXY`, else `haproxy` in PATH, `/usr/sbin` or `/usr/local/sbin`.
+pub fn haproxy_binary() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("FPMLAB_HAPROXY").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/usr/local/sbin".into()])
+        .map(|d| d.join("haproxy"))
+        .find(|p| p.is_file())
+        .context("haproxy not found: apt-get install haproxy (scripts/setup.sh does), or set FPMLAB_HAPROXY")
+}
+
+pub(super) fn haproxy_version(bin: &Path) -> Option<String> {
+    let out = std::process::Command::new(bin).arg("-v").output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace().nth(2).map(str::to_string)
 }
 
 #[cfg(test)]

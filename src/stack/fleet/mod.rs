@@ -1,7 +1,9 @@
-//! The native fleet: one nginx + php-fpm pair per instance (the native driver, each in its
-//! own directory with its own ports and pool) behind HAProxy configured like an AWS ALB.
-//! The generator targets HAProxy; events act on instances during the load; HAProxy's view
-//! of each server is polled throughout.
+//! The fleet: one nginx + php-fpm instance per server (native: a pair of processes in its
+//! own directory with its own ports and pool; docker: a compose project whose php-fpm
+//! container has the instance's CPU and memory limits), behind HAProxy configured like an AWS
+//! ALB. HAProxy runs on this machine for both drivers and reaches each instance's nginx on
+//! 127.0.0.1 (docs/fleet.md says why). The generator targets HAProxy; events act on
+//! instances during the load; HAProxy's view of each server is polled throughout.
 //!
 //! Layout under the config's directory: `instances/<name>/` (each instance's `stack/`,
 //! `logs/`), `balancer/haproxy.cfg`, `logs/haproxy.log` (HAProxy's stdout: one line per
@@ -9,6 +11,7 @@
 
 mod control;
 pub mod haproxy;
+mod instance;
 pub mod record;
 pub mod runtime;
 
@@ -21,10 +24,12 @@ use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
 use super::local::{free_ports, short_socket_dir};
-use super::native::NativeStack;
 use super::process::{stop_all, Daemon, Watchdog};
 use super::{Endpoints, Stack, StackInfo};
-use crate::scenario::{EventAction, Fleet, InstanceSpec, PoolConfig, StackSettings};
+use crate::scenario::{Driver, EventAction, Fleet, InstanceSpec, PoolConfig, StackSettings};
+pub use haproxy::haproxy_binary;
+use haproxy::haproxy_version;
+use instance::{each_instance, Instance};
 pub use record::{EventRecord, FleetRecord, HealthChange, InstanceRecord};
 
 /// How long `up` waits for HAProxy's socket and frontend.
@@ -33,7 +38,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(10);
 /// One instance of the fleet.
 pub(super) struct Member {
     pub spec: InstanceSpec,
-    pub stack: NativeStack,
+    pub stack: Instance,
     pub port: Option<u16>,
     /// Its `app.nginx` directives without the cold one: what a reload restores.
     pub warm_nginx: Vec<String>,
@@ -46,19 +51,6 @@ pub(super) struct Member {
 /// health check while it answered 401).
 pub fn cold_directive(status: u16) -> String {
     format!("if ($uri ~ \"\\.php\") {{ return {status} \"cold\\n\"; }}")
-}
-
-/// HAProxy: `FPMLAB_HAPROXY`, else `haproxy` in PATH, `/usr/sbin` or `/usr/local/sbin`.
-pub fn haproxy_binary() -> Result<PathBuf> {
-    if let Some(p) = std::env::var_os("FPMLAB_HAPROXY").filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(p));
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin".into(), "/usr/local/sbin".into()])
-        .map(|d| d.join("haproxy"))
-        .find(|p| p.is_file())
-        .context("haproxy not found: apt-get install haproxy (scripts/setup.sh does), or set FPMLAB_HAPROXY")
 }
 
 /// The fleet for one pool config of the matrix.
@@ -78,9 +70,11 @@ pub struct FleetStack {
 }
 
 impl FleetStack {
-    /// Prepares every instance of the plan (started ones and ones events add); starts
-    /// nothing. `config` is the matrix's pool, which instances without their own run.
+    /// Prepares every instance of the plan (started ones and ones events add) on `driver`
+    /// (native or docker); starts nothing. `config` is the matrix's pool, which instances
+    /// without their own run.
     pub fn new(
+        driver: &Driver,
         stack: &StackSettings,
         fleet: &Fleet,
         configs: &[PoolConfig],
@@ -111,12 +105,13 @@ impl FleetStack {
             }
             let inst_dir = dir.join("instances").join(&spec.name);
             let mut not_enforced = Vec::new();
-            if let Some(c) = spec.cpus {
+            let native = *driver == Driver::Native;
+            if let Some(c) = spec.cpus.filter(|_| native) {
                 not_enforced.push(format!(
                     "cpus = {c}: the native driver has no CPU quota (give cpuset instead)"
                 ));
             }
-            if let Some(m) = spec.memory_mib {
+            if let Some(m) = spec.memory_mib.filter(|_| native) {
                 not_enforced.push(format!("memory = {m} MiB: the native driver has no memory limit (no OOM kill as in a container)"));
             }
             instances.push(InstanceRecord {
@@ -126,18 +121,28 @@ impl FleetStack {
                 dir: inst_dir.clone(),
                 cpuset: settings.cpuset.clone(),
                 not_enforced,
+                container: None,
             });
+            let mut spec = spec.clone();
+            if !native {
+                // The limits its container gets (what a throttle takes a share of).
+                spec.cpus = spec.cpus.or(stack.cpus);
+                spec.memory_mib = spec.memory_mib.or(stack.memory_mib);
+            }
             members.push(Member {
-                spec: spec.clone(),
-                stack: NativeStack::new(&settings, pool, &inst_dir)?,
+                stack: Instance::new(driver, &settings, &spec, pool, &inst_dir)?,
+                spec,
                 port: None,
                 warm_nginx,
                 throttle: None,
             });
         }
         let info = StackInfo {
-            driver: "native-fleet".into(),
-            ..members[0].stack.info()
+            driver: match driver {
+                Driver::Docker => "docker-fleet".into(),
+                _ => "native-fleet".into(),
+            },
+            ..members[0].stack.stack().info()
         };
         let record = FleetRecord {
             balancer_log: dir.join("logs/haproxy.log"),
@@ -169,24 +174,46 @@ impl FleetStack {
     }
 
     async fn start_instances(&mut self) -> Result<Vec<haproxy::Server>> {
-        let mut servers = Vec::new();
         let mut members = self.members.lock().await;
-        for (k, m) in members.iter_mut().enumerate() {
-            if m.spec.initial {
-                let ep = m
-                    .stack
-                    .up()
-                    .await
-                    .with_context(|| format!("instance {}", m.spec.name))?;
-                m.port = port_of(&ep.base_url);
-                self.record.lock().unwrap().instances[k].port = m.port;
+        // Docker: the instances events add start now too, and join the balancer at their
+        // event's time, as an ALB registers a target that already runs: a `compose up`
+        // takes seconds (tens on a busy machine) that would otherwise delay the event.
+        let started = each_instance(&mut members, |mut m| async move {
+            let start = m.spec.initial || matches!(m.stack, Instance::Docker(_));
+            let up = match start {
+                true => Some(m.stack.stack().up().await),
+                false => None,
+            };
+            (m, up)
+        })
+        .await;
+        let mut record = self.record.lock().unwrap();
+        let mut failed = None;
+        for (m, up) in members.iter_mut().zip(started) {
+            match up {
+                Some(Ok(ep)) => {
+                    m.port = port_of(&ep.base_url);
+                    if let Some(r) = (record.instances.iter_mut()).find(|r| r.name == m.spec.name) {
+                        r.port = m.port;
+                    }
+                    record.keep_readings(&m.spec.name, m.stack.readings());
+                }
+                Some(Err(e)) if failed.is_none() => {
+                    failed = Some(e.context(format!("instance {}", m.spec.name)))
+                }
+                _ => {}
             }
-            servers.push(haproxy::Server {
-                name: m.spec.name.clone(),
-                port: m.port,
-            });
         }
-        Ok(servers)
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        // Instances not in the fleet at the start are declared disabled until they join.
+        Ok((members.iter())
+            .map(|m| haproxy::Server {
+                name: m.spec.name.clone(),
+                port: m.port.filter(|_| m.spec.initial),
+            })
+            .collect())
     }
 
     async fn start_haproxy(&mut self, servers: &[haproxy::Server]) -> Result<u16> {
@@ -270,10 +297,20 @@ impl FleetStack {
                     libc::killpg(pgid as libc::pid_t, libc::SIGCONT);
                 }
             }
-            if let Err(e) = m.stack.down().await {
+            // Its peak memory and OOM kills, before the cgroup goes with the container.
+            let readings = m.stack.readings();
+            self.record
+                .lock()
+                .unwrap()
+                .keep_readings(&m.spec.name, readings);
+        }
+        each_instance(&mut members, |mut m| async move {
+            if let Err(e) = m.stack.stack().down().await {
                 eprintln!("fpmlab: instance {}: {e:#}", m.spec.name);
             }
-        }
+            (m, ())
+        })
+        .await;
         if let Some(d) = self.socket_dir.take() {
             let _ = std::fs::remove_dir_all(d);
         }
@@ -282,12 +319,6 @@ impl FleetStack {
 
 fn port_of(base_url: &str) -> Option<u16> {
     base_url.rsplit(':').next()?.parse().ok()
-}
-
-fn haproxy_version(bin: &Path) -> Option<String> {
-    let out = std::process::Command::new(bin).arg("-v").output().ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.split_whitespace().nth(2).map(str::to_string)
 }
 
 #[async_trait]
@@ -353,8 +384,13 @@ impl Stack for FleetStack {
 }
 
 impl Drop for FleetStack {
-    /// Panic safety: HAProxy is killed here; each instance's own drop kills its daemons.
+    /// Panic safety: HAProxy is killed here; each instance's own drop kills its daemons or
+    /// takes its compose project down, once the tasks holding the instances have ended.
     fn drop(&mut self) {
+        self.stop.cancel();
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
         if let Some(w) = self.watchdog.take() {
             w.disarm();
         }

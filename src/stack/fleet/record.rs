@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::stack::docker::ContainerReadings;
+
 /// The fleet's own record of one config's run.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FleetRecord {
@@ -39,6 +41,23 @@ pub struct InstanceRecord {
     pub cpuset: Option<Vec<usize>>,
     /// Limits the scenario gave that the native driver cannot enforce.
     pub not_enforced: Vec<String>,
+    /// Docker: its php-fpm container's limits as the cgroup enforced them, peak memory and
+    /// OOM kills, read last before the container went (killed or torn down).
+    #[serde(default)]
+    pub container: Option<ContainerReadings>,
+}
+
+impl FleetRecord {
+    /// Keeps an instance's latest container readings (`None` keeps the previous ones: a
+    /// killed container's cgroup is gone).
+    pub fn keep_readings(&mut self, instance: &str, readings: Option<ContainerReadings>) {
+        if let (Some(r), Some(i)) = (
+            readings,
+            self.instances.iter_mut().find(|i| i.name == instance),
+        ) {
+            i.container = Some(r);
+        }
+    }
 }
 
 /// One event as carried out.

@@ -1,0 +1,129 @@
+//! The fleet on the docker driver against the real engine and a real HAProxy: seed 003's
+//! acceptance (bursts OOM-kill workers in memory-limited containers behind the balancer;
+//! twice the instances and the 502s drop), the limits read back from each container's
+//! cgroup, and an interrupted run leaving no container or network behind. Without an engine
+//! or HAProxy the tests say so loudly and pass.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::docker::{assert_clean, engine, fpmlab, leftovers, status, stderr, tempdir};
+use fpmlab::results::ConfigResult;
+
+fn ready() -> bool {
+    let haproxy = fpmlab::stack::fleet::haproxy_binary()
+        .err()
+        .map(|e| format!("{e:#}"));
+    engine() && common::available("fleet (HAProxy)", haproxy)
+}
+
+/// Runs a shipped scenario on the docker fleet; asserts it succeeded and left nothing.
+fn run(name: &str, dir: &std::path::Path) -> ConfigResult {
+    let out = dir.join(name);
+    let (o, pid) = fpmlab(&common::shipped(name), &out, "docker", &[]);
+    assert_clean(pid);
+    assert!(o.status.success(), "{name}: {}", stderr(&o));
+    common::load(&out).configs.remove(0)
+}
+
+/// OOM kills over the fleet's instances, from their php-fpm containers' cgroups.
+fn oom_kills(c: &ConfigResult) -> u64 {
+    let f = c.fleet.as_ref().expect("a fleet run has a fleet view");
+    f.instances
+        .iter()
+        .filter_map(|i| i.container.as_ref()?.oom_kills)
+        .sum()
+}
+
+#[test]
+fn bursts_oom_kill_memory_limited_containers_and_twice_the_instances_cut_the_502s() {
+    if !ready() {
+        return;
+    }
+    let dir = tempdir();
+    let small = run("fleet-memory-crash", dir.path());
+    let big = run("fleet-memory-crash-2x", dir.path());
+
+    for (c, n) in [(&small, 2), (&big, 4)] {
+        let f = c.fleet.as_ref().unwrap();
+        assert_eq!(f.instances.len(), n);
+        for i in &f.instances {
+            // The limits the kernel enforced, read back from the cgroup: 1 vCPU, 512 MiB.
+            let r = (i.container.as_ref()).unwrap_or_else(|| panic!("{}: no readings", i.name));
+            assert_eq!(r.memory_limit_mib, Some(512.0), "{r:?}");
+            assert_eq!(r.cpu_quota_cores, Some(1.0), "{r:?}");
+            assert!(i.not_enforced.is_empty(), "{:?}", i.not_enforced);
+            assert!(i.requests > 0, "{} served nothing", i.name);
+        }
+    }
+
+    let (s502, b502) = (status(&small, "502"), status(&big, "502"));
+    let (s_oom, b_oom) = (oom_kills(&small), oom_kills(&big));
+    eprintln!("502s: 2 instances {s502}, 4 instances {b502}; OOM kills {s_oom} vs {b_oom}");
+    // 6 bursts × 8 requests of 80 MiB on each 512 MiB instance: workers die in every burst.
+    assert!(s_oom >= 3, "OOM kills with 2 instances: {s_oom}");
+    assert!(s502 >= 6, "502s with 2 instances: {s502} ({small:?})");
+    // The balancer passed on the target's own 502s (the health check never saw a death).
+    let f = small.fleet.as_ref().unwrap();
+    let target_502 = f.causes.get("target_answered_502").copied().unwrap_or(0);
+    assert!(target_502 * 2 >= s502, "{:?}", f.causes);
+    // Twice the instances: 4 × 80 MiB fit in 512 MiB.
+    assert!(
+        b502 * 2 < s502,
+        "502s: {b502} with 4 instances vs {s502} with 2"
+    );
+    assert!(b_oom * 2 < s_oom, "OOM kills: {b_oom} vs {s_oom}");
+}
+
+/// SIGINT mid-run: the runner tears every instance's compose project down; nothing of the
+/// run remains (HAProxy is a native process: no leftover process either).
+#[test]
+fn an_interrupted_docker_fleet_leaves_no_container_or_network() {
+    if !ready() {
+        return;
+    }
+    let dir = tempdir();
+    let scenario = common::scenario(
+        dir.path(),
+        "long",
+        "[[config]]\nname = \"s1\"\npm = \"static\"\nmax_children = 1\n[[phase]]\n\
+         duration = \"60s\"\npattern = \"constant\"\nrate = 4\n[[request]]\npath = \"/hello.php\"\n\
+         [fleet]\ninstances = 2\n[[fleet.instance]]\ncpus = 0.5\nmemory = \"128MiB\"\n",
+    );
+    let out = dir.path().join("out");
+    let mut child = Command::new(common::bin())
+        .args(["run", scenario.to_str().unwrap(), "--stack", "docker"])
+        .args(["--quiet", "--out"])
+        .arg(&out)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let log = out.join("s1/logs/haproxy.log");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while std::fs::read_to_string(&log).map_or(0, |t| t.matches(" st=200 ").count()) < 4 {
+        assert!(
+            Instant::now() < deadline,
+            "the load never reached the balancer"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "fpmlab exited early");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        leftovers(pid)
+            .iter()
+            .filter(|l| l.starts_with("container"))
+            .count(),
+        4
+    );
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) };
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    assert_clean(pid);
+    assert!(common::processes_mentioning(&out.display().to_string()).is_empty());
+}

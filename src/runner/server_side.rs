@@ -212,7 +212,7 @@ mod tests {
 
     /// A varied sample: queues, workers and memory move with `i`, and spike now and then.
     fn sample(i: u64) -> Sample {
-        let spike = i % 9_973 == 0;
+        let spike = i.is_multiple_of(9_973);
         Sample {
             t_ms: i * 250,
             fpm: (i % 7 != 3).then(|| FpmStatus {
@@ -241,17 +241,18 @@ mod tests {
                     state: Some("Idle".into()),
                     requests: Some(i),
                     request_duration_us: Some(1000),
-                    pss_kib: (i % 13 != 0 || w != 2).then_some(20_000 + (i * 37 + w as u64) % 900),
+                    pss_kib: (!i.is_multiple_of(13) || w != 2)
+                        .then_some(20_000 + (i * 37 + w as u64) % 900),
                     cpu_pct: Some(1.0),
                 })
                 .collect(),
-            errors: if i % 101 == 0 {
+            errors: if i.is_multiple_of(101) {
                 vec!["status page: timeout".into()]
             } else {
                 Vec::new()
             },
             container: None,
-            fpm_master_alive: Some(i < 40_000 || i > 40_010),
+            fpm_master_alive: Some(!(40_000..=40_010).contains(&i)),
         }
     }
 

@@ -23,7 +23,7 @@ bin="$root/target/release/fpmlab"
 
 work="$(mktemp -d)"
 # SOAK_KEEP=DIR keeps the run directory (run.json, series files, report) there.
-trap 'kill "${pid:-0}" 2>/dev/null || true; [[ -z "${SOAK_KEEP:-}" ]] || cp -a "$work/run" "$SOAK_KEEP"; rm -rf "$work"' EXIT
+trap '[[ -z "${pid:-}" ]] || kill "$pid" 2>/dev/null || true; [[ -z "${SOAK_KEEP:-}" ]] || cp -a "$work/run" "$SOAK_KEEP"; rm -rf "$work"' EXIT
 cat >"$work/soak.toml" <<TOML
 name = "soak"
 [[config]]

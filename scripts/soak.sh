@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Soak benchmark for runs of any length: one native config under steady load for N minutes,
 # measuring what a checkpoint costs (time, bytes written per 5 s interval) and fpmlab's
-# resident memory at minute 1 and at the end, and the size of the HTML report.
+# resident memory at minute 1 and at the end, their trend every 5 minutes, the machine's
+# load average (a shared machine distorts timings: the trend is what counts), and the size
+# of the HTML report.
 #   bash scripts/soak.sh --minutes 30 [--rate 50]      (needs a release build and the native stack)
 set -euo pipefail
 
@@ -20,7 +22,8 @@ bin="$root/target/release/fpmlab"
 [[ -x "$bin" ]] || { echo "$bin not found: cargo build --release" >&2; exit 1; }
 
 work="$(mktemp -d)"
-trap 'kill "${pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+# SOAK_KEEP=DIR keeps the run directory (run.json, series files, report) there.
+trap '[[ -z "${pid:-}" ]] || kill "$pid" 2>/dev/null || true; [[ -z "${SOAK_KEEP:-}" ]] || cp -a "$work/run" "$SOAK_KEEP"; rm -rf "$work"' EXIT
 cat >"$work/soak.toml" <<TOML
 name = "soak"
 [[config]]
@@ -36,37 +39,55 @@ rate = $rate
 path = "/cpu.php?units=2"
 TOML
 
-rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-sizes() { # run.json, samples.jsonl, timeline.jsonl bytes
-    local d="$work/run" c="$work/run/static-4"
-    echo "$(stat -c %s "$d/run.json" 2>/dev/null || echo 0) $(stat -c %s "$c/samples.jsonl" 2>/dev/null || echo 0) $(stat -c %s "$c/timeline.jsonl" 2>/dev/null || echo 0)"
+sizes() { # samples.jsonl, timeline.jsonl, health.jsonl bytes
+    local c="$work/run/static-4" f out=""
+    for f in samples timeline health; do out="$out $(stat -c %s "$c/$f.jsonl" 2>/dev/null || echo 0)"; done
+    echo "$out"
 }
+loadavg() { cut -d' ' -f1 /proc/loadavg; }
 
 FPMLAB_CHECKPOINT_LOG="$work/checkpoints.log" "$bin" run "$work/soak.toml" --stack native \
     --quiet --out "$work/run" >"$work/stdout" 2>"$work/stderr" &
 pid=$!
 start=$(date +%s)
 sleep 62
-rss1=$(rss_kib "$pid"); read -r json1 samples1 tl1 <<<"$(sizes)"; t1=$(($(date +%s) - start))
+read -r samples1 tl1 health1 <<<"$(sizes)"; t1=$(($(date +%s) - start)); load1=$(loadavg)
 sleep $((minutes * 60 - 62 - 3))
-rss2=$(rss_kib "$pid"); read -r json2 samples2 tl2 <<<"$(sizes)"; t2=$(($(date +%s) - start))
+read -r samples2 tl2 health2 <<<"$(sizes)"; t2=$(($(date +%s) - start)); load2=$(loadavg)
 wait "$pid" || { echo "fpmlab run failed:" >&2; cat "$work/stderr" >&2; exit 1; }
 pid=
 
-# Checkpoint lines: seconds_into_load checkpoint_us run_json_bytes timeline_bytes_appended.
-near() { awk -v t="$1" '{d = $1 - t; if (d < 0) d = -d; if (best == "" || d < best) {best = d; line = $0}} END {print line}' "$work/checkpoints.log"; }
-read -r c1_t c1_us c1_json c1_tl <<<"$(near 60)"
-read -r c2_t c2_us c2_json c2_tl <<<"$(tail -n1 "$work/checkpoints.log")"
-samples_per_interval=$(( (samples2 - samples1) * 5 / (t2 - t1) ))
+# Checkpoint lines: seconds_into_load checkpoint_us run_json_bytes timeline_bytes_appended rss_kib.
+log="$work/checkpoints.log"
+near() { awk -v t="$1" '{d = $1 - t; if (d < 0) d = -d; if (best == "" || d < best) {best = d; line = $0}} END {print line}' "$log"; }
+read -r c1_t c1_us c1_json c1_tl c1_rss <<<"$(near 60)"
+read -r c2_t c2_us c2_json c2_tl c2_rss <<<"$(tail -n1 "$log")"
+per5() { echo $(( ($2 - $1) * 5 / (t2 - t1) )); } # bytes per 5 s between the two readings
+samples5=$(per5 "$samples1" "$samples2"); health5=$(per5 "$health1" "$health2")
 report=$(stat -c %s "$work/run/report.html")
-echo "soak: $minutes min at $rate req/s, one config, checkpoint every 5 s"
-printf '%-28s %12s %12s\n' "" "minute 1" "end"
-printf '%-28s %12s %12s\n' "load time of checkpoint (s)" "$c1_t" "$c2_t"
-printf '%-28s %12s %12s\n' "checkpoint time (us)" "$c1_us" "$c2_us"
-printf '%-28s %12s %12s\n' "run.json rewritten (B)" "$c1_json" "$c2_json"
-printf '%-28s %12s %12s\n' "timeline appended (B)" "$c1_tl" "$c2_tl"
-printf '%-28s %12s %12s\n' "samples appended (B/5 s)" "$samples_per_interval" "$samples_per_interval"
-printf '%-28s %12s %12s\n' "fpmlab RSS (KiB)" "$rss1" "$rss2"
-printf '%-28s %12s %12s\n' "series files total (B)" "$((samples1 + tl1))" "$((samples2 + tl2))"
-echo "checkpoint time over the run (us): min/median/max $(awk '{print $2}' "$work/checkpoints.log" | sort -n | awk '{a[NR]=$1} END {print a[1] "/" a[int((NR+1)/2)] "/" a[NR]}')"
+echo "soak: $minutes min at $rate req/s, one config (static-4), checkpoint every 5 s"
+printf '%-34s %12s %12s\n' "" "minute 1" "end"
+printf '%-34s %12s %12s\n' "load time of checkpoint (s)" "$c1_t" "$c2_t"
+printf '%-34s %12s %12s\n' "checkpoint time (us)" "$c1_us" "$c2_us"
+printf '%-34s %12s %12s\n' "run.json rewritten (B)" "$c1_json" "$c2_json"
+printf '%-34s %12s %12s\n' "timeline appended (B)" "$c1_tl" "$c2_tl"
+printf '%-34s %12s %12s\n' "samples appended (B/5 s, mean)" "$samples5" "$samples5"
+printf '%-34s %12s %12s\n' "health appended (B/5 s, mean)" "$health5" "$health5"
+printf '%-34s %12s %12s\n' "bytes written per interval (B)" "$((c1_json + c1_tl + samples5 + health5))" "$((c2_json + c2_tl + samples5 + health5))"
+printf '%-34s %12s %12s\n' "fpmlab RSS (KiB)" "$c1_rss" "$c2_rss"
+printf '%-34s %12s %12s\n' "series files total (B)" "$((samples1 + tl1 + health1))" "$((samples2 + tl2 + health2))"
+printf '%-34s %12s %12s\n' "load average (1 min)" "$load1" "$load2"
+echo "per 5 minutes of load: median checkpoint time (us), median run.json (B), max RSS (KiB):"
+median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+last_b=$(awk 'END {print int($1 / 300)}' "$log")
+for ((b = 0; b <= last_b; b++)); do
+    rows=$(awk -v b="$b" 'int($1 / 300) == b' "$log")
+    [[ -n "$rows" ]] || continue
+    printf '  min %3d-%3d: %8s us %8s B %8s KiB\n' $((b * 5)) $((b * 5 + 5)) \
+        "$(awk '{print $2}' <<<"$rows" | median)" "$(awk '{print $3}' <<<"$rows" | median)" \
+        "$(awk '{print $5}' <<<"$rows" | sort -n | tail -n1)"
+done
+echo "checkpoint time over the run (us): min/median/max $(awk '{print $2}' "$log" | sort -n | awk '{a[NR]=$1} END {print a[1] "/" a[int((NR+1)/2)] "/" a[NR]}')"
+series_per_h=$(( (samples2 + tl2 + health2 - samples1 - tl1 - health1) * 3600 / (t2 - t1) ))
+echo "series files grow ${series_per_h} B/h: about $((series_per_h * 24 / 1048576)) MiB in 24 h (appended, never rewritten)"
 echo "report.html: $report bytes"

@@ -36,16 +36,17 @@ pub struct Event {
     pub detail: String,
 }
 
-/// Every event of one config's run, in time order: OOM kills from the samples' cgroup
-/// counters, worker deaths from php-fpm's log `fpm_log` (if it exists). `log_utc_offset_s` is
-/// the zone php-fpm wrote its log in (`stack::log_utc_offset_s`).
+/// Every event of one config's run, in time order: those `from_samples` found in the
+/// samples (OOM kills from the cgroup counters, the master's death), and worker deaths from
+/// php-fpm's log `fpm_log` (if it exists). `log_utc_offset_s` is the zone php-fpm wrote its
+/// log in (`stack::log_utc_offset_s`).
 pub fn collect(
-    samples: &[Sample],
+    from_samples: SampleEvents,
     fpm_log: &Path,
     load_start_epoch_us: i64,
     log_utc_offset_s: i32,
 ) -> Vec<Event> {
-    let mut events = from_samples(samples);
+    let mut events = from_samples.events;
     if let Ok(text) = std::fs::read_to_string(fpm_log) {
         events.extend(from_fpm_log(&text, load_start_epoch_us, log_utc_offset_s));
     }
@@ -58,29 +59,42 @@ pub fn collect(
 pub fn from_samples(samples: &[Sample]) -> Vec<Event> {
     let mut ordered: Vec<&Sample> = samples.iter().collect();
     ordered.sort_by_key(|s| s.t_ms);
-    let mut events = Vec::new();
-    let mut alive_before = false;
-    for s in &ordered {
+    let mut found = SampleEvents::default();
+    ordered.into_iter().for_each(|s| found.add(s));
+    found.events
+}
+
+/// [`from_samples`] one sample at a time, in time order: what a run of any length uses, so
+/// its samples need not stay in memory. Holds only the last readings and the events found.
+#[derive(Debug, Clone, Default)]
+pub struct SampleEvents {
+    alive_before: bool,
+    /// Last OOM-kill counter seen, per [`ContainerSample::SERVICES`] entry.
+    last_kills: [Option<u64>; ContainerSample::SERVICES.len()],
+    /// The events found so far, in time order.
+    pub events: Vec<Event>,
+}
+
+impl SampleEvents {
+    /// Looks at the next sample.
+    pub fn add(&mut self, s: &Sample) {
         match s.fpm_master_alive {
-            Some(true) => alive_before = true,
-            Some(false) if alive_before => {
-                events.push(Event {
+            Some(true) => self.alive_before = true,
+            Some(false) if self.alive_before => {
+                self.events.push(Event {
                     t_ms: s.t_ms as i64,
                     kind: kind::FPM_MASTER_DIED.into(),
                     detail:
                         "php-fpm's master process is gone (seen by the sampler, within 250 ms): \
-                             its workers may go on serving, but nothing respawns or recycles them \
-                             and the pool cannot grow"
+                         its workers may go on serving, but nothing respawns or recycles them \
+                         and the pool cannot grow"
                             .into(),
                 });
-                alive_before = false;
+                self.alive_before = false;
             }
             _ => {}
         }
-    }
-    for service in ContainerSample::SERVICES {
-        let mut last: Option<u64> = None;
-        for s in &ordered {
+        for (service, last) in ContainerSample::SERVICES.iter().zip(&mut self.last_kills) {
             let Some(usage) = s.container.as_ref().and_then(|c| c.service(service)) else {
                 continue;
             };
@@ -95,7 +109,7 @@ pub fn from_samples(samples: &[Sample]) -> Vec<Event> {
                     .map_or("no limit".to_string(), |l| {
                         format!("limit {:.0} MiB", mib(l))
                     });
-                events.push(Event {
+                self.events.push(Event {
                     t_ms: s.t_ms as i64,
                     kind: kind::OOM_KILL.into(),
                     detail: format!(
@@ -106,10 +120,9 @@ pub fn from_samples(samples: &[Sample]) -> Vec<Event> {
                     ),
                 });
             }
-            last = Some(kills);
+            *last = Some(kills);
         }
     }
-    events
 }
 
 /// `worker_killed` events from php-fpm's error log lines such as
@@ -253,10 +266,13 @@ mod tests {
             "[01-Jan-1970 00:00:01] WARNING: [pool www] child 7 exited on signal 9 (SIGKILL) after 1 seconds from start\n",
         )
         .unwrap();
-        let samples = [with_kills(0, Some(0)), with_kills(2000, Some(1))];
-        let events = collect(&samples, &log, 0, 0);
+        let mut found = SampleEvents::default();
+        for s in [with_kills(0, Some(0)), with_kills(2000, Some(1))] {
+            found.add(&s);
+        }
+        let events = collect(found.clone(), &log, 0, 0);
         let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
         assert_eq!(kinds, ["worker_killed", "oom_kill"]);
-        assert_eq!(collect(&samples, &dir.path().join("none"), 0, 0).len(), 1);
+        assert_eq!(collect(found, &dir.path().join("none"), 0, 0).len(), 1);
     }
 }

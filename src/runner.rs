@@ -3,6 +3,7 @@
 
 mod checkpoint;
 pub mod live;
+mod server_side;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -27,12 +28,8 @@ use crate::stack::calibrate::CpuUnit;
 use crate::{probe, stack};
 use checkpoint::{Checkpoint, TimelineOut};
 use live::LiveMetrics;
+use server_side::ServerSide;
 
-/// How often server-side samples are taken.
-const SAMPLE_INTERVAL: Duration = Duration::from_millis(250);
-/// Server-side samples kept in memory per config (thinned past twice this; every sample is
-/// in samples.jsonl): about 17 minutes at full resolution, bounded memory for a day-long soak.
-const SAMPLES_KEPT: usize = 4096;
 /// Seconds of the timeline kept in memory; older ones are in timeline.jsonl (a checkpoint
 /// appends them every few seconds, well within this).
 const TIMELINE_KEPT_S: u64 = 120;
@@ -280,8 +277,12 @@ async fn run_config(
             c.error_windows = Some(views.error_windows);
         }
         if c.series.is_some() {
-            // In timeline.jsonl: kept out of memory (and run.json) for the configs after.
+            // In timeline.jsonl and health.jsonl: kept out of memory (and run.json) for the
+            // configs after.
             c.recorded.timeline = Vec::new();
+            if let Some(h) = &mut c.health {
+                h.samples = Vec::new();
+            }
         }
     }
     progress.finish();
@@ -305,10 +306,8 @@ async fn drive(
 ) -> (FailedList, anyhow::Result<()>) {
     let name = plan.configs[i].name.clone();
     let files = SeriesFiles::for_config(&name);
-    let created = (LineWriter::create(&dir.join(&files.samples)))
-        .and_then(|s| Ok((s, LineWriter::create(&dir.join(&files.timeline))?)));
-    let (mut samples_out, timeline_out) = match created {
-        Ok(files) => files,
+    let timeline_out = match LineWriter::create(&dir.join(&files.timeline)) {
+        Ok(out) => out,
         Err(e) => return (FailedList::default(), Err(e)),
     };
     state.lock().unwrap().configs[i].series = Some(files.clone());
@@ -320,38 +319,20 @@ async fn drive(
         s.configs[i].endpoints = Some(endpoints.clone());
         s.configs[i].load_start_epoch_us = Some(clock.start_epoch_us());
     }
-    let stop_sampler = CancellationToken::new();
     let live = outputs.live.clone();
-    let sample_name = name.clone();
-    // Whole lines, flushed each time: samples.jsonl is current at any moment.
-    let (sample_progress, mut warned) = (progress.clone(), false);
-    let sink = move |s: &probe::Sample| {
-        if let Err(e) = samples_out.append(s).and_then(|_| samples_out.flush()) {
-            if !std::mem::replace(&mut warned, true) {
-                sample_progress.note(&format!("warning: samples are not all saved: {e:#}"));
-            }
-        }
-        if let Some(live) = &live {
-            live.sample(&sample_name, s);
-        }
+    let server_side = ServerSide::start(
+        plan,
+        &name,
+        &endpoints,
+        clock,
+        (dir, &files),
+        progress,
+        live,
+    );
+    let server_side = match server_side {
+        Ok(s) => s,
+        Err(e) => return (FailedList::default(), Err(e)),
     };
-    let sampler = tokio::spawn(probe::run_sampler_with(
-        endpoints.clone(),
-        clock,
-        SAMPLE_INTERVAL,
-        stop_sampler.clone(),
-        SAMPLES_KEPT,
-        sink,
-    ));
-    // The load balancer's health checks, next to the sampler and on the same clock.
-    let health_timeout = Duration::from_millis(plan.load.health_timeout_ms);
-    let endpoints_health_path = endpoints.app_health_path.clone();
-    let health = tokio::spawn(probe::health::run_health(
-        endpoints.clone(),
-        clock,
-        health_timeout,
-        stop_sampler.clone(),
-    ));
     let recorder = Recorder::new(clock, load_start, &plan.phases, &plan.requests)
         .bounded_timeline(TIMELINE_KEPT_S)
         .with_request_log(outputs.log.as_ref().map(|l| l.sender(i)));
@@ -367,6 +348,7 @@ async fn drive(
             dir: dir.to_path_buf(),
             state: state.clone(),
             shared: shared.clone(),
+            server: server_side.figures.clone(),
             progress: progress.clone(),
             load_start,
             timeline: TimelineOut {
@@ -403,9 +385,7 @@ async fn drive(
     });
     stop_tick.cancel();
     let timeline_out = ticker.await;
-    stop_sampler.cancel();
-    let samples = sampler.await.unwrap_or_default();
-    let health = health.await.unwrap_or_default();
+    let (figures, health) = server_side.stop(progress).await;
     let failed = shared.recorder.lock().unwrap().failed().clone();
 
     let mut recorded = shared.recorder.lock().unwrap().result();
@@ -427,7 +407,7 @@ async fn drive(
     }
     let fpm_log = dir.join(&plan.configs[i].name).join("logs/php-fpm.log");
     let events = crate::events::collect(
-        &samples,
+        figures.events(),
         &fpm_log,
         clock.start_epoch_us(),
         stack::log_utc_offset_s(&plan.driver),
@@ -442,14 +422,11 @@ async fn drive(
     }
     let mut s = state.lock().unwrap();
     let c = &mut s.configs[i];
-    c.server = probe::summarize(&samples);
+    c.server = figures.summary();
+    c.server_by_phase = figures.phases();
     c.recorded = recorded;
     c.generator = generator;
-    c.health = Some(probe::health::report(
-        health,
-        plan.load.health_timeout_ms,
-        &endpoints_health_path,
-    ));
+    c.health = Some(health);
     c.events = events;
     c.cpu_per_request = cpu_per_request;
     (failed, load)

@@ -66,29 +66,30 @@ pub struct Interval {
 
 /// Probes both endpoints every [`HEALTH_INTERVAL`] until `cancel`; each probe runs on its
 /// own task so a slow one never delays the next (a load balancer keeps its schedule).
-/// Probes still in flight at `cancel` are dropped.
+/// Probes still in flight at `cancel` are dropped. Each probe goes to `sink` as it ends (so
+/// not quite in time order: a slow probe ends after the next one began); none is kept here.
 pub async fn run_health(
     endpoints: Endpoints,
     clock: RunClock,
     timeout: Duration,
     cancel: CancellationToken,
-) -> Vec<HealthSample> {
+    mut sink: impl FnMut(HealthSample) + Send,
+) {
     let builder = crate::tls::http_client(&endpoints.base_url, &endpoints.tls);
     let client = match builder.map(|b| b.timeout(timeout).build()) {
         Ok(Ok(c)) => c,
-        _ => return Vec::new(),
+        _ => return,
     };
     let nginx_url = format!("{}{}", endpoints.base_url, endpoints.nginx_health_path);
     let app_url = format!("{}{}", endpoints.base_url, endpoints.app_health_path);
     let mut ticker = tokio::time::interval(HEALTH_INTERVAL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut probes = tokio::task::JoinSet::new();
-    let mut samples = Vec::new();
     loop {
         tokio::select! {
             biased;
             _ = cancel.cancelled() => break,
-            Some(Ok(s)) = probes.join_next() => samples.push(s),
+            Some(Ok(s)) = probes.join_next() => sink(s),
             _ = ticker.tick() => {
                 let (client, n, a) = (client.clone(), nginx_url.clone(), app_url.clone());
                 let t_ms = clock.now_ms();
@@ -107,11 +108,9 @@ pub async fn run_health(
     probes.abort_all();
     while let Some(r) = probes.join_next().await {
         if let Ok(s) = r {
-            samples.push(s);
+            sink(s);
         }
     }
-    samples.sort_by_key(|s| s.t_ms);
-    samples
 }
 
 async fn probe(
@@ -152,10 +151,12 @@ fn misconfigured(s: &HealthSample) -> bool {
     s.app_status.is_some_and(|st| (400..500).contains(&st))
 }
 
-/// Builds the report: each probe where nginx was healthy and php-fpm was not stands for
+/// Builds the report from the probes (any order): each probe where nginx was healthy and
+/// php-fpm was not stands for
 /// the time until the next probe (one interval for the last); adjacent ones merge.
 /// `app_path` is the deep probe's path, named when it turns out to be misconfigured.
-pub fn report(samples: Vec<HealthSample>, timeout_ms: u64, app_path: &str) -> HealthReport {
+pub fn report(mut samples: Vec<HealthSample>, timeout_ms: u64, app_path: &str) -> HealthReport {
+    samples.sort_by_key(|s| s.t_ms);
     let step = HEALTH_INTERVAL.as_millis() as u64;
     let mut unable: Vec<Interval> = Vec::new();
     for (i, s) in samples.iter().enumerate() {

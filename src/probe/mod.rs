@@ -26,7 +26,7 @@ use crate::stack::Endpoints;
 pub use accept_queue::AcceptQueue;
 pub use container::{CgroupUsage, ContainerSample};
 pub use fpm_status::FpmStatus;
-pub use summary::{summarize, ContainerPeaks, ContainerSummary, SampleSummary};
+pub use summary::{summarize, ContainerPeaks, ContainerSummary, RunningSummary, SampleSummary};
 
 use fpm_status::StatusClient;
 use local::LocalProbe;
@@ -91,26 +91,29 @@ pub async fn run_sampler(
     interval: Duration,
     cancel: CancellationToken,
 ) -> Vec<Sample> {
-    run_sampler_with(endpoints, clock, interval, cancel, usize::MAX / 4, |_| {}).await
+    let mut samples = Vec::new();
+    run_sampler_with(endpoints, clock, interval, cancel, |s| {
+        samples.push(s.clone())
+    })
+    .await;
+    samples
 }
 
 /// [`run_sampler`] for runs of any length: each sample goes to `sink` as it is taken (a file,
-/// a live endpoint), and at most about `2 × keep` stay in memory, evenly thinned over the run
-/// with the deepest listen queue always kept (see [`crate::thin`]).
+/// running figures, a live endpoint) and none is kept here, so memory stays flat however
+/// long the run.
 pub async fn run_sampler_with(
     endpoints: Endpoints,
     clock: RunClock,
     interval: Duration,
     cancel: CancellationToken,
-    keep: usize,
     mut sink: impl FnMut(&Sample) + Send,
-) -> Vec<Sample> {
+) {
     // tokio's interval panics on zero.
     let interval = interval.max(Duration::from_millis(1));
     let mut sampler = Sampler::new(&endpoints, interval).await;
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    let mut samples = crate::thin::Thinned::new(keep, thinning_key);
     loop {
         tokio::select! {
             biased;
@@ -121,13 +124,9 @@ pub async fn run_sampler_with(
         tokio::select! {
             biased;
             _ = cancel.cancelled() => break,
-            sample = sampler.sample(&clock) => {
-                sink(&sample);
-                samples.push(sample);
-            }
+            sample = sampler.sample(&clock) => sink(&sample),
         }
     }
-    samples.into_vec()
 }
 
 /// What thinning keeps of two neighbouring samples: the deeper listen queue, then the more

@@ -15,7 +15,7 @@ pub struct Scope<'a> {
 
 impl<'a> Scope<'a> {
     /// The whole config, or the phase named `phase` (`None` if it has no such phase). A
-    /// phase's server-side figures come from the samples taken during it.
+    /// phase's server-side figures are those of the samples taken during it.
     pub fn of(c: &'a ConfigResult, phase: Option<&str>) -> Option<Scope<'a>> {
         let Some(name) = phase else {
             return Some(Scope {
@@ -24,16 +24,19 @@ impl<'a> Scope<'a> {
             });
         };
         let ph = c.recorded.phases.iter().find(|p| p.name == name)?;
-        let end = ph.start_ms + ph.duration_ms;
-        let samples: Vec<_> = c
-            .samples
-            .iter()
-            .filter(|s| s.t_ms >= ph.start_ms && s.t_ms < end)
-            .cloned()
-            .collect();
+        let kept = c.server_by_phase.iter().find(|p| p.name == name);
+        let server = kept.map(|p| p.server.clone()).unwrap_or_else(|| {
+            // Runs written before `server_by_phase`: from the samples read back.
+            let end = ph.start_ms + ph.duration_ms;
+            let samples: Vec<_> = (c.samples.iter())
+                .filter(|s| s.t_ms >= ph.start_ms && s.t_ms < end)
+                .cloned()
+                .collect();
+            probe::summarize(&samples)
+        });
         Some(Scope {
             summary: &ph.summary,
-            server: probe::summarize(&samples),
+            server,
         })
     }
 

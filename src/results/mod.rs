@@ -122,8 +122,13 @@ pub struct ConfigResult {
     /// Client-side figures, histograms and the per-second timeline.
     #[serde(flatten)]
     pub recorded: Recorded,
-    /// Peaks of the server-side samples.
+    /// Peaks of the server-side samples (kept current during the load).
     pub server: SampleSummary,
+    /// The same peaks per phase, in scenario order, from every sample taken during each
+    /// phase (kept running as samples arrive, so exact however long the run). Absent in runs
+    /// written before it existed: per-phase figures then come from `samples`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub server_by_phase: Vec<PhaseServer>,
     /// Server-side samples, every 250 ms.
     pub samples: Vec<Sample>,
     /// The generator's own cost during this config.
@@ -151,8 +156,8 @@ pub struct ConfigResult {
     /// fpmlab cannot see.
     #[serde(default)]
     pub cpu_per_request: Option<crate::cpu_per_request::CpuPerRequest>,
-    /// Files beside run.json holding `samples` and `timeline` (one JSON object a line,
-    /// appended as the run goes); both stay empty in run.json then. `None`: they are inline
+    /// Files beside run.json holding `samples`, `timeline` and `health.samples` (one JSON
+    /// object a line, appended as the run goes); they stay empty in run.json then. `None`: they are inline
     /// (runs written before the series files existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub series: Option<SeriesFiles>,
@@ -162,6 +167,15 @@ pub struct ConfigResult {
     /// fleet, and before the stack was torn down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fleet: Option<crate::fleet_view::FleetView>,
+}
+
+/// The server-side peaks of one phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PhaseServer {
+    /// Phase name.
+    pub name: String,
+    /// Peaks and counts over the samples taken during the phase.
+    pub server: SampleSummary,
 }
 
 impl ConfigResult {
@@ -176,6 +190,7 @@ impl ConfigResult {
             load_start_epoch_us: None,
             recorded: Recorded::default(),
             server: SampleSummary::default(),
+            server_by_phase: Vec::new(),
             samples: Vec::new(),
             generator: GeneratorStats::default(),
             attribution: None,
@@ -237,6 +252,12 @@ impl RunResult {
             if timeline.exists() {
                 c.recorded.timeline = series::read_timeline(&timeline)?;
             }
+            let health = files.health.as_ref().map(|h| dir.join(h));
+            if let (Some(report), Some(path)) = (&mut c.health, health) {
+                if path.exists() {
+                    report.samples = series::read_health(&path)?;
+                }
+            }
         }
         Ok(run)
     }
@@ -244,9 +265,13 @@ impl RunResult {
     /// A copy whose configs keep their series in files only: what run.json holds.
     fn without_streamed_series(&self) -> RunResult {
         let mut run = self.clone();
-        for c in run.configs.iter_mut().filter(|c| c.series.is_some()) {
+        for c in run.configs.iter_mut() {
+            let Some(files) = &c.series else { continue };
             c.samples = Vec::new();
             c.recorded.timeline = Vec::new();
+            if let (Some(_), Some(h)) = (&files.health, &mut c.health) {
+                h.samples = Vec::new();
+            }
         }
         run
     }
@@ -256,7 +281,11 @@ impl RunResult {
         let path = dir.join("run.json");
         let tmp = dir.join(".run.json.tmp");
         let streamed = |c: &ConfigResult| {
-            c.series.is_some() && !(c.samples.is_empty() && c.recorded.timeline.is_empty())
+            let Some(files) = &c.series else { return false };
+            let health = c.health.as_ref().is_some_and(|h| !h.samples.is_empty());
+            !c.samples.is_empty()
+                || !c.recorded.timeline.is_empty()
+                || files.health.is_some() && health
         };
         let text = if self.configs.iter().any(streamed) {
             serde_json::to_vec_pretty(&self.without_streamed_series())?

@@ -1,6 +1,6 @@
 //! A config's time series in files beside run.json, one JSON object a line, appended as the
-//! run goes: `CONFIG/samples.jsonl` (server-side samples) and `CONFIG/timeline.jsonl` (the
-//! per-second buckets). A checkpoint then rewrites only the small run.json and appends the
+//! run goes: `CONFIG/samples.jsonl` (server-side samples), `CONFIG/timeline.jsonl` (the
+//! per-second buckets) and `CONFIG/health.jsonl` (the load balancer's health probes). A checkpoint then rewrites only the small run.json and appends the
 //! few lines since the last one, so its cost does not grow with the run's length; every line
 //! is whole once written, so the files are as valid at any moment as run.json is.
 
@@ -11,6 +11,7 @@ use anyhow::Context;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::probe::health::HealthSample;
 use crate::probe::Sample;
 use crate::record::timeline::Bucket;
 
@@ -63,6 +64,10 @@ pub struct SeriesFiles {
     pub samples: String,
     /// The per-second timeline, one bucket a line, e.g. `static-4/timeline.jsonl`.
     pub timeline: String,
+    /// The health probes, one a line in the order they ended, e.g. `static-4/health.jsonl`:
+    /// `health.samples` is empty in run.json then. `None`: inline (runs written before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
 }
 
 impl SeriesFiles {
@@ -71,6 +76,7 @@ impl SeriesFiles {
         SeriesFiles {
             samples: format!("{config_dir}/samples.jsonl"),
             timeline: format!("{config_dir}/timeline.jsonl"),
+            health: Some(format!("{config_dir}/health.jsonl")),
         }
     }
 }
@@ -139,6 +145,14 @@ pub fn read_samples(path: &Path) -> anyhow::Result<Vec<Sample>> {
     let mut kept = crate::thin::Thinned::new(SAMPLES_KEPT_ON_LOAD, crate::probe::thinning_key);
     read_lines(path, |s: Sample| kept.push(s))?;
     Ok(kept.into_vec())
+}
+
+/// Every health probe of a file, in time order.
+pub fn read_health(path: &Path) -> anyhow::Result<Vec<HealthSample>> {
+    let mut out = Vec::new();
+    read_lines(path, |s: HealthSample| out.push(s))?;
+    out.sort_by_key(|s| s.t_ms);
+    Ok(out)
 }
 
 /// Every bucket of a timeline file.

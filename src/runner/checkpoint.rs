@@ -1,7 +1,7 @@
 //! Checkpoints during a config's load: the progress display often, and every few seconds
-//! run.json (small: no time series in it) plus the timeline's seconds closed since the last
-//! checkpoint, appended to `timeline.jsonl`. Its cost is that of the last few seconds, not of
-//! the run so far.
+//! run.json (small: no time series in it, the server-side figures as they stand) plus the
+//! timeline's seconds closed since the last checkpoint, appended to `timeline.jsonl`. Its
+//! cost is that of the last few seconds, not of the run so far.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+use super::server_side::ServerFigures;
 use crate::load::generator::Shared;
 use crate::progress::ConfigProgress;
 use crate::record::Recorded;
@@ -20,7 +21,8 @@ use crate::results::RunResult;
 const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Set to a file name, each checkpoint appends `seconds_into_load checkpoint_us
-/// run_json_bytes timeline_bytes` to it: what `scripts/soak.sh` measures.
+/// run_json_bytes timeline_bytes rss_kib` to it (the timeline bytes appended by this
+/// checkpoint, fpmlab's resident memory after it): what `scripts/soak.sh` measures.
 const STATS_ENV: &str = "FPMLAB_CHECKPOINT_LOG";
 
 /// The timeline file and the first second not written to it yet.
@@ -46,6 +48,8 @@ pub struct Checkpoint {
     pub dir: PathBuf,
     pub state: Arc<Mutex<RunResult>>,
     pub shared: Arc<Shared>,
+    /// The server-side figures so far.
+    pub server: Arc<Mutex<ServerFigures>>,
     pub progress: ConfigProgress,
     pub load_start: Instant,
     pub timeline: TimelineOut,
@@ -87,17 +91,37 @@ pub async fn tick(mut c: Checkpoint, stop: CancellationToken) -> TimelineOut {
             }
         }
         recorded.timeline = Vec::new();
-        c.state.lock().unwrap().configs[c.i].recorded = recorded;
+        let (server, by_phase) = {
+            let f = c.server.lock().unwrap();
+            (f.summary(), f.phases())
+        };
+        {
+            let mut s = c.state.lock().unwrap();
+            let config = &mut s.configs[c.i];
+            config.recorded = recorded;
+            config.server = server;
+            config.server_by_phase = by_phase;
+        }
         let _ = super::save(&c.state, &c.dir);
         if let Some(f) = stats.as_mut() {
+            let took_us = began.elapsed().as_micros();
             let size = std::fs::metadata(c.dir.join("run.json")).map_or(0, |m| m.len());
             let _ = writeln!(
                 f,
-                "{:.1} {} {size} {}",
+                "{:.1} {took_us} {size} {} {}",
                 c.load_start.elapsed().as_secs_f64(),
-                began.elapsed().as_micros(),
-                c.timeline.file.bytes - written_before
+                c.timeline.file.bytes - written_before,
+                rss_kib()
             );
         }
     }
+}
+
+/// fpmlab's resident memory now, KiB (0 if /proc cannot say).
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    (status.lines())
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
 }

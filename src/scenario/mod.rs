@@ -9,6 +9,7 @@ mod problems;
 pub mod raw;
 pub mod replay;
 mod replay_phase;
+pub mod retry;
 pub mod sweep;
 pub mod threshold;
 pub mod traffic;

@@ -221,6 +221,12 @@ pub struct Phase {
     pub duration_ms: u64,
     /// How requests arrive.
     pub arrival: Arrival,
+    /// What its clients do beyond sending: retries, think-time distribution.
+    #[serde(
+        default,
+        skip_serializing_if = "super::retry::ClientBehaviour::is_default"
+    )]
+    pub client: super::retry::ClientBehaviour,
 }
 
 /// Start offset of each phase, microseconds after the load's start.

@@ -112,6 +112,7 @@ pub fn render(run: &RunResult) -> String {
         out.push_str(&md_table(&table::KIND_HEADERS, 3, &kinds));
         out.push_str("\n</details>\n");
     }
+    out.push_str(&crate::report::clients::markdown(run));
     let warnings: Vec<String> = run
         .warnings
         .iter()

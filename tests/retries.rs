@@ -1,6 +1,8 @@
-//! Client retries on the real stack: a short slowdown of one instance behind HAProxy turns
-//! into an outage that outlasts it when clients retry without a budget, and recovers soon
-//! after the slowdown with a retry budget (the shipped retry-storm scenarios).
+//! Client retries on the real stack: every attempt accounted for (open loop, closed-loop
+//! users with a think-time distribution, a budget that refuses retries); and a short
+//! slowdown of one instance behind HAProxy that turns into an outage outlasting it when
+//! clients retry without a budget, and recovers soon after with one (the shipped
+//! retry-storm scenarios).
 
 mod common;
 
@@ -28,6 +30,59 @@ fn goodput(c: &ClientsPhase, from: usize, to: usize) -> f64 {
         .map(|s| c.goodput_by_second.get(s).copied().unwrap_or(0))
         .sum();
     sum as f64 / (to - from) as f64
+}
+
+#[test]
+fn every_attempt_is_accounted_for_in_open_and_closed_phases_and_the_budget_refuses_the_rest() {
+    if !common::native_stack() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // io.php answers 400 to a non-numeric ms: a status retried on purpose, every time.
+    let retry = "on_status = [400], on_failure = [], base = \"5ms\", cap = \"10ms\"";
+    let text = format!(
+        "[[config]]\nname = \"s2\"\npm = \"static\"\nmax_children = 2\n\
+         [[phase]]\nname = \"open\"\nduration = \"2s\"\npattern = \"constant\"\nrate = 20\n\
+         retry = {{ {retry}, attempts = 3 }}\n\
+         [[phase]]\nname = \"budget\"\nduration = \"2s\"\npattern = \"constant\"\nrate = 20\n\
+         retry = {{ {retry}, attempts = 3, budget = {{ ratio = 0, min_per_s = 2, window = \"1s\" }} }}\n\
+         [[phase]]\nname = \"closed\"\nduration = \"2s\"\npattern = \"closed\"\nusers = 2\n\
+         think_time = \"20ms\"\nthink_dist = \"exponential\"\nretry = {{ {retry}, attempts = 2 }}\n\
+         [[request]]\npath = \"/io.php?ms=x\"\n"
+    );
+    let ran = common::run_text_end_to_end(dir.path(), "accounting", &text);
+    let c = &ran.config(0).recorded.clients;
+    let (open, budget, closed) = (&c[0], &c[1], &c[2]);
+    assert_eq!(
+        (open.intended, open.attempted, open.retries),
+        (40, 120, 80),
+        "{open:?}"
+    );
+    assert_eq!(
+        (open.retries_exhausted, open.succeeded),
+        (40, 0),
+        "{open:?}"
+    );
+    assert!((open.amplification - 3.0).abs() < 1e-9, "{open:?}");
+    // 2 retries a second at most: the budget refuses nearly all of them.
+    assert_eq!(budget.intended, 40, "{budget:?}");
+    assert!(budget.retries <= 8, "{budget:?}");
+    assert_eq!(
+        budget.retries_suppressed + budget.retries_exhausted,
+        budget.intended,
+        "every request ends refused or out of attempts: {budget:?}"
+    );
+    // Closed-loop users retry once per request; all of it reaches the stack.
+    assert!(closed.intended >= 10, "{closed:?}");
+    assert_eq!(closed.attempted, closed.intended * 2, "{closed:?}");
+    let sent: u64 = ran
+        .config(0)
+        .recorded
+        .phases
+        .iter()
+        .map(|p| p.summary.sent)
+        .sum();
+    assert_eq!(sent, open.attempted + budget.attempted + closed.attempted);
 }
 
 #[test]

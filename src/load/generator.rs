@@ -117,7 +117,7 @@ fn run_here(
             timeout: Duration::from_millis(plan.load.client_timeout_ms),
             max_in_flight: plan.load.max_in_flight as u64,
             cancel: cancel.clone(),
-            retries: super::retry::for_plan(plan),
+            retries: super::policy::for_plan(plan),
         });
         handshakes_of = Some(ctx.clone());
         tokio::task::spawn_local(publish_live(ctx.clone(), shared.clone()));

@@ -8,6 +8,7 @@ mod clients;
 mod closed;
 pub mod generator;
 pub mod http;
+mod policy;
 mod retry;
 pub mod rng;
 pub mod rows;

@@ -4,7 +4,6 @@
 //! client figures. A phase without a policy never comes here: its requests cost exactly
 //! what they cost before retries existed.
 
-use std::cell::{Cell, RefCell};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::time::Instant;
@@ -12,71 +11,11 @@ use std::time::Instant;
 use tokio::time::Sleep;
 
 use super::backoff::Backoff;
-use super::budget::Budget;
+use super::policy::PhaseRetries;
 use super::rng::Rng;
 use super::send::{one, Ctx, Sent};
 use crate::record::FailureKind;
 use crate::scenario::retry::{RetryFailure, RetryPolicy};
-use crate::scenario::Plan;
-
-/// One phase's retry policy and the state its requests share.
-pub(super) struct PhaseRetries {
-    policy: RetryPolicy,
-    /// Shared by all the phase's clients, as a client library's budget is.
-    budget: Option<RefCell<Budget>>,
-    /// Open-loop requests started so far: each one's jitter stream comes from the seed and
-    /// this count, so a run's backoff draws reproduce whatever order requests finish in.
-    started: Cell<u64>,
-    seed: u64,
-}
-
-/// Each phase's retries (`None` for a phase without a policy).
-pub(super) fn for_plan(plan: &Plan) -> Vec<Option<PhaseRetries>> {
-    let now = Instant::now();
-    (plan.phases.iter().enumerate())
-        .map(|(i, ph)| {
-            let policy = ph.client.retry.clone()?;
-            Some(PhaseRetries {
-                budget: (policy.budget.as_ref()).map(|b| RefCell::new(Budget::new(b, now))),
-                policy,
-                started: Cell::new(0),
-                seed: plan.seed ^ 0x7E72_0000_0000_0000 ^ (i as u64 + 1).wrapping_mul(0x9E37_79B9),
-            })
-        })
-        .collect()
-}
-
-impl PhaseRetries {
-    /// A jitter stream for the next open-loop request.
-    fn next_stream(&self) -> Rng {
-        let n = self.started.get();
-        self.started.set(n + 1);
-        Rng::new(self.seed ^ n.wrapping_mul(0x2545_F491_4F6C_DD1D))
-    }
-
-    /// A jitter stream for closed-loop user or client `who`.
-    pub(super) fn stream_of(&self, who: u32) -> Rng {
-        Rng::new(self.seed ^ !(u64::from(who) + 1).wrapping_mul(0x2545_F491_4F6C_DD1D))
-    }
-
-    fn retries(&self, sent: Sent) -> bool {
-        let p = &self.policy;
-        match sent {
-            Sent::Status(s) => p.on_status.contains(&s),
-            Sent::Failed(kind) => {
-                let as_policy = match kind {
-                    FailureKind::Timeout => RetryFailure::Timeout,
-                    FailureKind::Refused => RetryFailure::Refused,
-                    FailureKind::Reset => RetryFailure::Reset,
-                    FailureKind::Incomplete => RetryFailure::Incomplete,
-                    FailureKind::Cancelled | FailureKind::Other => return false,
-                };
-                p.on_failure.contains(&as_policy)
-            }
-            Sent::Dropped => false,
-        }
-    }
-}
 
 /// An open-loop request of a phase with a retry policy, as its own task.
 pub(super) async fn open_loop(
@@ -146,7 +85,7 @@ pub(super) async fn send(
 fn may_retry(ctx: &Ctx, r: &PhaseRetries, phase: usize, sent: Sent, attempt: u32) -> bool {
     let mut rec = ctx.recorder.borrow_mut();
     rec.client_try(phase, attempt > 1, sent.is_2xx());
-    if !r.retries(sent) {
+    if !retryable(&r.policy, sent) {
         return false;
     }
     if attempt >= r.policy.attempts {
@@ -158,4 +97,22 @@ fn may_retry(ctx: &Ctx, r: &PhaseRetries, phase: usize, sent: Sent, attempt: u32
         rec.client_retry_suppressed(phase);
     }
     allowed
+}
+
+/// Whether `sent` is an answer `policy` retries.
+fn retryable(policy: &RetryPolicy, sent: Sent) -> bool {
+    match sent {
+        Sent::Status(s) => policy.on_status.contains(&s),
+        Sent::Failed(kind) => {
+            let as_policy = match kind {
+                FailureKind::Timeout => RetryFailure::Timeout,
+                FailureKind::Refused => RetryFailure::Refused,
+                FailureKind::Reset => RetryFailure::Reset,
+                FailureKind::Incomplete => RetryFailure::Incomplete,
+                FailureKind::Cancelled | FailureKind::Other => return false,
+            };
+            policy.on_failure.contains(&as_policy)
+        }
+        Sent::Dropped => false,
+    }
 }

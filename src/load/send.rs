@@ -30,7 +30,7 @@ pub(super) struct Ctx {
     pub(super) max_in_flight: u64,
     pub(super) cancel: CancellationToken,
     /// Per phase, its retry policy and budget (`None`: the phase retries nothing).
-    pub(super) retries: Vec<Option<super::retry::PhaseRetries>>,
+    pub(super) retries: Vec<Option<super::policy::PhaseRetries>>,
 }
 
 /// How one request ended, as the code that may retry it needs to know.

@@ -1,12 +1,13 @@
 //! What the clients did, per phase with client behaviour (retries, self-disabling clients):
 //! intended vs attempted requests, the retry amplification, the retries the budget refused,
-//! the goodput, and the clients lost. Lines under the terminal table, a table in Markdown.
+//! the goodput, and the clients lost. Lines under the terminal table, rows for the Markdown
+//! export's table.
 
 use crate::record::clients::ClientsPhase;
 use crate::results::{ConfigResult, RunResult};
 
 /// The Markdown table's columns.
-const HEADERS: [&str; 11] = [
+pub const HEADERS: [&str; 11] = [
     "config",
     "phase",
     "intended",
@@ -72,9 +73,9 @@ pub fn render(configs: &[ConfigResult]) -> String {
     out
 }
 
-/// The Markdown section; empty without client behaviour.
-pub fn markdown(run: &RunResult) -> String {
-    let rows: Vec<Vec<String>> = (run.configs.iter())
+/// The Markdown table's rows, one per phase with client behaviour (columns: [`HEADERS`]).
+pub fn rows(run: &RunResult) -> Vec<Vec<String>> {
+    (run.configs.iter())
         .flat_map(|c| c.recorded.clients.iter().map(move |p| (c, p)))
         .map(|(c, p)| {
             vec![
@@ -91,14 +92,7 @@ pub fn markdown(run: &RunResult) -> String {
                 lost(p),
             ]
         })
-        .collect();
-    if rows.is_empty() {
-        return String::new();
-    }
-    format!(
-        "\n### What the clients did\n\n{}",
-        super::export::markdown::md_table(&HEADERS, 2, &rows)
-    )
+        .collect()
 }
 
 #[cfg(test)]

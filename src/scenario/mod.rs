@@ -1,6 +1,7 @@
 //! Scenario files: TOML in, a validated [`Plan`] out. Nothing starts before a file passes.
 
 mod app;
+pub mod client;
 pub mod fleet;
 mod phase;
 pub mod plan;
@@ -10,6 +11,8 @@ pub mod raw;
 pub mod replay;
 mod replay_phase;
 pub mod retry;
+#[cfg(test)]
+mod retry_tests;
 pub mod sweep;
 pub mod threshold;
 pub mod traffic;

@@ -224,9 +224,9 @@ pub struct Phase {
     /// What its clients do beyond sending: retries, think-time distribution.
     #[serde(
         default,
-        skip_serializing_if = "super::retry::ClientBehaviour::is_default"
+        skip_serializing_if = "super::client::ClientBehaviour::is_default"
     )]
-    pub client: super::retry::ClientBehaviour,
+    pub client: super::client::ClientBehaviour,
 }
 
 /// Start offset of each phase, microseconds after the load's start.

@@ -177,9 +177,31 @@ pub struct RawPhase {
     pub tries: Option<i64>,
     pub replay: Option<RawReplay>,
     /// `[phase.retry]`: which failed requests the phase's clients retry, and how.
-    pub retry: Option<super::retry::RawRetry>,
+    pub retry: Option<RawRetry>,
     /// `closed`: how think time is drawn (fixed, uniform, exponential; mean `think_time`).
     pub think_dist: Option<String>,
+}
+
+/// `[phase.retry]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetry {
+    pub on_status: Option<Vec<i64>>,
+    pub on_failure: Option<Vec<String>>,
+    pub attempts: Option<i64>,
+    pub jitter: Option<String>,
+    pub base: Option<String>,
+    pub cap: Option<String>,
+    pub budget: Option<RawBudget>,
+}
+
+/// `[phase.retry.budget]` (or `budget = { ... }`) as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBudget {
+    pub ratio: Option<f64>,
+    pub min_per_s: Option<f64>,
+    pub window: Option<String>,
 }
 
 /// A phase's `replay = { log, format, speed, from, to }`.

@@ -1,7 +1,9 @@
+//! The phase keys of client behaviour: `retry` and `think_dist`, read and refused.
+
 use std::path::Path;
 
-use super::*;
-use crate::scenario::{parse, Driver, Plan};
+use super::retry::*;
+use super::{parse, Driver, Plan};
 
 fn with_phase(phase: &str) -> Result<Plan, Vec<(String, String)>> {
     let text = format!(

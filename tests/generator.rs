@@ -190,6 +190,7 @@ fn burst(size: u32) -> Phase {
             size,
             every_ms: 1000,
         },
+        client: Default::default(),
     }
 }
 
@@ -300,11 +301,13 @@ async fn open_loop_keeps_its_schedule_and_accounts_for_every_request() {
             name: "steady".into(),
             duration_ms: 2000,
             arrival: Arrival::Constant { rate: 200.0 },
+            client: Default::default(),
         },
         Phase {
             name: "poisson".into(),
             duration_ms: 1000,
             arrival: Arrival::Poisson { rate: 200.0 },
+            client: Default::default(),
         },
         Phase {
             name: "closed".into(),
@@ -313,6 +316,7 @@ async fn open_loop_keeps_its_schedule_and_accounts_for_every_request() {
                 users: 2,
                 think_time_ms: 10,
             },
+            client: Default::default(),
         },
     ];
     let p = plan(phases, &["/ok"], 2_000, 10_000);
@@ -362,6 +366,7 @@ async fn sends_close_to_schedule_on_a_quiet_machine() {
         name: "steady".into(),
         duration_ms: 2000,
         arrival: Arrival::Constant { rate: 200.0 },
+        client: Default::default(),
     }];
     let r = drive(&plan(phases, &["/ok"], 2_000, 10_000), &url).await;
     let steady = &r.phases[0].summary;
@@ -444,6 +449,7 @@ async fn keep_alive_connections_are_reused() {
             users: 3,
             think_time_ms: 0,
         },
+        client: Default::default(),
     }];
     let p = plan(phases, &["/ok", "/chunked"], 2_000, 10_000);
     let r = drive(&p, &url).await;

@@ -2,11 +2,14 @@
 //! request (a batch) every period at its own offset, that switch themselves off for good
 //! once every try of one batch got a `disable_on` status. With `tries = 1` the first such
 //! answer is enough, as the AppSignal gem did; with more, the client retries at once, and
-//! behind a balancer the retry usually lands on another instance.
+//! behind a balancer the retry usually lands on another instance. With a retry policy
+//! (`[phase.retry]`) a batch is retried as the policy says instead (backoff, budget), and
+//! the client switches off when the batch's last attempt got a `disable_on` status.
 
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use super::retry::send;
 use super::rng::{Rng, WeightedPick};
 use super::send::{one, Ctx};
 use crate::scenario::{Arrival, Plan};
@@ -42,27 +45,33 @@ pub(super) async fn run(ctx: &Rc<Ctx>, plan: &Plan, phase: usize, start: Instant
         );
         // Clients are spread evenly over the period, as independent processes would be.
         let offset = every.mul_f64(f64::from(client) / f64::from(clients));
+        let mut jitter = (ctx.retries[phase].as_ref()).map(|r| r.stream_of(client));
         tasks.push(tokio::task::spawn_local(async move {
             let mut deadline = std::pin::pin!(tokio::time::sleep(Duration::ZERO));
             let mut at = start + offset;
             while at < end && !ctx.cancel.is_cancelled() {
                 tokio::time::sleep_until(at.into()).await;
                 ctx.recorder.borrow_mut().clients_of(phase).on_batch();
-                let mut disabled = true;
-                for attempt in 0..tries {
-                    let kind = pick.pick(&mut rng);
-                    let status =
-                        one(&ctx, phase, kind, None, Instant::now(), deadline.as_mut()).await;
-                    let ok = status.is_some_and(|s| (200..300).contains(&s));
-                    ctx.recorder
-                        .borrow_mut()
-                        .clients_of(phase)
-                        .on_try(attempt > 0, ok);
-                    if !status.is_some_and(|s| disable_on.contains(&s)) {
-                        disabled = false;
-                        break;
+                let disabled = match jitter.as_mut() {
+                    Some(j) => {
+                        let kind = pick.pick(&mut rng);
+                        let now = Instant::now();
+                        let sent = send(&ctx, phase, kind, None, now, deadline.as_mut(), j).await;
+                        sent.status().is_some_and(|s| disable_on.contains(&s))
                     }
-                }
+                    None => {
+                        tries_at_once(
+                            &ctx,
+                            phase,
+                            tries,
+                            &disable_on,
+                            &pick,
+                            &mut rng,
+                            deadline.as_mut(),
+                        )
+                        .await
+                    }
+                };
                 if disabled {
                     let t_ms = Instant::now()
                         .saturating_duration_since(load_start)
@@ -77,4 +86,27 @@ pub(super) async fn run(ctx: &Rc<Ctx>, plan: &Plan, phase: usize, start: Instant
     for t in tasks {
         let _ = t.await;
     }
+}
+
+/// A batch tried up to `tries` times at once; whether every try got a `disable_on` status.
+async fn tries_at_once(
+    ctx: &Ctx,
+    phase: usize,
+    tries: u32,
+    disable_on: &[u16],
+    pick: &WeightedPick,
+    rng: &mut Rng,
+    mut deadline: std::pin::Pin<&mut tokio::time::Sleep>,
+) -> bool {
+    for attempt in 0..tries {
+        let kind = pick.pick(rng);
+        let sent = one(ctx, phase, kind, None, Instant::now(), deadline.as_mut()).await;
+        ctx.recorder
+            .borrow_mut()
+            .client_try(phase, attempt > 0, sent.is_2xx());
+        if !sent.status().is_some_and(|s| disable_on.contains(&s)) {
+            return false;
+        }
+    }
+    true
 }

@@ -18,7 +18,6 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use super::client::Client;
-use super::rng::{Rng, WeightedPick};
 use super::rows::RowPicker;
 use super::schedule::{Schedule, Scheduled};
 use super::send::{one, Ctx};
@@ -123,6 +122,7 @@ fn run_here(
             max_in_flight: plan.load.max_in_flight as u64,
             slots: super::slots::Slots::new(plan.load.max_connections),
             cancel: cancel.clone(),
+            retries: super::policy::for_plan(plan),
         });
         handshakes_of = Some(ctx.clone());
         tokio::task::spawn_local(publish_live(ctx.clone(), shared.clone()));
@@ -190,7 +190,7 @@ async fn drive(
         } = phase.arrival
         {
             let think = Duration::from_millis(think_time_ms);
-            run_closed(ctx, plan, i, users, think, end).await;
+            super::closed::run(ctx, plan, i, users, think, end).await;
         } else if let Arrival::Clients { .. } = phase.arrival {
             super::clients::run(ctx, plan, i, start, end).await;
         } else {
@@ -233,6 +233,10 @@ async fn dispatch_all(plan: &Plan, ctx: &Rc<Ctx>, load_start: Instant) -> anyhow
             .await
             .context("the schedule's timer failed")?;
         let (ctx, nudge) = (ctx.clone(), nudge.clone());
+        if ctx.retries[phase].is_some() {
+            tokio::task::spawn_local(super::retry::open_loop(ctx, phase, kind, replay, at));
+            continue;
+        }
         tokio::task::spawn_local(async move {
             let deadline = std::pin::pin!(tokio::time::sleep(ctx.timeout));
             one(&ctx, phase, kind, replay, at, deadline).await;
@@ -241,42 +245,4 @@ async fn dispatch_all(plan: &Plan, ctx: &Rc<Ctx>, load_start: Instant) -> anyhow
         });
     }
     Ok(())
-}
-
-async fn run_closed(
-    ctx: &Rc<Ctx>,
-    plan: &Plan,
-    phase: usize,
-    users: u32,
-    think: Duration,
-    end: Instant,
-) {
-    let mut tasks = Vec::with_capacity(users as usize);
-    for user in 0..users {
-        let ctx = ctx.clone();
-        let pick = WeightedPick::new(plan.requests.iter().map(|r| r.weight));
-        let mut rng = Rng::new(
-            plan.seed ^ (u64::from(user) + 1).wrapping_mul(0x2545_F491_4F6C_DD1D) ^ phase as u64,
-        );
-        tasks.push(tokio::task::spawn_local(async move {
-            // One timer per user, re-armed for each request: pushing a registered timer's
-            // deadline later costs tokio no lock, a fresh one per request would.
-            let mut deadline = std::pin::pin!(tokio::time::sleep(ctx.timeout));
-            loop {
-                // A user sends now: the intended time is this instant.
-                let now = Instant::now();
-                if now >= end || ctx.cancel.is_cancelled() {
-                    break;
-                }
-                let kind = pick.pick(&mut rng);
-                one(&ctx, phase, kind, None, now, deadline.as_mut()).await;
-                if !think.is_zero() {
-                    tokio::time::sleep(think).await;
-                }
-            }
-        }));
-    }
-    for t in tasks {
-        let _ = t.await;
-    }
 }

@@ -131,6 +131,7 @@ mod tests {
             name: "p".into(),
             duration_ms: ms,
             arrival,
+            client: Default::default(),
         }
     }
 

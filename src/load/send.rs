@@ -31,6 +31,32 @@ pub(super) struct Ctx {
     /// `load.max_connections`' slots (see [`super::slots`]).
     pub(super) slots: super::slots::Slots,
     pub(super) cancel: CancellationToken,
+    /// Per phase, its retry policy and budget (`None`: the phase retries nothing).
+    pub(super) retries: Vec<Option<super::policy::PhaseRetries>>,
+}
+
+/// How one request ended, as the code that may retry it needs to know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Sent {
+    /// A response with this status.
+    Status(u16),
+    /// No response.
+    Failed(FailureKind),
+    /// Not sent: `max_in_flight` was reached.
+    Dropped,
+}
+
+impl Sent {
+    pub(super) fn status(self) -> Option<u16> {
+        match self {
+            Sent::Status(s) => Some(s),
+            Sent::Failed(_) | Sent::Dropped => None,
+        }
+    }
+
+    pub(super) fn is_2xx(self) -> bool {
+        self.status().is_some_and(|s| (200..300).contains(&s))
+    }
 }
 
 /// A request between its send and its record. Dropped unrecorded (the run was stopped and
@@ -80,8 +106,7 @@ impl Drop for InFlight<'_> {
 
 /// Sends one request intended for `intended` and records how it ended. `deadline` is the
 /// caller's timer, re-armed here to the client timeout. `replay`: the logged request of a
-/// replay phase it sends (its method and path replace the kind's). Returns the response's
-/// status (`None`: no response, or not sent).
+/// replay phase it sends (its method and path replace the kind's). Returns how it ended.
 pub(super) async fn one(
     ctx: &Ctx,
     phase: usize,
@@ -89,13 +114,13 @@ pub(super) async fn one(
     replay: Option<u32>,
     intended: Instant,
     mut deadline: Pin<&mut Sleep>,
-) -> Option<u16> {
+) -> Sent {
     let n = ctx.in_flight.get() + 1;
     if n > ctx.max_in_flight {
         ctx.recorder
             .borrow_mut()
             .on_dropped(phase, kind, Instant::now());
-        return None;
+        return Sent::Dropped;
     }
     ctx.in_flight.set(n);
     let now = Instant::now();
@@ -154,7 +179,7 @@ pub(super) async fn one(
     req.record(&outcome);
     ctx.client.log_handshakes(&ctx.recorder);
     match outcome.ending {
-        Ending::Response { status } => Some(status),
-        Ending::Failed { .. } => None,
+        Ending::Response { status } => Sent::Status(status),
+        Ending::Failed { kind, .. } => Sent::Failed(kind),
     }
 }

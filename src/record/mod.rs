@@ -75,7 +75,7 @@ pub struct Recorder {
     log: Option<request_log::RequestLogSender>,
     /// Replay phases' requests one by one, for the production-vs-reproduction figures.
     replay: replay::ReplayTracker,
-    /// Self-disabling client populations, by phase index.
+    /// What the clients of each phase with client behaviour did, by phase index.
     pub clients: Vec<(usize, clients::ClientsPhase)>,
 }
 
@@ -407,7 +407,8 @@ pub struct Recorded {
     /// production figures of an ALB log. Empty without replay phases.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub replay: Vec<replay::ReplayComparison>,
-    /// Self-disabling client populations, one per `clients` phase (empty without).
+    /// What the clients did, one entry per phase with client behaviour (a retry policy or
+    /// `pattern = "clients"`); empty without.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub clients: Vec<clients::ClientsPhase>,
 }

@@ -258,6 +258,7 @@ mod tests {
             name: "incident".into(),
             duration_ms: 1000,
             arrival: Arrival::Replay(Box::new(replay)),
+            client: Default::default(),
         }
     }
 

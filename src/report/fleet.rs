@@ -22,27 +22,13 @@ pub const HEADERS: [&str; 11] = [
     "out of rotation at",
 ];
 
-/// Empty when no config ran a fleet or self-disabling clients.
+/// Empty when no config ran a fleet.
 pub fn render(configs: &[ConfigResult]) -> String {
     let mut out = String::new();
     for c in configs {
         if let Some(f) = &c.fleet {
             out.push_str(&format!("\nfleet of config {}:\n", c.name));
             out.push_str(&config(f));
-        }
-        for p in &c.recorded.clients {
-            let when = match (p.lost_at_ms.first(), p.lost_at_ms.last()) {
-                (Some(a), Some(b)) => format!(
-                    " ({:.1} s to {:.1} s)",
-                    *a as f64 / 1000.0,
-                    *b as f64 / 1000.0
-                ),
-                _ => String::new(),
-            };
-            out.push_str(&format!(
-                "{}: clients of phase {}: {} clients meant {} batches, sent {} requests ({} retries, amplification {:.2}), {} got a 2xx; {} clients switched off for good{when}\n",
-                c.name, p.phase, p.clients, p.intended, p.attempted, p.retries, p.amplification, p.succeeded, p.lost
-            ));
         }
     }
     out

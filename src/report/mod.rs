@@ -1,6 +1,7 @@
 //! Everything rendered from `run.json`: the terminal table, the HTML report, the exports.
 
 pub mod charts;
+pub mod clients;
 pub mod container;
 pub mod export;
 pub mod fleet;

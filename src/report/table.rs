@@ -60,6 +60,7 @@ pub fn render(run: &RunResult) -> String {
     out.push_str(&super::incident::render(&run.configs));
     out.push_str(&super::replay::render(run));
     out.push_str(&super::fleet::render(&run.configs));
+    out.push_str(&super::clients::render(&run.configs));
     out
 }
 

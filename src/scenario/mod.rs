@@ -1,6 +1,7 @@
 //! Scenario files: TOML in, a validated [`Plan`] out. Nothing starts before a file passes.
 
 mod app;
+pub mod client;
 pub mod fleet;
 mod phase;
 pub mod plan;
@@ -9,6 +10,9 @@ mod problems;
 pub mod raw;
 pub mod replay;
 mod replay_phase;
+pub mod retry;
+#[cfg(test)]
+mod retry_tests;
 pub mod sweep;
 pub mod threshold;
 pub mod traffic;

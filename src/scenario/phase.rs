@@ -180,10 +180,16 @@ pub(super) fn phase(
             }
         }
     };
+    let client =
+        super::retry::behaviour(p, &f, ph.retry.as_ref(), ph.think_dist.as_deref(), pattern);
+    if client.retry.is_some() && ph.tries.is_some_and(|t| t > 1) {
+        p.push(f("tries"), "tries retries a batch at once, retry with backoff: give one of them (with retry, attempts says how many tries)");
+    }
     (p.0.len() == before).then(|| Phase {
         name,
         duration_ms: duration_ms.unwrap_or(0),
         arrival,
+        client,
     })
 }
 
@@ -214,10 +220,13 @@ fn replay_phase(
         );
     }
     let (replay, duration_ms) = super::replay_phase::replay(p, f, base_dir, raw)?;
+    let client =
+        super::retry::behaviour(p, f, ph.retry.as_ref(), ph.think_dist.as_deref(), "replay");
     (p.0.len() == before).then(|| Phase {
         name,
         duration_ms,
         arrival: Arrival::Replay(Box::new(replay)),
+        client,
     })
 }
 

@@ -228,6 +228,12 @@ pub struct Phase {
     pub duration_ms: u64,
     /// How requests arrive.
     pub arrival: Arrival,
+    /// What its clients do beyond sending: retries, think-time distribution.
+    #[serde(
+        default,
+        skip_serializing_if = "super::client::ClientBehaviour::is_default"
+    )]
+    pub client: super::client::ClientBehaviour,
 }
 
 /// Start offset of each phase, microseconds after the load's start.

@@ -46,6 +46,25 @@ pub mod defaults {
     pub const WEIGHT: u32 = 1;
     /// `[[request]] data_pick`: rows in file order, so request N's row is known.
     pub const DATA_PICK: &str = "sequential";
+    /// `[phase.retry] on_status`: the answers of an overloaded or unreachable target.
+    pub const RETRY_ON_STATUS: &[i64] = &[502, 503, 504];
+    /// `[phase.retry] on_failure`.
+    pub const RETRY_ON_FAILURE: &[&str] = &["timeout", "refused", "reset"];
+    /// `[phase.retry] attempts`, the first included (Google SRE's advice: at most 3).
+    pub const RETRY_ATTEMPTS: i64 = 3;
+    /// `[phase.retry] jitter`.
+    pub const RETRY_JITTER: &str = "full";
+    /// `[phase.retry] base`.
+    pub const RETRY_BASE: &str = "100ms";
+    /// `[phase.retry] cap`.
+    pub const RETRY_CAP: &str = "5s";
+    /// `[phase.retry.budget] ratio`: retries per first attempt (Finagle's default budget
+    /// allows 20 %; a tighter 10 % here).
+    pub const RETRY_BUDGET_RATIO: f64 = 0.1;
+    /// `[phase.retry.budget] min_per_s` (Finagle's default).
+    pub const RETRY_BUDGET_MIN_PER_S: f64 = 10.0;
+    /// `[phase.retry.budget] window` (Finagle's default budget keeps deposits 10 s).
+    pub const RETRY_BUDGET_WINDOW: &str = "10s";
 }
 
 /// A whole scenario file.
@@ -158,6 +177,32 @@ pub struct RawPhase {
     /// keeps getting a `disable_on` answer switches off.
     pub tries: Option<i64>,
     pub replay: Option<RawReplay>,
+    /// `[phase.retry]`: which failed requests the phase's clients retry, and how.
+    pub retry: Option<RawRetry>,
+    /// `closed`: how think time is drawn (fixed, uniform, exponential; mean `think_time`).
+    pub think_dist: Option<String>,
+}
+
+/// `[phase.retry]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetry {
+    pub on_status: Option<Vec<i64>>,
+    pub on_failure: Option<Vec<String>>,
+    pub attempts: Option<i64>,
+    pub jitter: Option<String>,
+    pub base: Option<String>,
+    pub cap: Option<String>,
+    pub budget: Option<RawBudget>,
+}
+
+/// `[phase.retry.budget]` (or `budget = { ... }`) as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBudget {
+    pub ratio: Option<f64>,
+    pub min_per_s: Option<f64>,
+    pub window: Option<String>,
 }
 
 /// A phase's `replay = { log, format, speed, from, to }`.

@@ -114,6 +114,11 @@ pub fn render(run: &RunResult) -> String {
         out.push_str(&md_table(&table::KIND_HEADERS, 3, &kinds));
         out.push_str("\n</details>\n");
     }
+    let clients = crate::report::clients::rows(run);
+    if !clients.is_empty() {
+        out.push_str("\n### What the clients did\n\n");
+        out.push_str(&md_table(&crate::report::clients::HEADERS, 2, &clients));
+    }
     let warnings: Vec<String> = run
         .warnings
         .iter()

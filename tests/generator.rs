@@ -474,6 +474,7 @@ async fn a_bounded_pool_never_opens_more_connections_and_its_queue_is_client_lag
         name: "steady".into(),
         duration_ms: 500,
         arrival: Arrival::Constant { rate: 400.0 },
+        client: Default::default(),
     }];
     let mut p = plan(phases, &["/slow"], 10_000, 10_000);
     p.load.max_connections = Some(4);
@@ -503,6 +504,7 @@ async fn a_bounded_pool_never_opens_more_connections_and_its_queue_is_client_lag
         name: "steady".into(),
         duration_ms: 500,
         arrival: Arrival::Constant { rate: 400.0 },
+        client: Default::default(),
     }];
     let r = drive(&plan(phases, &["/slow"], 10_000, 10_000), &url).await;
     assert_eq!(r.summary.status_counts.get("200"), Some(&200));

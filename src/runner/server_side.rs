@@ -261,6 +261,7 @@ mod tests {
             name: name.into(),
             duration_ms,
             arrival: crate::scenario::Arrival::Constant { rate: 1.0 },
+            client: Default::default(),
         }
     }
 

@@ -172,6 +172,6 @@ mod tests {
         assert_eq!(number(Some(12.0)), "12");
         assert_eq!(number(Some(0.0125)), "0.0125");
         assert_eq!(number(None), "");
-        assert_eq!(TIMELINE_HEADER.split(',').count(), 22);
+        assert_eq!(TIMELINE_HEADER.split(',').count(), 24);
     }
 }

@@ -204,36 +204,9 @@ window.addEventListener('load', () => {
 fn report_shows_the_fleet(ran: &common::Ran, f: &FleetView, dir: &std::path::Path) {
     let html = std::fs::read_to_string(ran.out.join("report.html")).expect("run wrote report.html");
     assert!(html.contains("id=\"fleet\""), "no fleet section");
-    let Some(chromium) = common::tool(&["chromium", "chromium-browser"]) else {
+    let Some(p) = common::probe_page(&html, PROBE, dir) else {
         return;
     };
-    let page = dir.join("probed.html");
-    std::fs::write(&page, html.replacen("<head>", &format!("<head>{PROBE}"), 1)).unwrap();
-    let out = std::process::Command::new("timeout")
-        .arg("120")
-        .arg(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-        ])
-        .arg(format!("--user-data-dir={}", dir.join("profile").display()))
-        .args(["--dump-dom", "--virtual-time-budget=5000"])
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .expect("start chromium");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let dom = String::from_utf8_lossy(&out.stdout);
-    let start = dom.find("data-probe=\"").expect("the probe ran") + "data-probe=\"".len();
-    let raw = dom[start..][..dom[start..].find('"').unwrap()]
-        .replace("&quot;", "\"")
-        .replace("&amp;", "&");
-    let p: serde_json::Value = serde_json::from_str(&raw).unwrap();
     let n = |k: &str| p[k].as_u64().unwrap_or(0) as usize;
     assert_eq!(p["errors"].as_array().unwrap().len(), 0, "{p:#}");
     assert_eq!(n("instances"), f.instances.len(), "{p:#}");

@@ -217,34 +217,9 @@ fn report_has_the_tune_section(out: &Path, t: &TuneResult, tmp: &Path) {
     let md = std::fs::read_to_string(md).unwrap();
     assert!(md.contains("### Tune") && md.contains(&headline), "{md}");
     assert!(md.contains("| max_children | role |"), "{md}");
-    let Some(chromium) = common::tool(&["chromium", "chromium-browser"]) else {
+    let Some(probe) = common::probe_page(&html, PROBE, tmp) else {
         return;
     };
-    let probed = tmp.join("probed.html");
-    std::fs::write(
-        &probed,
-        html.replacen("<head>", &format!("<head>{PROBE}"), 1),
-    )
-    .unwrap();
-    let o = Command::new("timeout")
-        .arg("120")
-        .arg(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--dump-dom",
-            "--virtual-time-budget=5000",
-        ])
-        .arg(format!("--user-data-dir={}", tmp.join("profile").display()))
-        .arg(format!("file://{}", probed.display()))
-        .output()
-        .expect("start chromium");
-    let dom = String::from_utf8_lossy(&o.stdout);
-    let start = dom.find("data-probe=\"").expect("the probe ran") + "data-probe=\"".len();
-    let end = start + dom[start..].find('"').unwrap();
-    let probe: serde_json::Value =
-        serde_json::from_str(&dom[start..end].replace("&quot;", "\"")).unwrap();
     let charted = t.points.iter().filter(|p| p.role != "headroom").count() as u64;
     assert!(probe["width"].as_f64().unwrap() > 300.0, "{probe}");
     assert!(probe["height"].as_f64().unwrap() > 150.0, "{probe}");

@@ -294,3 +294,39 @@ pub fn assert_torn_down(out: &Path, run: &RunResult) {
         assert!(!tmp.exists(), "{} was not removed", tmp.display());
     }
 }
+
+/// Opens a report page in headless Chromium (Debian's `chromium`, from `scripts/setup.sh
+/// --tests`) with `probe`, a `<script>` that sets a JSON `data-probe` attribute on the page
+/// once it has drawn, and returns that JSON; `None` where Chromium is missing (skipped, or
+/// failed under CI).
+pub fn probe_page(html: &str, probe: &str, dir: &Path) -> Option<serde_json::Value> {
+    let chromium = tool(&["chromium", "chromium-browser"])?;
+    let page = dir.join("probed.html");
+    std::fs::write(&page, html.replacen("<head>", &format!("<head>{probe}"), 1)).unwrap();
+    let out = Command::new("timeout")
+        .arg("120")
+        .arg(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--dump-dom",
+            "--virtual-time-budget=5000",
+        ])
+        .arg(format!("--user-data-dir={}", dir.join("profile").display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("start chromium");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let start = dom.find("data-probe=\"").expect("the probe ran") + "data-probe=\"".len();
+    let raw = dom[start..][..dom[start..].find('"').unwrap()]
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&");
+    Some(serde_json::from_str(&raw).unwrap())
+}

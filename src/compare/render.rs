@@ -3,7 +3,7 @@
 use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, ContentArrangement, Table};
 
 use super::{pct_text, Comparison, Presence, Row};
-use crate::report::export::markdown::md_table;
+use crate::report::md::md_table;
 
 const HEADERS: [&str; 6] = ["config", "metric", "baseline", "candidate", "change", ""];
 

@@ -7,6 +7,7 @@ pub mod export;
 pub mod fleet;
 pub mod html;
 pub mod incident;
+pub mod md;
 pub mod replay;
 pub mod table;
 pub mod tls;

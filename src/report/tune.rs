@@ -165,7 +165,7 @@ pub fn markdown(run: &crate::results::RunResult) -> String {
         out.push_str(&format!("- {l}\n"));
     }
     out.push('\n');
-    out.push_str(&super::export::markdown::md_table(&HEADERS, 2, &rows(t)));
+    out.push_str(&super::md::md_table(&HEADERS, 2, &rows(t)));
     out.push_str("\nThe figures below are the recommendation's re-run.\n\n");
     out
 }

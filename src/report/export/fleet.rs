@@ -5,10 +5,10 @@
 
 use std::fmt::Write;
 
-use super::markdown::md_table;
 use super::prom_text::{Families, Kind};
 use crate::fleet_view::{FleetView, InstanceView, QuantilesMs};
 use crate::report::fleet as rows;
+use crate::report::md::md_table;
 use crate::results::{ConfigResult, RunResult};
 
 /// The `### Fleet` section; empty when no config ran a fleet.

@@ -3,6 +3,7 @@
 //! thresholds, and the per-phase and per-kind figures folded away.
 
 use super::{Artifact, Exporter};
+use crate::report::md::md_table;
 use crate::report::{incident, table};
 use crate::results::CheckOutcome;
 use crate::results::{ConfigResult, RunResult};
@@ -17,30 +18,6 @@ impl Exporter for MarkdownExporter {
     fn render(&self, run: &RunResult) -> anyhow::Result<Vec<Artifact>> {
         Ok(vec![Artifact::main(render(run))])
     }
-}
-
-/// A Markdown table; columns from `right_from` on are right-aligned (numbers).
-pub fn md_table(headers: &[&str], right_from: usize, rows: &[Vec<String>]) -> String {
-    let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
-    let mut out = format!(
-        "| {} |\n|",
-        headers
-            .iter()
-            .map(|h| cell(h))
-            .collect::<Vec<_>>()
-            .join(" | ")
-    );
-    for i in 0..headers.len() {
-        out.push_str(if i >= right_from { " ---: |" } else { " --- |" });
-    }
-    out.push('\n');
-    for r in rows {
-        out.push_str(&format!(
-            "| {} |\n",
-            r.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | ")
-        ));
-    }
-    out
 }
 
 /// The whole document.
@@ -211,13 +188,4 @@ fn explanations(configs: &[ConfigResult]) -> String {
 pub fn phase_table(run: &RunResult) -> String {
     let (headers, rows) = table::phase_rows(run);
     md_table(&headers, 2, &rows)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn table_escapes_and_aligns() {
-        let t = super::md_table(&["a", "n"], 1, &[vec!["x|y".into(), "3".into()]]);
-        assert_eq!(t, "| a | n |\n| --- | ---: |\n| x\\|y | 3 |\n");
-    }
 }

@@ -114,6 +114,26 @@ pub struct InstanceView {
     pub check_failures_when_out: Option<u64>,
 }
 
+impl InstanceView {
+    /// The most php-fpm scripts it ran at once in any second (0 without seconds).
+    pub fn peak_busy_workers(&self) -> u64 {
+        self.seconds
+            .iter()
+            .map(|s| s.busy_workers_max)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The most requests waiting for one of its workers in any second.
+    pub fn peak_waiting(&self) -> u64 {
+        self.seconds
+            .iter()
+            .map(|s| s.waiting_max)
+            .max()
+            .unwrap_or(0)
+    }
+}
+
 /// What the plan says about one config's fleet that its record does not: each instance's
 /// `max_children` and the load's length.
 #[derive(Debug, Clone, Default)]

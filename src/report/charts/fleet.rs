@@ -34,13 +34,7 @@ const LANE_USE: f64 = 0.8;
 /// the larger of `max_children` and the deepest wait, so the line at `max_children` marks a
 /// full pool.
 fn lane_scale(i: &InstanceView) -> f64 {
-    let waiting = i.seconds.iter().map(|s| s.waiting_max).max().unwrap_or(0);
-    let busy = i
-        .seconds
-        .iter()
-        .map(|s| s.busy_workers_max)
-        .max()
-        .unwrap_or(0);
+    let (busy, waiting) = (i.peak_busy_workers(), i.peak_waiting());
     (i.max_children.map_or(busy, u64::from).max(waiting).max(1)) as f64
 }
 

@@ -68,13 +68,7 @@ pub fn health_line(i: &InstanceView) -> String {
             )
         })
         .collect();
-    let busy = i
-        .seconds
-        .iter()
-        .map(|s| s.busy_workers_max)
-        .max()
-        .unwrap_or(0);
-    let waiting = i.seconds.iter().map(|s| s.waiting_max).max().unwrap_or(0);
+    let (busy, waiting) = (i.peak_busy_workers(), i.peak_waiting());
     let limit = i.max_children.map_or("?".into(), |m| m.to_string());
     format!(
         "{}: {}; busy workers at most {busy} of {limit}, up to {waiting} waiting for a worker",

@@ -21,8 +21,11 @@ use crate::results::RunResult;
 const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Set to a file name, each checkpoint appends `seconds_into_load checkpoint_us
-/// run_json_bytes timeline_bytes rss_kib` to it (the timeline bytes appended by this
-/// checkpoint, fpmlab's resident memory after it): what `scripts/soak.sh` measures.
+/// run_json_bytes timeline_bytes rss_kib checkpoint_cpu_us figures_us save_us` to it (the
+/// timeline bytes appended by this checkpoint, fpmlab's resident memory after it, the CPU
+/// time the checkpoint took, and its wall time split into gathering the figures and
+/// writing run.json): what `scripts/soak.sh` measures. CPU time is what a busy machine
+/// distorts least.
 const STATS_ENV: &str = "FPMLAB_CHECKPOINT_LOG";
 
 /// The timeline file and the first second not written to it yet.
@@ -79,6 +82,7 @@ pub async fn tick(mut c: Checkpoint, stop: CancellationToken) -> TimelineOut {
         }
         last_checkpoint = Instant::now();
         let began = Instant::now();
+        let cpu_began = crate::clock::thread_cpu_us();
         let written_before = c.timeline.file.bytes;
         let (mut recorded, closed) = {
             let r = c.shared.recorder.lock().unwrap();
@@ -102,16 +106,19 @@ pub async fn tick(mut c: Checkpoint, stop: CancellationToken) -> TimelineOut {
             config.server = server;
             config.server_by_phase = by_phase;
         }
+        let gathered_us = began.elapsed().as_micros();
         let _ = super::save(&c.state, &c.dir);
         if let Some(f) = stats.as_mut() {
             let took_us = began.elapsed().as_micros();
+            let cpu_us = crate::clock::thread_cpu_us().saturating_sub(cpu_began);
             let size = std::fs::metadata(c.dir.join("run.json")).map_or(0, |m| m.len());
             let _ = writeln!(
                 f,
-                "{:.1} {took_us} {size} {} {}",
+                "{:.1} {took_us} {size} {} {} {cpu_us} {gathered_us} {}",
                 c.load_start.elapsed().as_secs_f64(),
                 c.timeline.file.bytes - written_before,
-                rss_kib()
+                rss_kib(),
+                took_us - gathered_us,
             );
         }
     }

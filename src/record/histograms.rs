@@ -194,3 +194,41 @@ mod tests {
         assert_eq!(Percentiles::of(&new_histogram()), Percentiles::default());
     }
 }
+
+#[cfg(test)]
+mod ceiling {
+    use super::*;
+
+    /// What keeps run.json's size bounded however long a run goes: a histogram's serialized
+    /// form grows with the buckets it has filled, and there is a fixed number of them (1 µs to
+    /// 1 h at 3 significant digits). Every bucket filled, with counts that do not compress,
+    /// is the ceiling.
+    #[test]
+    fn a_histogram_with_every_bucket_filled_serializes_within_a_fixed_ceiling() {
+        let mut full = Histograms::default();
+        let mut v = 1u64;
+        let mut buckets = 0;
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        while v <= HIGHEST_US {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            for h in full.parts_mut() {
+                h.record_n(v, 1 + x % 100_000).unwrap();
+            }
+            buckets += 1;
+            v = full.latency.next_non_equivalent(v);
+        }
+        let started = std::time::Instant::now();
+        let s = full.serialize();
+        let took = started.elapsed();
+        let bytes = s.latency.len();
+        eprintln!(
+            "{buckets} buckets filled: {bytes} B of base64 per histogram, {} B for the five, serialized in {took:?}",
+            5 * bytes
+        );
+        assert!(buckets > 20_000, "{buckets}");
+        assert!(bytes < 100_000, "{bytes}");
+        assert_eq!(s.decode().unwrap().latency, full.latency);
+    }
+}

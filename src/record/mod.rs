@@ -8,6 +8,8 @@ pub mod histograms;
 pub mod outcome;
 pub mod replay;
 pub mod request_log;
+#[cfg(test)]
+mod result_tests;
 pub mod summary;
 pub mod timeline;
 pub mod tls;
@@ -323,6 +325,22 @@ impl Recorder {
 
     /// Everything recorded so far (callable mid-run for checkpoints).
     pub fn result(&self) -> Recorded {
+        self.result_with(None)
+    }
+
+    /// Like [`Recorder::result`], but with the serialized histograms of `earlier` (an
+    /// earlier result of this recorder) instead of fresh ones. Serializing is most of what a
+    /// result costs, and it grows with the histogram buckets the run has filled: a frequent
+    /// checkpoint takes the summaries fresh and the histograms now and then.
+    pub fn result_keeping_histograms(&self, earlier: &Recorded) -> Recorded {
+        self.result_with(Some(earlier))
+    }
+
+    fn result_with(&self, earlier: Option<&Recorded>) -> Recorded {
+        let serialize = |h: &Histograms, old: Option<&SerializedHistograms>| match old {
+            Some(old) => old.clone(),
+            None => h.serialize(),
+        };
         let mut total = Cell::default();
         let phase_results = (self.phases.iter())
             .enumerate()
@@ -335,10 +353,13 @@ impl Recorder {
                         let cell = &self.cells[p * self.kinds + k];
                         phase_cell.counts.merge(&cell.counts);
                         phase_cell.hist.merge(&cell.hist);
+                        let old = earlier
+                            .and_then(|e| e.phases.get(p))
+                            .and_then(|ph| ph.kinds.get(k));
                         KindResult {
                             name: kind.clone(),
                             summary: Summary::new(&cell.counts, &cell.hist, start),
-                            histograms: cell.hist.serialize(),
+                            histograms: serialize(&cell.hist, old.map(|o| &o.histograms)),
                         }
                     })
                     .collect();
@@ -355,7 +376,7 @@ impl Recorder {
             .collect();
         Recorded {
             summary: Summary::new(&total.counts, &total.hist, 0),
-            histograms: total.hist.serialize(),
+            histograms: serialize(&total.hist, earlier.map(|e| &e.histograms)),
             phases: phase_results,
             timeline: self.timeline.snapshot(),
             error_examples: self.error_examples.clone(),

@@ -19,6 +19,12 @@ use crate::results::RunResult;
 
 /// How often run.json is rewritten during load.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(5);
+/// How often a checkpoint serializes the histograms afresh; the others keep the last ones.
+/// Serializing is most of a checkpoint's cost and grows with the buckets the run has filled
+/// (up to a fixed ceiling: see `record::histograms`), so doing it every minute rather than
+/// every 5 s keeps the cost per interval small whatever the run's length. The summaries
+/// (percentiles, counts) are fresh at every checkpoint; the final save has everything.
+const HISTOGRAMS_EVERY: Duration = Duration::from_secs(60);
 
 /// Set to a file name, each checkpoint appends `seconds_into_load checkpoint_us
 /// run_json_bytes timeline_bytes rss_kib checkpoint_cpu_us figures_us save_us` to it (the
@@ -63,6 +69,7 @@ pub struct Checkpoint {
 pub async fn tick(mut c: Checkpoint, stop: CancellationToken) -> TimelineOut {
     let mut every = tokio::time::interval(Duration::from_millis(200));
     let mut last_checkpoint = Instant::now();
+    let mut histograms_at: Option<Instant> = None;
     let mut warned = false;
     let mut stats = std::env::var_os(STATS_ENV).and_then(|p| {
         std::fs::OpenOptions::new()
@@ -84,10 +91,19 @@ pub async fn tick(mut c: Checkpoint, stop: CancellationToken) -> TimelineOut {
         let began = Instant::now();
         let cpu_began = crate::clock::thread_cpu_us();
         let written_before = c.timeline.file.bytes;
+        let fresh = histograms_at.is_none_or(|t| t.elapsed() >= HISTOGRAMS_EVERY);
+        let earlier = (!fresh).then(|| c.state.lock().unwrap().configs[c.i].recorded.clone());
         let (mut recorded, closed) = {
             let r = c.shared.recorder.lock().unwrap();
-            (r.result(), r.timeline_closed_before())
+            let result = match &earlier {
+                Some(earlier) => r.result_keeping_histograms(earlier),
+                None => r.result(),
+            };
+            (result, r.timeline_closed_before())
         };
+        if fresh {
+            histograms_at = Some(Instant::now());
+        }
         if let Err(e) = c.timeline.append(&recorded, closed) {
             if !std::mem::replace(&mut warned, true) {
                 c.progress

@@ -200,6 +200,7 @@ async fn drive(
         } else {
             tokio::time::sleep_until(end.into()).await;
         }
+        ctx.recorder.borrow_mut().on_phase_end(i);
     }
     dispatcher.await.context("the dispatcher failed")??;
     shared.phase.store(usize::MAX, Ordering::Relaxed);

@@ -83,6 +83,67 @@ fn every_attempt_is_accounted_for_in_open_and_closed_phases_and_the_budget_refus
         .map(|p| p.summary.sent)
         .sum();
     assert_eq!(sent, open.attempted + budget.attempted + closed.attempted);
+    // Each phase's goodput runs to its end, zeros included: nothing ever succeeded here.
+    for (p, end_s) in [(open, 2), (budget, 4), (closed, 6)] {
+        assert!(p.goodput_by_second.len() >= end_s, "{p:?}");
+        assert!(p.goodput_by_second.iter().all(|g| *g == 0), "{p:?}");
+    }
+    report_shows_the_clients(&ran, dir.path());
+    // The Markdown export: the table, and each phase's goodput per second to its end.
+    let o = std::process::Command::new(common::bin())
+        .arg("report")
+        .arg(ran.out.join("run.json"))
+        .args(["--no-html", "--export-markdown", "-"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let md = String::from_utf8_lossy(&o.stdout);
+    assert!(md.contains("### What the clients did"), "{md}");
+    assert!(
+        md.contains("s2 / budget: client timeout 60000 ms; goodput per second from 2 s: 0, 0"),
+        "{md}"
+    );
+}
+
+/// Reads the page's clients section once Chromium has laid it out: its table rows, the
+/// goodput chart's width and its hover seconds, and any script error.
+const PROBE: &str = r#"<script>
+window.__errors = [];
+window.addEventListener('error', e => window.__errors.push(String(e.message || e)));
+window.addEventListener('load', () => {
+  const count = q => document.querySelectorAll(q).length;
+  const drawn = [...document.querySelectorAll('#clients-goodput svg')].map(s => s.getBoundingClientRect().width);
+  document.body.setAttribute('data-probe', JSON.stringify({errors: window.__errors,
+    rows: count('#clients table.clients tbody tr'), sentences: count('#clients ul.readings li'),
+    nav: count("nav a[href='#clients']"), seconds: count('#clients-goodput svg rect.hover'),
+    drawn: drawn}));
+});
+</script>"#;
+
+/// The run's report.html, opened in headless Chromium (Debian's `chromium`): one row and
+/// one sentence per phase with retries, and the goodput chart drawn with a hover column per
+/// second of those phases.
+fn report_shows_the_clients(ran: &common::Ran, dir: &std::path::Path) {
+    let html = std::fs::read_to_string(ran.out.join("report.html")).expect("run wrote report.html");
+    assert!(html.contains("id=\"clients\""), "no clients section");
+    let Some(p) = common::probe_page(&html, PROBE, dir) else {
+        return;
+    };
+    let n = |k: &str| p[k].as_u64().unwrap_or(0);
+    let phases = ran.config(0).recorded.clients.len() as u64;
+    assert_eq!(p["errors"].as_array().unwrap().len(), 0, "{p:#}");
+    assert_eq!(
+        (n("rows"), n("sentences"), n("nav")),
+        (phases, phases, 1),
+        "{p:#}"
+    );
+    // Three 2 s phases: six seconds at least.
+    assert!(n("seconds") >= 6, "{p:#}");
+    let drawn = p["drawn"].as_array().unwrap();
+    assert!(
+        drawn.len() == 1 && drawn[0].as_f64().unwrap() > 100.0,
+        "{p:#}"
+    );
 }
 
 #[test]

@@ -35,7 +35,7 @@ pub(super) async fn run(
         tasks.push(tokio::task::spawn_local(async move {
             // One timer per user, re-armed for each request: pushing a registered timer's
             // deadline later costs tokio no lock, a fresh one per request would.
-            let mut deadline = std::pin::pin!(tokio::time::sleep(ctx.timeout));
+            let mut deadline = std::pin::pin!(tokio::time::sleep(ctx.timeouts[phase]));
             loop {
                 // A user sends now: the intended time is this instant.
                 let now = Instant::now();

@@ -118,7 +118,11 @@ fn run_here(
             recorder: recorder.clone(),
             in_flight: Cell::new(0),
             next_id: Cell::new(1),
-            timeout: Duration::from_millis(plan.load.client_timeout_ms),
+            timeouts: (plan.phases.iter())
+                .map(|ph| {
+                    Duration::from_millis(ph.client.timeout_ms_or(plan.load.client_timeout_ms))
+                })
+                .collect(),
             max_in_flight: plan.load.max_in_flight as u64,
             slots: super::slots::Slots::new(plan.load.max_connections),
             cancel: cancel.clone(),
@@ -196,6 +200,7 @@ async fn drive(
         } else {
             tokio::time::sleep_until(end.into()).await;
         }
+        ctx.recorder.borrow_mut().on_phase_end(i);
     }
     dispatcher.await.context("the dispatcher failed")??;
     shared.phase.store(usize::MAX, Ordering::Relaxed);
@@ -238,7 +243,7 @@ async fn dispatch_all(plan: &Plan, ctx: &Rc<Ctx>, load_start: Instant) -> anyhow
             continue;
         }
         tokio::task::spawn_local(async move {
-            let deadline = std::pin::pin!(tokio::time::sleep(ctx.timeout));
+            let deadline = std::pin::pin!(tokio::time::sleep(ctx.timeouts[phase]));
             one(&ctx, phase, kind, replay, at, deadline).await;
             // The thread is awake for this response anyway: a send that is due goes now.
             nudge.poke();

@@ -30,7 +30,7 @@ pub(super) async fn open_loop(
     };
     let mut rng = r.next_stream();
     ctx.recorder.borrow_mut().client_request(phase);
-    let deadline = std::pin::pin!(tokio::time::sleep(ctx.timeout));
+    let deadline = std::pin::pin!(tokio::time::sleep(ctx.timeouts[phase]));
     send(&ctx, phase, kind, replay, at, deadline, &mut rng).await;
 }
 

@@ -26,7 +26,9 @@ pub(super) struct Ctx {
     pub(super) recorder: Rc<RefCell<Recorder>>,
     pub(super) in_flight: Cell<u64>,
     pub(super) next_id: Cell<u64>,
-    pub(super) timeout: Duration,
+    /// Per phase, its requests' client timeout: the phase's `client_timeout`, else
+    /// `load.client_timeout`. A retry waits its own phase's, whatever triggered it.
+    pub(super) timeouts: Vec<Duration>,
     pub(super) max_in_flight: u64,
     /// `load.max_connections`' slots (see [`super::slots`]).
     pub(super) slots: super::slots::Slots,
@@ -105,7 +107,7 @@ impl Drop for InFlight<'_> {
 }
 
 /// Sends one request intended for `intended` and records how it ended. `deadline` is the
-/// caller's timer, re-armed here to the client timeout. `replay`: the logged request of a
+/// caller's timer, re-armed here to the phase's client timeout. `replay`: the logged request of a
 /// replay phase it sends (its method and path replace the kind's). Returns how it ended.
 pub(super) async fn one(
     ctx: &Ctx,
@@ -141,9 +143,10 @@ pub(super) async fn one(
         id,
         recorded: false,
     };
+    let timeout = ctx.timeouts[phase];
     deadline
         .as_mut()
-        .reset(tokio::time::Instant::from_std(now) + ctx.timeout);
+        .reset(tokio::time::Instant::from_std(now) + timeout);
     let outcome = match tokio::select! {
         biased;
         x = async {
@@ -172,7 +175,7 @@ pub(super) async fn one(
             FailureKind::Timeout,
             format!(
                 "no response within the client timeout ({} ms)",
-                ctx.timeout.as_millis()
+                timeout.as_millis()
             ),
         ),
     };

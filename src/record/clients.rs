@@ -35,7 +35,9 @@ pub struct ClientsPhase {
     #[serde(default)]
     pub goodput_per_s: f64,
     /// Requests (batches) that ended with a 2xx, per second since the load's start (index =
-    /// second): when the goodput fell and when it came back.
+    /// second): when the goodput fell and when it came back. It runs at least to the
+    /// phase's last second, zeros included, so an outage at the end of the phase shows (a
+    /// run stopped before the phase's end stops at its last 2xx).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub goodput_by_second: Vec<u64>,
     /// Clients that switched themselves off for good.
@@ -90,6 +92,21 @@ impl super::Recorder {
         }
     }
 
+    /// Phase `phase` has run its planned length: its clients' goodput per second is
+    /// extended with zeros to the phase's last second (requests still in flight may add
+    /// seconds after it).
+    pub fn on_phase_end(&mut self, phase: usize) {
+        let Some(slot) = self.phases.get(phase) else {
+            return;
+        };
+        let end_s = (slot.start_us / 1000 + slot.duration_ms).div_ceil(1000) as usize;
+        if let Some((_, c)) = self.clients.iter_mut().find(|(p, _)| *p == phase) {
+            if c.goodput_by_second.len() < end_s {
+                c.goodput_by_second.resize(end_s, 0);
+            }
+        }
+    }
+
     /// The budget refused a retry of phase `phase`.
     pub fn client_retry_suppressed(&mut self, phase: usize) {
         self.clients_of(phase).retries_suppressed += 1;
@@ -98,5 +115,48 @@ impl super::Recorder {
     /// A request of phase `phase` used its last attempt and still failed retryably.
     pub fn client_retries_exhausted(&mut self, phase: usize) {
         self.clients_of(phase).retries_exhausted += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use crate::clock::RunClock;
+    use crate::record::Recorder;
+    use crate::scenario::{Arrival, Phase};
+
+    fn phase(name: &str, duration_ms: u64) -> Phase {
+        Phase {
+            name: name.into(),
+            duration_ms,
+            arrival: Arrival::Constant { rate: 10.0 },
+            client: Default::default(),
+        }
+    }
+
+    #[test]
+    fn goodput_runs_to_the_phases_end_with_its_silent_seconds() {
+        // The load started 2.5 s ago: a 2xx now ends in second 2, in the second phase
+        // (2 s to 6.5 s).
+        let load_start = Instant::now() - Duration::from_millis(2_500);
+        let phases = [phase("warm", 2_000), phase("storm", 4_500)];
+        let mut rec = Recorder::new(RunClock::starting_at(load_start), load_start, &phases, &[]);
+        rec.client_request(1);
+        rec.client_try(1, false, true);
+        rec.client_request(1);
+        rec.client_try(1, false, false);
+        assert_eq!(rec.clients[0].1.goodput_by_second, vec![0, 0, 1]);
+        // The first phase has no client figures: its end changes nothing.
+        rec.on_phase_end(0);
+        assert_eq!(rec.clients.len(), 1);
+        // Nothing succeeded in seconds 3 to 6: the outage shows to the phase's end.
+        rec.on_phase_end(1);
+        let c = &rec.result().clients[0];
+        assert_eq!(c.goodput_by_second, vec![0, 0, 1, 0, 0, 0, 0]);
+        assert_eq!((c.attempted, c.succeeded), (2, 1));
+        // Ending it twice changes nothing.
+        rec.on_phase_end(1);
+        assert_eq!(rec.clients[0].1.goodput_by_second.len(), 7);
     }
 }

@@ -95,6 +95,49 @@ pub fn rows(run: &RunResult) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// Each phase's goodput per second, from the phase's first second (the load's time in
+/// `goodput_by_second` before it is another phase's).
+pub fn goodput_from_phase_start<'a>(run: &RunResult, p: &'a ClientsPhase) -> (u64, &'a [u64]) {
+    let start_ms: u64 = (run.plan.phases.iter())
+        .take_while(|ph| ph.name != p.phase)
+        .map(|ph| ph.duration_ms)
+        .sum();
+    let from = (start_ms / 1000) as usize;
+    (
+        from as u64,
+        p.goodput_by_second.get(from..).unwrap_or_default(),
+    )
+}
+
+/// One line per phase with client behaviour, for the Markdown export: its client timeout,
+/// and its goodput per second from the phase's start, so an outage and the recovery show.
+pub fn goodput_lines(run: &RunResult) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in &run.configs {
+        for p in &c.recorded.clients {
+            let timeout = (run.plan.phases.iter())
+                .find(|ph| ph.name == p.phase)
+                .map(|ph| ph.client.timeout_ms_or(run.plan.load.client_timeout_ms));
+            let (from, seconds) = goodput_from_phase_start(run, p);
+            let per_s: Vec<String> = seconds.iter().map(u64::to_string).collect();
+            let mut line = format!("{} / {}:", c.name, p.phase);
+            if let Some(t) = timeout {
+                line.push_str(&format!(" client timeout {t} ms;"));
+            }
+            line.push_str(&format!(
+                " goodput per second from {from} s: {}",
+                if per_s.is_empty() {
+                    "none".to_string()
+                } else {
+                    per_s.join(", ")
+                }
+            ));
+            out.push(line);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,13 +1,19 @@
-//! Client behaviours of a phase as the plan carries them: retries (which answers, how many
-//! attempts, backoff with jitter, a retry budget) and how closed-loop users' think time is
-//! drawn. `retry` validates them from the scenario's keys.
+//! Client behaviours of a phase as the plan carries them: how long a client waits before it
+//! abandons a request, retries (which answers, how many attempts, backoff with jitter, a
+//! retry budget) and how closed-loop users' think time is drawn. `retry` validates them
+//! from the scenario's keys.
 
 use serde::{Deserialize, Serialize};
 
-/// What the clients of one phase do beyond sending: the default retries nothing and thinks
-/// exactly `think_time`.
+/// What the clients of one phase do beyond sending: the default waits `load.client_timeout`,
+/// retries nothing and thinks exactly `think_time`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ClientBehaviour {
+    /// The phase's client timeout, ms (`[[phase]] client_timeout`): a client that has no
+    /// response after this long abandons the request and closes its connection (a failure
+    /// of kind `timeout`, which its retry policy may retry). `None`: `load.client_timeout`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
     /// Retries of failed requests (`None`: a failed request is not retried).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<RetryPolicy>,
@@ -20,6 +26,11 @@ impl ClientBehaviour {
     /// Nothing beyond sending: how most phases are.
     pub fn is_default(&self) -> bool {
         *self == ClientBehaviour::default()
+    }
+
+    /// The client timeout of the phase's requests, ms: its own, else the load's.
+    pub fn timeout_ms_or(&self, load_timeout_ms: u64) -> u64 {
+        self.timeout_ms.unwrap_or(load_timeout_ms)
     }
 }
 

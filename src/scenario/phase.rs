@@ -10,6 +10,7 @@ pub(super) fn phase(
     i: usize,
     ph: &RawPhase,
     base_dir: &std::path::Path,
+    load_timeout_ms: Option<u64>,
 ) -> Option<Phase> {
     let before = p.0.len();
     let name = ph
@@ -20,7 +21,7 @@ pub(super) fn phase(
     let f = |key: &str| format!("{at}.{key}");
     check_name(p, &f("name"), &name);
     if let Some(raw) = &ph.replay {
-        return replay_phase(p, &f, name, ph, raw, base_dir);
+        return replay_phase(p, &f, name, ph, raw, base_dir, load_timeout_ms);
     }
     if ph.pattern.as_deref() == Some("replay") {
         p.push(
@@ -180,8 +181,7 @@ pub(super) fn phase(
             }
         }
     };
-    let client =
-        super::retry::behaviour(p, &f, ph.retry.as_ref(), ph.think_dist.as_deref(), pattern);
+    let client = super::retry::behaviour(p, &f, ph, pattern, load_timeout_ms);
     if client.retry.is_some() && ph.tries.is_some_and(|t| t > 1) {
         p.push(f("tries"), "tries retries a batch at once, retry with backoff: give one of them (with retry, attempts says how many tries)");
     }
@@ -202,6 +202,7 @@ fn replay_phase(
     ph: &RawPhase,
     raw: &super::raw::RawReplay,
     base_dir: &std::path::Path,
+    load_timeout_ms: Option<u64>,
 ) -> Option<Phase> {
     let before = p.0.len();
     if ph.pattern.as_deref().is_some_and(|pat| pat != "replay") {
@@ -220,8 +221,7 @@ fn replay_phase(
         );
     }
     let (replay, duration_ms) = super::replay_phase::replay(p, f, base_dir, raw)?;
-    let client =
-        super::retry::behaviour(p, f, ph.retry.as_ref(), ph.think_dist.as_deref(), "replay");
+    let client = super::retry::behaviour(p, f, ph, "replay", load_timeout_ms);
     (p.0.len() == before).then(|| Phase {
         name,
         duration_ms,

@@ -181,6 +181,8 @@ pub struct RawPhase {
     pub retry: Option<RawRetry>,
     /// `closed`: how think time is drawn (fixed, uniform, exponential; mean `think_time`).
     pub think_dist: Option<String>,
+    /// This phase's client timeout, overriding `[load] client_timeout` for its requests.
+    pub client_timeout: Option<String>,
 }
 
 /// `[phase.retry]` as written.

@@ -4,18 +4,19 @@
 
 pub use super::client::*;
 use super::problems::Problems;
-use super::raw::{defaults, RawBudget, RawRetry};
+use super::raw::{defaults, RawBudget, RawPhase, RawRetry};
 use crate::units::parse_duration_ms;
 
-/// Checks a phase's `retry` and `think_dist` keys. `f` names a field of the phase.
+/// Checks a phase's `client_timeout`, `retry` and `think_dist` keys. `f` names a field of
+/// the phase; `load_timeout_ms`: `load.client_timeout`, when it is valid.
 pub(super) fn behaviour(
     p: &mut Problems,
     f: &dyn Fn(&str) -> String,
-    retry: Option<&RawRetry>,
-    think_dist: Option<&str>,
+    ph: &RawPhase,
     pattern: &str,
+    load_timeout_ms: Option<u64>,
 ) -> ClientBehaviour {
-    let think = match think_dist {
+    let think = match ph.think_dist.as_deref() {
         None => ThinkDist::Fixed,
         Some(_) if pattern != "closed" => {
             p.push(
@@ -36,8 +37,39 @@ pub(super) fn behaviour(
         }
     };
     ClientBehaviour {
-        retry: retry.and_then(|r| policy(p, f, r)),
+        timeout_ms: ph
+            .client_timeout
+            .as_deref()
+            .and_then(|t| timeout(p, f, t, load_timeout_ms)),
+        retry: ph.retry.as_ref().and_then(|r| policy(p, f, r)),
         think,
+    }
+}
+
+/// A phase's `client_timeout`: more than 0, and at most `load.client_timeout`, the load
+/// balancer's idle timeout, which cuts any request that waits longer.
+fn timeout(
+    p: &mut Problems,
+    f: &dyn Fn(&str) -> String,
+    given: &str,
+    load_timeout_ms: Option<u64>,
+) -> Option<u64> {
+    let ms = parse_duration_ms(given)
+        .map_err(|e| p.push(f("client_timeout"), e))
+        .ok()?;
+    if ms == 0 {
+        p.push(
+            f("client_timeout"),
+            "0 would time out every request of the phase: give e.g. client_timeout = \"500ms\", or remove it to use load.client_timeout",
+        );
+        return None;
+    }
+    match load_timeout_ms {
+        Some(load) if ms > load => {
+            p.push(f("client_timeout"), format!("{ms} ms is above load.client_timeout ({load} ms), the load balancer's idle timeout, which cuts a request that waits longer: lower this phase's client_timeout or raise load.client_timeout"));
+            None
+        }
+        _ => Some(ms),
     }
 }
 

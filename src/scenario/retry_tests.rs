@@ -1,4 +1,5 @@
-//! The phase keys of client behaviour: `retry` and `think_dist`, read and refused.
+//! The phase keys of client behaviour: `client_timeout`, `retry` and `think_dist`, read and
+//! refused.
 
 use std::path::Path;
 
@@ -180,4 +181,40 @@ fn clients_retry_with_a_policy_or_with_tries_not_both() {
     );
     let plan = with_phase(&format!("{clients}retry = {{ on_status = [401] }}\n")).unwrap();
     assert!(plan.phases[0].client.retry.is_some());
+}
+
+#[test]
+fn a_phase_client_timeout_overrides_the_loads_and_is_carried_in_the_plan() {
+    let plan = with_phase(
+        "pattern = \"constant\"\nrate = 10\nclient_timeout = \"300ms\"\nretry = { on_failure = [\"timeout\"] }\n",
+    )
+    .unwrap();
+    let c = &plan.phases[0].client;
+    assert_eq!(c.timeout_ms, Some(300));
+    assert_eq!(c.timeout_ms_or(plan.load.client_timeout_ms), 300);
+    let json = serde_json::to_string(&plan.phases[0]).unwrap();
+    assert!(json.contains("\"timeout_ms\":300"), "{json}");
+    // Without one, the phase's requests wait load.client_timeout.
+    let plain = with_phase("pattern = \"constant\"\nrate = 10\n").unwrap();
+    assert_eq!(plain.phases[0].client.timeout_ms_or(60_000), 60_000);
+}
+
+#[test]
+fn a_phase_client_timeout_of_zero_or_above_the_loads_is_refused() {
+    let open = "pattern = \"constant\"\nrate = 10\n";
+    refused(
+        &format!("{open}client_timeout = \"0s\"\n"),
+        "client_timeout",
+        "every request",
+    );
+    refused(
+        &format!("{open}client_timeout = \"2m\"\n"),
+        "client_timeout",
+        "above load.client_timeout (60000 ms)",
+    );
+    refused(
+        &format!("{open}client_timeout = \"soon\"\n"),
+        "client_timeout",
+        "",
+    );
 }

@@ -79,7 +79,10 @@ pub fn validate(
         .phase
         .iter()
         .enumerate()
-        .filter_map(|(i, ph)| super::phase::phase(&mut p, i, ph, base_dir))
+        .filter_map(|(i, ph)| {
+            let load_timeout_ms = load.as_ref().map(|l| l.client_timeout_ms);
+            super::phase::phase(&mut p, i, ph, base_dir, load_timeout_ms)
+        })
         .collect();
     unique(&mut p, "phase", phases.iter().map(|ph| ph.name.as_str()));
     let expected: f64 = phases.iter().map(expected_requests).sum();

@@ -2,6 +2,7 @@
 //! inline. Each function draws one chart for one config (or one chart for all), on axes
 //! the caller shares across configs so charts side by side compare at a glance.
 
+pub mod clients;
 pub mod fleet;
 pub mod kinds;
 pub mod overlay;

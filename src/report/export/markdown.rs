@@ -95,6 +95,10 @@ pub fn render(run: &RunResult) -> String {
     if !clients.is_empty() {
         out.push_str("\n### What the clients did\n\n");
         out.push_str(&md_table(&crate::report::clients::HEADERS, 2, &clients));
+        out.push('\n');
+        for line in crate::report::clients::goodput_lines(run) {
+            out.push_str(&format!("- {line}\n"));
+        }
     }
     let warnings: Vec<String> = run
         .warnings

@@ -2,6 +2,7 @@
 //! tooltips; nothing loaded from anywhere) with the comparison table, why requests failed,
 //! and per config side by side the charts of the run.
 
+mod clients;
 mod explain;
 mod fleet;
 mod layout;
@@ -241,6 +242,7 @@ pub fn render(run: &RunResult) -> anyhow::Result<String> {
     page.push_str(&tune::section(run)?);
     page.push_str(&explain::section(&run.configs));
     page.push_str(&fleet::section(run, &phases, x_max, size, &overlays)?);
+    page.push_str(&clients::section(run, &phases, x_max, size, &overlays)?);
     let spans = overlay_items(&overlays);
     let phase_note =
         "Shaded bands are the scenario's phases; hover a chart for the values of each second.";
@@ -331,6 +333,7 @@ fn header(run: &RunResult, title: &str) -> String {
     );
     out.push_str("<nav><a href=\"#summary\">Summary</a><a href=\"#explain\">Why requests failed</a><a href=\"#latency\">Latency</a><a href=\"#queue\">Queue &amp; service</a><a href=\"#throughput\">Throughput</a><a href=\"#listen-queue\">Listen queue</a><a href=\"#workers\">Workers</a><a href=\"#worker-cpu\">Worker CPU</a><a href=\"#worker-memory\">Worker memory</a><a href=\"#client-lag\">Client lag</a><a href=\"#distribution\">Distribution</a><a href=\"#gap\">LB vs APM</a><a href=\"#kinds\">Per kind</a><a href=\"#phases\">Phases</a><a href=\"#settings\">Settings</a>");
     out.push_str(fleet::nav(run));
+    out.push_str(clients::nav(run));
     if run
         .plan
         .phases

@@ -62,6 +62,11 @@ pub fn render(b: &Balancer, frontend_port: u16, stats_socket: &Path, servers: &[
     let _ = writeln!(c, "    timeout queue 1ms");
     let _ = writeln!(c, "    retries 0");
     let _ = writeln!(c, "    no option redispatch");
+    // ALB: a client that closes its connection before the answer ends the request (460),
+    // and the target's connection with it. Without this HAProxy takes a client's close
+    // (FIN) as a half-close, waits for the target and logs its status: a client that gave
+    // up would show as served (200), and its request would keep the target busy.
+    let _ = writeln!(c, "    option abortonclose");
     let _ = writeln!(c, "frontend fleet");
     let _ = writeln!(c, "    bind 127.0.0.1:{frontend_port}");
     let _ = writeln!(c, "    maxconn 4000");
@@ -178,6 +183,7 @@ mod tests {
             "timeout check 5000ms",
             "timeout server 60000ms",
             "retries 0",
+            "option abortonclose",
             "server i1 127.0.0.1:4001 check\n",
             "server i2 127.0.0.1:1 check disabled",
             "server i1-failopen 127.0.0.1:4001 backup\n",

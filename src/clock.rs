@@ -51,6 +51,16 @@ impl RunClock {
         self.start_epoch_us + self.offset_us(at)
     }
 
+    /// Epoch microseconds of a recent instant `at`, through a (monotonic, wall) pair taken
+    /// now rather than the run's. The wall clock can be stepped during a run (NTP, or a VM
+    /// the host paused and resumed: seen here, 146 s in one step half an hour into a soak);
+    /// converting a php time taken moments ago through the start's pair would then turn the
+    /// step into queue wait. A step between `at` and now still shows, for that one request.
+    pub fn recent_epoch_us(at: Instant) -> i64 {
+        let pair = Self::new();
+        pair.epoch_us(at)
+    }
+
     /// Signed microseconds from the run's start to `at`.
     pub fn offset_us(&self, at: Instant) -> i64 {
         if at >= self.start {

@@ -333,7 +333,7 @@ async fn drive(
         Ok(s) => s,
         Err(e) => return (FailedList::default(), Err(e)),
     };
-    let recorder = Recorder::new(clock, load_start, &plan.phases, &plan.requests)
+    let recorder = Recorder::new(load_start, &plan.phases, &plan.requests)
         .bounded_timeline(TIMELINE_KEPT_S)
         .with_request_log(outputs.log.as_ref().map(|l| l.sender(i)));
     let shared = Shared::new(recorder);

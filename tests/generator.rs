@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fpmlab::clock::RunClock;
 use fpmlab::load::generator::{self, Shared};
 use fpmlab::record::Recorder;
 use fpmlab::scenario::*;
@@ -163,12 +162,7 @@ fn plan(phases: Vec<Phase>, paths: &[&str], timeout_ms: u64, max_in_flight: usiz
 
 async fn drive(plan: &Plan, url: &str) -> fpmlab::record::Recorded {
     let load_start = Instant::now() + Duration::from_millis(50);
-    let shared = Shared::new(Recorder::new(
-        RunClock::starting_at(load_start),
-        load_start,
-        &plan.phases,
-        &plan.requests,
-    ));
+    let shared = Shared::new(Recorder::new(load_start, &plan.phases, &plan.requests));
     generator::run(
         plan,
         url,
@@ -387,12 +381,7 @@ async fn cancel_records_in_flight_requests_as_cancelled() {
     let url = stub().await;
     let p = plan(vec![burst(4)], &["/stall"], 60_000, 100);
     let load_start = Instant::now() + Duration::from_millis(20);
-    let shared = Shared::new(Recorder::new(
-        RunClock::starting_at(load_start),
-        load_start,
-        &p.phases,
-        &p.requests,
-    ));
+    let shared = Shared::new(Recorder::new(load_start, &p.phases, &p.requests));
     let cancel = CancellationToken::new();
     let c2 = cancel.clone();
     tokio::spawn(async move {

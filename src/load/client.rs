@@ -205,7 +205,10 @@ impl Client {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.try_exchange(kind, id, row, line).await {
+            // The retry goes on a new connection: when the server closed one idle connection
+            // it usually closed the others too (its keep-alive timeout, all at once after
+            // the machine stalled), and a second stale one would fail the request for nothing.
+            match self.try_exchange(kind, id, row, line, attempt > 1).await {
                 Ok(x) => return x,
                 Err((early, _)) if early.retryable && attempt == 1 => continue,
                 Err((early, sent)) => {
@@ -230,8 +233,13 @@ impl Client {
         id: u64,
         row: usize,
         line: Option<&[u8]>,
+        fresh: bool,
     ) -> Result<Exchange, (Early, Option<Instant>)> {
-        let popped = self.idle.borrow_mut().pop();
+        let popped = if fresh {
+            None
+        } else {
+            self.idle.borrow_mut().pop()
+        };
         let (mut c, reused) = match popped {
             Some(c) => (c, true),
             None => (self.connect().await.map_err(|e| (e, None))?, false),

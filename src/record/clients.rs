@@ -122,7 +122,6 @@ impl super::Recorder {
 mod tests {
     use std::time::{Duration, Instant};
 
-    use crate::clock::RunClock;
     use crate::record::Recorder;
     use crate::scenario::{Arrival, Phase};
 
@@ -141,7 +140,7 @@ mod tests {
         // (2 s to 6.5 s).
         let load_start = Instant::now() - Duration::from_millis(2_500);
         let phases = [phase("warm", 2_000), phase("storm", 4_500)];
-        let mut rec = Recorder::new(RunClock::starting_at(load_start), load_start, &phases, &[]);
+        let mut rec = Recorder::new(load_start, &phases, &[]);
         rec.client_request(1);
         rec.client_try(1, false, true);
         rec.client_request(1);

@@ -57,7 +57,6 @@ struct PhaseSlot {
 /// Accumulates one config's outcomes.
 #[derive(Debug, Clone)]
 pub struct Recorder {
-    clock: RunClock,
     load_start: Instant,
     /// The phases it was given: names, start offsets and planned lengths.
     phases: Vec<PhaseSlot>,
@@ -82,14 +81,8 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    pub fn new(
-        clock: RunClock,
-        load_start: Instant,
-        phases: &[Phase],
-        kinds: &[RequestKind],
-    ) -> Self {
+    pub fn new(load_start: Instant, phases: &[Phase], kinds: &[RequestKind]) -> Self {
         Recorder {
-            clock,
             load_start,
             phases: (phases.iter().zip(phase_starts_us(phases)))
                 .map(|(ph, start_us)| PhaseSlot {
@@ -181,7 +174,6 @@ impl Recorder {
     /// Records a finished request.
     pub fn record(&mut self, o: &Outcome) {
         self.replay.record(o);
-        let clock = self.clock;
         let t_s = self.second(o.done);
         let done_us = o
             .done
@@ -221,7 +213,7 @@ impl Recorder {
         let mut timing = (None, None);
         match (&o.fpm, o.sent) {
             (Some(fpm), Some(sent)) => {
-                let wait = fpm.request_time_us - clock.epoch_us(sent);
+                let wait = fpm.request_time_us - RunClock::recent_epoch_us(sent);
                 if wait < 0 {
                     cell.counts.clamped_queue_waits += 1;
                 }

@@ -4,7 +4,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::{Ending, Outcome, Recorder};
-use crate::clock::RunClock;
 use crate::scenario::{parse, Driver};
 
 const SCENARIO: &str = r#"
@@ -43,12 +42,7 @@ fn record(r: &mut Recorder, start: Instant, n: u64, latency_ms: u64) {
 fn keeping_histograms_takes_fresh_summaries_and_the_earlier_histograms() {
     let (plan, _) = parse(SCENARIO, Path::new("x/s.toml"), Driver::Native).unwrap();
     let start = Instant::now();
-    let mut r = Recorder::new(
-        RunClock::starting_at(start),
-        start,
-        &plan.phases,
-        &plan.requests,
-    );
+    let mut r = Recorder::new(start, &plan.phases, &plan.requests);
     record(&mut r, start, 10, 5);
     let earlier = r.result();
     record(&mut r, start, 10, 500);

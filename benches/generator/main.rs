@@ -100,10 +100,15 @@ fn main() {
             if have_oha {
                 oh.push(peers::oha(&url, secs, Some(*rate)));
             }
-            fp.push(peers::fpmlab_pooled(&url, dir.path(), &phase));
+            fp.push(peers::fpmlab_pooled(
+                peers::FPMLAB,
+                &url,
+                dir.path(),
+                &phase,
+            ));
             if let Some(bin) = &baseline {
-                let get = "path = \"/\"\n";
-                base.push(peers::fpmlab_bin(bin, &url, dir.path(), &phase, get, ""));
+                // The same pool as this build's: a baseline without it is not the same load.
+                base.push(peers::fpmlab_pooled(bin, &url, dir.path(), &phase));
             }
         }
     }
@@ -178,7 +183,7 @@ fn post_table(r: &mut Report, fpm: (&[Measured], &[Measured]), wrk: (&[Measured]
 type OpenRuns = (u64, Vec<Measured>, Vec<Measured>, Vec<Measured>);
 
 fn open_table(r: &mut Report, secs: u64, open: &[OpenRuns]) {
-    r.line(format!("\n## Open loop at fixed rates (client lag = sent − intended send time; oha `-q RATE --latency-correction` over its {c} connections, fpmlab with `load.max_connections = {c}`, a baseline build without)\n", c = peers::CONNECTIONS));
+    r.line(format!("\n## Open loop at fixed rates (client lag = sent − intended send time; oha `-q RATE --latency-correction` over its {c} connections, each fpmlab build with `load.max_connections = {c}`)\n", c = peers::CONNECTIONS));
     r.line("| target rate | generator | achieved rate | achieved ÷ target | client lag p50 / p99 / p99.9 / max µs | CPU µs/request | it ÷ oha: CPU/request | peak RSS MiB | its own warnings |");
     r.line("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
     for (rate, fpm, oha, base) in open {

@@ -161,15 +161,18 @@ pub fn wrk_post_script(dir: &Path) -> std::path::PathBuf {
 
 /// [`fpmlab`] with the `[[request]]` body given (its keys, after the table header).
 pub fn fpmlab_with(url: &str, dir: &Path, phase: &str, request: &str) -> Measured {
-    fpmlab_bin(env!("CARGO_BIN_EXE_fpmlab"), url, dir, phase, request, "")
+    fpmlab_bin(FPMLAB, url, dir, phase, request, "")
 }
 
-/// [`fpmlab`] open loop with at most [`CONNECTIONS`] connections (`load.max_connections`),
-/// as oha's `-c` pool.
-pub fn fpmlab_pooled(url: &str, dir: &Path, phase: &str) -> Measured {
+/// This build's binary.
+pub const FPMLAB: &str = env!("CARGO_BIN_EXE_fpmlab");
+
+/// fpmlab binary `bin` open loop with at most [`CONNECTIONS`] connections
+/// (`load.max_connections`), as oha's `-c` pool.
+pub fn fpmlab_pooled(bin: &str, url: &str, dir: &Path, phase: &str) -> Measured {
     let pool = format!("max_connections = {CONNECTIONS}\n");
     let get = "path = \"/\"\n";
-    fpmlab_bin(env!("CARGO_BIN_EXE_fpmlab"), url, dir, phase, get, &pool)
+    fpmlab_bin(bin, url, dir, phase, get, &pool)
 }
 
 /// [`fpmlab_with`] running the binary `bin`: another build of fpmlab (`BENCH_BASELINE`), to

@@ -11,7 +11,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, TryLockError};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -159,18 +159,33 @@ async fn publish_live(ctx: Rc<Ctx>, shared: Arc<Shared>) {
     let mut last_snapshot = Instant::now();
     loop {
         every.tick().await;
-        let rec = ctx.recorder.borrow();
-        *shared.live.lock().expect("lock") = rec.live();
-        shared
-            .in_flight
-            .store(ctx.in_flight.get(), Ordering::Relaxed);
-        if last_snapshot.elapsed() >= SNAPSHOT_EVERY {
-            last_snapshot = Instant::now();
-            let copy = rec.clone();
-            drop(rec);
-            *shared.recorder.lock().expect("lock") = copy;
+        if let Some(old) = publish(&ctx, &shared, &mut last_snapshot) {
+            // Freed after the requests due now have gone out.
+            tokio::task::yield_now().await;
+            drop(old);
         }
     }
+}
+
+/// One tick of [`publish_live`]; gives back the recorder copy it replaced, if it did.
+fn publish(ctx: &Ctx, shared: &Shared, last_snapshot: &mut Instant) -> Option<Recorder> {
+    let rec = ctx.recorder.borrow();
+    *shared.live.lock().expect("lock") = rec.live();
+    shared
+        .in_flight
+        .store(ctx.in_flight.get(), Ordering::Relaxed);
+    if last_snapshot.elapsed() < SNAPSHOT_EVERY {
+        return None;
+    }
+    // A checkpoint holds this lock while it serializes the histograms (milliseconds): the
+    // load thread never waits for it, it tries again at the next tick.
+    let mut published = match shared.recorder.try_lock() {
+        Ok(g) => g,
+        Err(TryLockError::WouldBlock) => return None,
+        Err(TryLockError::Poisoned(p)) => p.into_inner(),
+    };
+    *last_snapshot = Instant::now();
+    Some(std::mem::replace(&mut *published, rec.clone()))
 }
 
 async fn drive(

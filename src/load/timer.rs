@@ -46,8 +46,8 @@ pub struct PreciseTimer {
     /// A (monotonic instant, CLOCK_MONOTONIC ns) pair: Rust's `Instant` is CLOCK_MONOTONIC on
     /// Linux but opaque, so times are converted through this anchor.
     anchor: (Instant, i128),
-    /// The expiry the timerfd is armed for (CLOCK_MONOTONIC ns), until it fires: re-arming
-    /// for the same moment would be a wasted syscall.
+    /// The expiry the timerfd is armed for (CLOCK_MONOTONIC ns), until a sleep sees it fire:
+    /// a later sleep whose window holds it keeps it instead of re-arming.
     armed: Option<i128>,
 }
 
@@ -106,9 +106,12 @@ impl PreciseTimer {
         if at <= Instant::now() {
             return Ok(());
         }
-        let target = self.anchor.1 + (at + slack).duration_since(self.anchor.0).as_nanos() as i128;
-        if self.armed != Some(target) {
-            self.arm(target)?;
+        let ns = |t: Instant| self.anchor.1 + t.duration_since(self.anchor.0).as_nanos() as i128;
+        let (earliest, latest) = (ns(at), ns(at + slack));
+        // An arming still pending within the window (an earlier sleep's, left by a nudge)
+        // wakes this sleep in time: re-arming it would be a wasted syscall.
+        if !self.armed.is_some_and(|t| (earliest..=latest).contains(&t)) {
+            self.arm(latest)?;
         }
         nudge.due.set(Some(at));
         let woke = poll_fn(|cx| loop {
@@ -123,33 +126,21 @@ impl PreciseTimer {
                     return Poll::Pending;
                 }
             };
-            let mut expirations = [0u8; 8];
-            // SAFETY: reading 8 bytes into a buffer of 8 bytes from our own fd.
-            let n = unsafe {
-                libc::read(
-                    self.fd.get_ref().as_raw_fd(),
-                    expirations.as_mut_ptr().cast(),
-                    8,
-                )
-            };
-            // Drained (or nothing to drain): the fd is not readable again before the next
-            // expiry, so the next sleep need not learn that with a failed read.
+            // The timerfd is not read: an expiry is a fresh edge (epoll reports it whether
+            // or not earlier ones were read) and every arming resets the count, so the read
+            // would be a syscall per wake-up that tells nothing the clock does not.
             guard.clear_ready();
             drop(guard);
-            if n == 8 {
+            if self.armed.is_some_and(|t| monotonic_ns() >= t) {
+                // The arming has fired: the next sleep arms again, even for the same moment.
                 self.armed = None;
-                // The timer fires at `at + slack`, so `at` has passed: the loop's check
-                // returns. An expiry of an earlier arming can come first: then, re-arm.
-                if Instant::now() < at {
-                    if let Err(e) = self.arm(target) {
-                        return Poll::Ready(Err(e));
-                    }
-                }
-                continue;
             }
-            let err = io::Error::last_os_error();
-            if err.kind() != io::ErrorKind::WouldBlock {
-                return Poll::Ready(Err(err));
+            // Otherwise an earlier arming's expiry, before `at`: this one is still armed,
+            // and the next poll registers for it.
+            if self.armed.is_none() && Instant::now() < at {
+                if let Err(e) = self.arm(latest) {
+                    return Poll::Ready(Err(e));
+                }
             }
         })
         .await;
@@ -217,6 +208,34 @@ mod tests {
         t.sleep_until(Instant::now() - Duration::from_millis(1))
             .await
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn keeps_an_arming_within_the_window_and_survives_a_stale_expiry() {
+        let mut t = PreciseTimer::new().unwrap();
+        let nudge = Nudge::default();
+        // A pending arming inside the next sleep's window is kept, and wakes it.
+        let at = Instant::now() + Duration::from_millis(2);
+        let pending = t.anchor.1
+            + (at + Duration::from_millis(1))
+                .duration_since(t.anchor.0)
+                .as_nanos() as i128;
+        t.arm(pending).unwrap();
+        t.sleep_until_late(at, Duration::from_millis(5), &nudge)
+            .await
+            .unwrap();
+        assert!(Instant::now() >= at);
+        assert_eq!(t.armed, Some(pending), "kept, not re-armed");
+        // An arming that fires while nobody sleeps leaves a stale expiry behind: the next
+        // sleep neither returns early nor hangs.
+        let now = t.anchor.1 + (Instant::now() - t.anchor.0).as_nanos() as i128;
+        t.arm(now + 100_000).unwrap();
+        std::thread::sleep(Duration::from_millis(1));
+        let at = Instant::now() + Duration::from_millis(2);
+        t.sleep_until_late(at, Duration::ZERO, &nudge)
+            .await
+            .unwrap();
+        assert!(Instant::now() >= at);
     }
 
     #[tokio::test]

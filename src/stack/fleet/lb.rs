@@ -34,6 +34,9 @@ pub(super) struct Lb {
     daemon: Option<Daemon>,
     watchdog: Option<Watchdog>,
     container: Option<BalancerContainer>,
+    /// Docker: removes the socket dir (the socket in it is the container's root's) if
+    /// fpmlab is killed; the container's own watchdog takes the container down.
+    dir_watchdog: Option<Watchdog>,
 }
 
 impl Lb {
@@ -50,6 +53,7 @@ impl Lb {
             daemon: None,
             watchdog: None,
             container: None,
+            dir_watchdog: None,
         })
     }
 
@@ -99,6 +103,12 @@ impl Lb {
             std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
         }
         let run = self.socket_dir.clone().expect("just set");
+        let mut rm = std::process::Command::new("/bin/sh");
+        rm.arg("-c")
+            .arg(r#"read _; rm -rf "$1""#)
+            .arg("fpmlab-socket-dir-watchdog")
+            .arg(&run);
+        self.dir_watchdog = Some(Watchdog::arm(rm, "the balancer's socket dir watchdog")?);
         let dirs = BalancerDirs {
             config: &cfg,
             logs: &logs,
@@ -256,6 +266,9 @@ impl Lb {
         if let Some(d) = self.socket_dir.take() {
             let _ = std::fs::remove_dir_all(d);
         }
+        if let Some(w) = self.dir_watchdog.take() {
+            w.disarm();
+        }
     }
 }
 
@@ -271,6 +284,12 @@ impl Drop for Lb {
         self.container.take();
         if let Some(d) = self.socket_dir.take() {
             let _ = std::fs::remove_dir_all(d);
+        }
+        if let Some(w) = self.dir_watchdog.take() {
+            w.disarm();
+        }
+        if let Some(w) = self.dir_watchdog.take() {
+            w.disarm();
         }
     }
 }

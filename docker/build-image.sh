@@ -115,7 +115,7 @@ mv "$work/sources.list" "$rootfs/etc/apt/sources.list"
 say "apt sources in the image: $(tr '\n' ';' <"$rootfs/etc/apt/sources.list")"
 cp "$here/provision.sh" "$rootfs/tmp/provision.sh"
 mount -t proc proc "$rootfs/proc"
-say "provision.sh (nginx-light php8.2-fpm iproute2 procps) in chroot"
+say "provision.sh (nginx-light php8.2-fpm haproxy iproute2 procps) in chroot"
 if ! chroot "$rootfs" /usr/bin/env -i \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     FPMLAB_APT_OPTS="$apt_opts" http_proxy="${http_proxy:-}" https_proxy="${https_proxy:-}" \

@@ -24,10 +24,12 @@ read -r -a apt_opts <<<"${FPMLAB_APT_OPTS:-}"
 apt-get "${apt_opts[@]}" update
 # php8.2-fpm depends on `systemd | systemd-tmpfiles`; naming systemd-standalone-tmpfiles
 # satisfies it without pulling in systemd itself (no init system runs in the container).
-# iproute2 gives `ss` (accept queues), procps gives `ps`/`pgrep` for the probes.
+# iproute2 gives `ss` (accept queues), procps gives `ps`/`pgrep` for the probes. haproxy is
+# a fleet's balancer with the docker driver (docs/fleet.md): Debian's own, as on the host.
 apt-get "${apt_opts[@]}" install -y --no-install-recommends \
     nginx-light \
     php8.2-fpm \
+    haproxy \
     systemd-standalone-tmpfiles \
     iproute2 \
     procps
@@ -43,7 +45,8 @@ find /usr/share/locale -mindepth 1 -maxdepth 1 ! -name 'locale.alias' -exec rm -
 # Build-time logs would make two builds differ for no reason.
 find /var/log -type f -exec truncate -s 0 {} +
 
-# Smoke test: both daemons parse their packaged default configs.
+# Smoke test: the daemons parse their packaged default configs.
 nginx -t
 php-fpm8.2 -t
-echo "provision: ok: $(nginx -v 2>&1); $(php-fpm8.2 -v | head -n 1)"
+haproxy -c -f /etc/haproxy/haproxy.cfg
+echo "provision: ok: $(nginx -v 2>&1); $(php-fpm8.2 -v | head -n 1); $(haproxy -v | head -n 1)"

@@ -1,8 +1,9 @@
-//! The fleet on the docker driver against the real engine and a real HAProxy: seed 003's
-//! acceptance (bursts OOM-kill workers in memory-limited containers behind the balancer;
-//! twice the instances and the 502s drop), the limits read back from each container's
-//! cgroup, and an interrupted run leaving no container or network behind. Without an engine
-//! or HAProxy the tests say so loudly and pass.
+//! The fleet on the docker driver against the real engine and a real HAProxy, which runs in
+//! a container of the stack image: seed 003's acceptance (bursts OOM-kill workers in
+//! memory-limited containers behind the balancer; twice the instances and the 502s drop),
+//! the limits read back from each container's cgroup, the balancer's log and health states
+//! reaching fpmlab from its container, and an interrupted run leaving no container or network
+//! behind. Without an engine the tests say so loudly and pass.
 
 mod common;
 
@@ -12,11 +13,9 @@ use std::time::{Duration, Instant};
 use common::docker::{assert_clean, engine, fpmlab, leftovers, status, stderr, tempdir};
 use fpmlab::results::ConfigResult;
 
+/// The docker fleet needs no HAProxy on this machine: it runs the stack image's.
 fn ready() -> bool {
-    let haproxy = fpmlab::stack::fleet::haproxy_binary()
-        .err()
-        .map(|e| format!("{e:#}"));
-    engine() && common::available("fleet (HAProxy)", haproxy)
+    engine()
 }
 
 /// Runs a shipped scenario on the docker fleet; asserts it succeeded and left nothing.
@@ -49,6 +48,15 @@ fn bursts_oom_kill_memory_limited_containers_and_twice_the_instances_cut_the_502
     for (c, n) in [(&small, 2), (&big, 4)] {
         let f = c.fleet.as_ref().unwrap();
         assert_eq!(f.instances.len(), n);
+        // HAProxy ran in a container; its log and its health states reached fpmlab.
+        assert_eq!(f.balancer_driver, "docker");
+        assert!(f.balancer_container.is_some(), "{f:?}");
+        assert!(f.haproxy_version.is_some(), "{f:?}");
+        assert!(
+            f.requests >= 96,
+            "{} requests in the balancer's log",
+            f.requests
+        );
         for i in &f.instances {
             // The limits the kernel enforced, read back from the cgroup: 1 vCPU, 512 MiB.
             let r = (i.container.as_ref()).unwrap_or_else(|| panic!("{}: no readings", i.name));
@@ -56,6 +64,8 @@ fn bursts_oom_kill_memory_limited_containers_and_twice_the_instances_cut_the_502
             assert_eq!(r.cpu_quota_cores, Some(1.0), "{r:?}");
             assert!(i.not_enforced.is_empty(), "{:?}", i.not_enforced);
             assert!(i.requests > 0, "{} served nothing", i.name);
+            let first = i.health.first().map(|h| h.status.as_str());
+            assert_eq!(first, Some("UP"), "{}: {:?}", i.name, i.health);
         }
     }
 
@@ -77,8 +87,8 @@ fn bursts_oom_kill_memory_limited_containers_and_twice_the_instances_cut_the_502
     assert!(b_oom * 2 < s_oom, "OOM kills: {b_oom} vs {s_oom}");
 }
 
-/// SIGINT mid-run: the runner tears every instance's compose project down; nothing of the
-/// run remains (HAProxy is a native process: no leftover process either).
+/// SIGINT mid-run: the runner tears every instance's compose project and the balancer's
+/// down; nothing of the run remains, neither container nor network.
 #[test]
 fn an_interrupted_docker_fleet_leaves_no_container_or_network() {
     if !ready() {
@@ -113,12 +123,28 @@ fn an_interrupted_docker_fleet_leaves_no_container_or_network() {
         assert!(child.try_wait().unwrap().is_none(), "fpmlab exited early");
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert_eq!(
-        leftovers(pid)
-            .iter()
-            .filter(|l| l.starts_with("container"))
-            .count(),
-        4
+    // Two instances of two containers each, and the balancer's container on the fleet's
+    // network, published on 127.0.0.1 only.
+    let left = leftovers(pid);
+    let containers: Vec<&String> = left.iter().filter(|l| l.starts_with("container")).collect();
+    assert_eq!(containers.len(), 5, "{left:?}");
+    let lb = (containers.iter())
+        .find(|l| l.contains("-lb-"))
+        .unwrap_or_else(|| panic!("no balancer container: {left:?}"));
+    let name = lb.rsplit(' ').next().unwrap();
+    let ports = Command::new("docker")
+        .args(["port", name, "80"])
+        .output()
+        .unwrap();
+    let ports = String::from_utf8_lossy(&ports.stdout).into_owned();
+    assert!(
+        !ports.trim().is_empty() && ports.lines().all(|l| l.starts_with("127.0.0.1:")),
+        "{ports:?}"
+    );
+    assert!(
+        left.iter()
+            .any(|l| l.starts_with("network") && l.ends_with("-fleet")),
+        "{left:?}"
     );
     // SAFETY: kill(2) on our own child.
     unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) };

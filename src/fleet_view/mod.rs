@@ -26,6 +26,14 @@ const KILL_SLACK_MS: i64 = 500;
 pub struct FleetView {
     /// HAProxy's version.
     pub haproxy_version: Option<String>,
+    /// Where HAProxy ran: `native` (a process on this machine, reaching the instances on
+    /// 127.0.0.1) or `docker` (a container of the stack image on the fleet's network,
+    /// reaching each instance's nginx by its name).
+    #[serde(default)]
+    pub balancer_driver: String,
+    /// Docker: the balancer's container name.
+    #[serde(default)]
+    pub balancer_container: Option<String>,
     /// The balancer's request log it was read from.
     pub balancer_log: String,
     /// The load's requests in the balancer's log.
@@ -190,6 +198,8 @@ pub fn analyse(
         .collect();
     let mut view = FleetView {
         haproxy_version: record.haproxy_version.clone(),
+        balancer_driver: record.balancer_driver.clone(),
+        balancer_container: record.balancer_container.clone(),
         balancer_log: record.balancer_log.display().to_string(),
         requests: lines.len() as u64,
         probe_requests: probes,
@@ -319,6 +329,9 @@ fn cause(l: &BalancerLine, code: u16, killed_at_ms: Option<i64>, end_ms: i64) ->
         (503, _) if l.server.starts_with('<') => "no_healthy_target".into(),
         (460, _) => "client_closed_first".into(),
         (408, _) => "client_idle".into(),
+        // A killed container's address stops answering: connects time out (`sC`), as an
+        // ALB's to a vanished target (its 504 after the 10 s connect timeout).
+        (504, 's') if died && l.termination.get(1..2) == Some("C") => "instance_died".into(),
         (504, 's') => "cut_by_balancer_idle_timeout".into(),
         (500.., _) if died => "instance_died".into(),
         (502, 'S') => "target_reset".into(),

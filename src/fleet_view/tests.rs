@@ -32,6 +32,7 @@ fpmlab t=101.200 id=3 srv=i2 st=503 tw=0 tc=-1 tr=-1 ta=0 ts=SC-- rt=- ss=- se=-
 fpmlab t=101.300 id=4 srv=<NOSRV> st=503 tw=-1 tc=-1 tr=-1 ta=0 ts=SC-- rt=- ss=- se=-
 fpmlab t=100.300 id=5 srv=i2 st=502 tw=0 tc=0 tr=-1 ta=10 ts=SH-- rt=- ss=- se=-
 fpmlab t=102.000 id=6 srv=i1-failopen st=504 tw=0 tc=0 tr=-1 ta=60000 ts=sH-- rt=- ss=- se=-
+fpmlab t=100.500 id=7 srv=i2 st=503 tw=0 tc=-1 tr=-1 ta=600 ts=sC-- rt=- ss=- se=-
 fpmlab t=102.000 id=- srv=i1 st=200 tw=0 tc=0 tr=1 ta=1 ts=---- rt=- ss=- se=-
 [WARNING] Server instances/i2 is DOWN.
 ";
@@ -42,8 +43,10 @@ fpmlab t=102.000 id=- srv=i1 st=200 tw=0 tc=0 tr=1 ta=1 ts=---- rt=- ss=- se=-
         100_000,
         &PlanFacts::default(),
     );
-    assert_eq!((v.requests, v.probe_requests), (6, 1));
-    assert_eq!(v.causes["instance_died"], 2, "{v:?}");
+    assert_eq!((v.requests, v.probe_requests), (7, 1));
+    // id 7: a connect to the killed container's address timed out (docker fleet).
+    assert_eq!(v.causes["instance_died"], 3, "{v:?}");
+    assert_eq!(v.alb_codes["504"], 2);
     assert_eq!(
         v.causes["target_reset"], 1,
         "a reset long before the kill is not the kill's"
@@ -61,5 +64,5 @@ fpmlab t=102.000 id=- srv=i1 st=200 tw=0 tc=0 tr=1 ta=1 ts=---- rt=- ss=- se=-
     let per_s: Vec<(u64, u64)> = (i2.seconds.iter())
         .map(|s| (s.requests, s.failed))
         .collect();
-    assert_eq!(per_s, [(1, 1), (2, 2)]);
+    assert_eq!(per_s, [(1, 1), (3, 3)]);
 }

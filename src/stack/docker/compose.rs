@@ -116,11 +116,14 @@ fn run_blocking(mut cmd: std::process::Command, timeout: Duration) -> bool {
 
 /// Takes the project down if fpmlab dies (SIGKILL, a second Ctrl-C, abort) while it runs:
 /// the stack's shared watchdog running `compose down`. A clean teardown disarms it first.
+/// A failed `down` is tried again every second for a minute: a docker fleet's balancer
+/// project cannot remove its network while instances (whose own watchdogs take them down
+/// at the same time) are still attached to it.
 pub fn watchdog(compose: &Compose) -> Result<Watchdog> {
     let down = compose.command(&["down", "-v", "--remove-orphans", "-t", "1"]);
     let mut cmd = std::process::Command::new("/bin/sh");
     cmd.arg("-c")
-        .arg(r#"read _; exec "$@""#)
+        .arg(r#"read _; n=0; until "$@"; do n=$((n + 1)); [ $n -ge 60 ] && exit 1; sleep 1; done"#)
         .arg("fpmlab-compose-watchdog")
         .arg(down.get_program())
         .args(down.get_args())

@@ -13,6 +13,11 @@ pub const COMPOSE_FILE: &str = "compose.yaml";
 pub const FPM_IMAGE_FILE: &str = "compose.fpm-image.yaml";
 /// Override file used when `app.docker_network` names the network of the app's services.
 pub const APP_NETWORK_FILE: &str = "compose.app-network.yaml";
+/// Override file for an instance of a fleet whose balancer runs in a container: nginx joins
+/// the fleet's network under the instance's name.
+pub const FLEET_NETWORK_FILE: &str = "compose.fleet-network.yaml";
+/// A docker fleet's balancer: HAProxy from the stack image, owning the fleet's network.
+pub const BALANCER_FILE: &str = "compose.balancer.yaml";
 /// php-fpm's binary in fpmlab's own image (Debian names it by version).
 pub const IMAGE_FPM_BIN: &str = "php-fpm8.2";
 /// php-fpm's binary in a user's image (`stack.fpm_image`): on PATH, as in the official

@@ -7,6 +7,7 @@
 //! Teardown (`compose down -v --remove-orphans`) runs on success, error, panic (`Drop`) and
 //! Ctrl-C (the runner calls `down`); a watchdog process runs it if fpmlab itself is killed.
 
+mod balancer;
 mod compose;
 mod control;
 mod env;
@@ -27,6 +28,8 @@ use super::process::Watchdog;
 use super::render::render_configs;
 use super::{image, Endpoints, FpmListen, Stack, StackInfo};
 use crate::scenario::{PoolConfig, StackSettings};
+pub use balancer::{BalancerContainer, BalancerDirs};
+pub use balancer::{FRONTEND_PORT as BALANCER_PORT, RUN_IN_CONTAINER as BALANCER_RUN_DIR};
 use compose::{docker, watchdog, Compose};
 pub use control::ContainerReadings;
 pub use env::project_prefix;
@@ -74,6 +77,9 @@ pub struct DockerStack {
     logs_dir: PathBuf,
     project: String,
     info: StackInfo,
+    /// A fleet's network its nginx joins, and its name there (the balancer's container
+    /// reaches it as `<name>:80`).
+    fleet_network: Option<(String, String)>,
     /// From the moment `up -d` may have created anything until `down` removed it.
     running: Option<Running>,
 }
@@ -121,6 +127,7 @@ impl DockerStack {
             logs_dir: config_dir.join("logs"),
             project: env::project_name(&config.name),
             info,
+            fleet_network: None,
             running: None,
         })
     }
@@ -128,6 +135,11 @@ impl DockerStack {
     /// The compose project name (`fpmlab-<pid>-<config>-<n>`).
     pub fn project(&self) -> &str {
         &self.project
+    }
+
+    /// Before `up`: nginx also joins the fleet's `network` (it must exist), as `alias`.
+    pub fn join_fleet_network(&mut self, network: &str, alias: &str) {
+        self.fleet_network = Some((network.to_string(), alias.to_string()));
     }
 
     fn compose(&self, image: &str) -> Compose {
@@ -138,19 +150,25 @@ impl DockerStack {
         if self.stack.app.docker_network.is_some() {
             files.push(self.docker_dir.join(env::APP_NETWORK_FILE));
         }
+        let mut env = env::compose_env(&env::EnvInputs {
+            image,
+            app_dir: &self.app_root,
+            agent_dir: &super::docker_dir().join("agent"),
+            stack_dir: &self.stack_dir,
+            logs_dir: &self.logs_dir,
+            stack: &self.stack,
+            host_somaxconn: env::host_somaxconn(),
+        });
+        if let Some((network, alias)) = &self.fleet_network {
+            files.push(self.docker_dir.join(env::FLEET_NETWORK_FILE));
+            env.push(("FPMLAB_FLEET_NETWORK".into(), network.clone()));
+            env.push(("FPMLAB_INSTANCE".into(), alias.clone()));
+        }
         Compose {
             argv: self.compose_argv.clone(),
             project: self.project.clone(),
             files,
-            env: env::compose_env(&env::EnvInputs {
-                image,
-                app_dir: &self.app_root,
-                agent_dir: &super::docker_dir().join("agent"),
-                stack_dir: &self.stack_dir,
-                logs_dir: &self.logs_dir,
-                stack: &self.stack,
-                host_somaxconn: env::host_somaxconn(),
-            }),
+            env,
         }
     }
 

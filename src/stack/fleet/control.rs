@@ -19,6 +19,9 @@ use crate::scenario::{Balancer, EventAction, FleetEvent};
 pub(super) struct Ctx {
     pub members: Arc<tokio::sync::Mutex<Vec<Member>>>,
     pub socket: PathBuf,
+    /// The balancer reaches instances by name (it runs in a container on the fleet's
+    /// network, where every instance is known from the start): a join sets no address.
+    pub by_name: bool,
     pub record: Arc<Mutex<FleetRecord>>,
     pub stop: CancellationToken,
     /// The load's start: every time is counted from it.
@@ -149,8 +152,10 @@ async fn add(
     {
         r.port = Some(port);
     }
-    ctx.set_both(name, &format!("addr 127.0.0.1 port {port}"))
-        .await?;
+    if !ctx.by_name {
+        ctx.set_both(name, &format!("addr 127.0.0.1 port {port}"))
+            .await?;
+    }
     ctx.set_both(name, "state ready").await?;
     let Some(cold) = cold.cloned() else {
         return Ok(format!("started on port {port}, registered with HAProxy"));

@@ -15,12 +15,27 @@ pub const FAIL_OPEN_SUFFIX: &str = "-failopen";
 /// The first word of every request log line, so the parser skips HAProxy's own messages.
 pub const LOG_TAG: &str = "fpmlab";
 
-/// One server line: the instance's name and its nginx port (`None`: not started yet; it is
-/// declared disabled at a placeholder address the runtime API sets when it joins).
+/// One server line: the instance's name and its nginx address, `host:port` (`None`: not
+/// started yet, a placeholder the runtime API replaces when it joins).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Server {
     pub name: String,
-    pub port: Option<u16>,
+    pub addr: Option<String>,
+    /// In rotation from the start; else declared disabled until its `add`.
+    pub enabled: bool,
+}
+
+/// Where HAProxy listens and where its stats socket is, as HAProxy sees them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Place {
+    /// The frontend's `bind`: `127.0.0.1:<port>` natively, `0.0.0.0:80` in a container
+    /// (whose port is published on 127.0.0.1 only).
+    pub bind: String,
+    /// The stats socket's path.
+    pub socket: PathBuf,
+    /// Owner of the socket when fpmlab runs as another user than HAProxy (a container's
+    /// root), so that fpmlab can still open it (`mode 600`).
+    pub socket_uid: Option<u32>,
 }
 
 /// The whole `haproxy.cfg`.
@@ -34,7 +49,7 @@ pub struct Server {
 /// - One log line per request to stdout (HAProxy runs in the foreground and fpmlab keeps its
 ///   stdout in `logs/haproxy.log`): accept time, request id, server, status, timers,
 ///   termination state and php-fpm's timing headers.
-pub fn render(b: &Balancer, frontend_port: u16, stats_socket: &Path, servers: &[Server]) -> String {
+pub fn render(b: &Balancer, place: &Place, servers: &[Server]) -> String {
     let idle = b.idle_timeout_ms;
     let mut c = String::new();
     let _ = writeln!(
@@ -43,10 +58,13 @@ pub fn render(b: &Balancer, frontend_port: u16, stats_socket: &Path, servers: &[
     );
     let _ = writeln!(c, "global");
     let _ = writeln!(c, "    log stdout format raw local0");
+    let uid = place
+        .socket_uid
+        .map_or(String::new(), |u| format!(" uid {u}"));
     let _ = writeln!(
         c,
-        "    stats socket {} mode 600 level admin",
-        stats_socket.display()
+        "    stats socket {} mode 600{uid} level admin",
+        place.socket.display()
     );
     let _ = writeln!(c, "    maxconn 4000");
     let _ = writeln!(c, "    hard-stop-after 2s");
@@ -68,7 +86,7 @@ pub fn render(b: &Balancer, frontend_port: u16, stats_socket: &Path, servers: &[
     // up would show as served (200), and its request would keep the target busy.
     let _ = writeln!(c, "    option abortonclose");
     let _ = writeln!(c, "frontend fleet");
-    let _ = writeln!(c, "    bind 127.0.0.1:{frontend_port}");
+    let _ = writeln!(c, "    bind {}", place.bind);
     let _ = writeln!(c, "    maxconn 4000");
     let _ = writeln!(c, "    capture request header X-Fpmlab-Id len 40");
     for h in [
@@ -104,22 +122,21 @@ pub fn render(b: &Balancer, frontend_port: u16, stats_socket: &Path, servers: &[
         let _ = write!(defaults, " slowstart {}ms", b.slow_start_ms);
     }
     let _ = writeln!(c, "{defaults}");
-    for s in servers {
-        // Port 1 is never ours: a placeholder until the instance joins.
-        let (port, disabled) = match s.port {
-            Some(p) => (p, ""),
-            None => (1, " disabled"),
-        };
-        let _ = writeln!(c, "    server {} 127.0.0.1:{port} check{disabled}", s.name);
+    // Port 1 is never ours: a placeholder until the instance joins.
+    fn line(s: &Server) -> (&str, &str) {
+        let addr = s.addr.as_deref().unwrap_or("127.0.0.1:1");
+        let disabled = if s.enabled { "" } else { " disabled" };
+        (addr, disabled)
     }
     for s in servers {
-        let (port, disabled) = match s.port {
-            Some(p) => (p, ""),
-            None => (1, " disabled"),
-        };
+        let (addr, disabled) = line(s);
+        let _ = writeln!(c, "    server {} {addr} check{disabled}", s.name);
+    }
+    for s in servers {
+        let (addr, disabled) = line(s);
         let _ = writeln!(
             c,
-            "    server {}{FAIL_OPEN_SUFFIX} 127.0.0.1:{port} backup{disabled}",
+            "    server {}{FAIL_OPEN_SUFFIX} {addr} backup{disabled}",
             s.name
         );
     }
@@ -163,19 +180,29 @@ mod tests {
         }
     }
 
+    fn place(port: u16) -> Place {
+        Place {
+            bind: format!("127.0.0.1:{port}"),
+            socket: "/tmp/s.sock".into(),
+            socket_uid: None,
+        }
+    }
+
     #[test]
     fn alb_defaults_become_haproxy_lines() {
         let servers = [
             Server {
                 name: "i1".into(),
-                port: Some(4001),
+                addr: Some("127.0.0.1:4001".into()),
+                enabled: true,
             },
             Server {
                 name: "i2".into(),
-                port: None,
+                addr: None,
+                enabled: false,
             },
         ];
-        let c = render(&balancer(), 4000, Path::new("/tmp/s.sock"), &servers);
+        let c = render(&balancer(), &place(4000), &servers);
         for line in [
             "balance roundrobin",
             "option httpchk GET /fpmlab-health",
@@ -193,15 +220,39 @@ mod tests {
             assert!(c.contains(line), "missing {line:?} in\n{c}");
         }
         assert!(!c.contains("slowstart"));
+        assert!(c.contains("stats socket /tmp/s.sock mode 600 level admin"));
+    }
+
+    #[test]
+    fn in_a_container_servers_are_reached_by_name_and_the_socket_is_fpmlabs() {
+        let servers = [Server {
+            name: "i3".into(),
+            addr: Some("i3:80".into()),
+            enabled: false,
+        }];
+        let place = Place {
+            bind: "0.0.0.0:80".into(),
+            socket: "/run/fpmlab/haproxy.sock".into(),
+            socket_uid: Some(1000),
+        };
+        let c = render(&balancer(), &place, &servers);
+        for line in [
+            "bind 0.0.0.0:80",
+            "stats socket /run/fpmlab/haproxy.sock mode 600 uid 1000 level admin",
+            "server i3 i3:80 check disabled",
+            "server i3-failopen i3:80 backup disabled",
+        ] {
+            assert!(c.contains(line), "missing {line:?} in\n{c}");
+        }
     }
 
     #[test]
     fn least_outstanding_is_leastconn_and_slow_start_is_slowstart() {
         let mut b = balancer();
         b.algorithm = Algorithm::LeastOutstanding;
-        assert!(render(&b, 1, Path::new("s"), &[]).contains("balance leastconn"));
+        assert!(render(&b, &place(1), &[]).contains("balance leastconn"));
         b.algorithm = Algorithm::RoundRobin;
         b.slow_start_ms = 30_000;
-        assert!(render(&b, 1, Path::new("s"), &[]).contains("slowstart 30000ms"));
+        assert!(render(&b, &place(1), &[]).contains("slowstart 30000ms"));
     }
 }

@@ -1,8 +1,9 @@
 //! The fleet: one nginx + php-fpm instance per server (native: a pair of processes in its
 //! own directory with its own ports and pool; docker: a compose project whose php-fpm
 //! container has the instance's CPU and memory limits), behind HAProxy configured like an AWS
-//! ALB. HAProxy runs on this machine for both drivers and reaches each instance's nginx on
-//! 127.0.0.1 (docs/fleet.md says why). The generator targets HAProxy; events act on
+//! ALB. Native: HAProxy runs on this machine and reaches each nginx on 127.0.0.1. Docker:
+//! HAProxy runs in a container of the stack image on the fleet's network and reaches each
+//! nginx by its instance name (`lb.rs`). The generator targets HAProxy; events act on
 //! instances during the load; HAProxy's view of each server is polled throughout.
 //!
 //! Layout under the config's directory: `instances/<name>/` (each instance's `stack/`,
@@ -12,28 +13,24 @@
 mod control;
 pub mod haproxy;
 mod instance;
+mod lb;
 pub mod record;
 pub mod runtime;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-use super::local::{free_ports, short_socket_dir};
-use super::process::{stop_all, Daemon, Watchdog};
 use super::{Endpoints, Stack, StackInfo};
 use crate::scenario::{Driver, EventAction, Fleet, InstanceSpec, PoolConfig, StackSettings};
 pub use haproxy::haproxy_binary;
-use haproxy::haproxy_version;
 use instance::{each_instance, Instance};
+use lb::Lb;
 pub use record::{EventRecord, FleetRecord, HealthChange, InstanceRecord};
-
-/// How long `up` waits for HAProxy's socket and frontend.
-const READY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One instance of the fleet.
 pub(super) struct Member {
@@ -57,12 +54,8 @@ pub fn cold_directive(status: u16) -> String {
 pub struct FleetStack {
     fleet: Fleet,
     members: Arc<tokio::sync::Mutex<Vec<Member>>>,
-    dir: PathBuf,
-    haproxy_bin: PathBuf,
-    socket_dir: Option<PathBuf>,
-    haproxy: Option<Daemon>,
-    watchdog: Option<Watchdog>,
-    cpuset: Option<Vec<usize>>,
+    config: String,
+    lb: Lb,
     record: Arc<Mutex<FleetRecord>>,
     stop: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -81,9 +74,9 @@ impl FleetStack {
         config: &PoolConfig,
         config_dir: &Path,
     ) -> Result<FleetStack> {
-        let haproxy_bin = haproxy_binary()?;
         std::fs::create_dir_all(config_dir.join("logs"))?;
         let dir = std::fs::canonicalize(config_dir)?;
+        let lb = Lb::new(*driver == Driver::Docker, &dir, stack.cpuset.clone())?;
         let mut members = Vec::new();
         let mut instances = Vec::new();
         for spec in &fleet.instances {
@@ -145,20 +138,17 @@ impl FleetStack {
             ..members[0].stack.stack().info()
         };
         let record = FleetRecord {
-            balancer_log: dir.join("logs/haproxy.log"),
-            haproxy_version: haproxy_version(&haproxy_bin),
+            balancer_log: lb.log(),
+            haproxy_version: lb.version(),
+            balancer_driver: lb.driver().into(),
             instances,
             ..FleetRecord::default()
         };
         Ok(FleetStack {
             fleet: fleet.clone(),
             members: Arc::new(tokio::sync::Mutex::new(members)),
-            dir,
-            haproxy_bin,
-            socket_dir: None,
-            haproxy: None,
-            watchdog: None,
-            cpuset: stack.cpuset.clone(),
+            config: config.name.clone(),
+            lb,
             record: Arc::new(Mutex::new(record)),
             stop: CancellationToken::new(),
             tasks: Vec::new(),
@@ -166,15 +156,16 @@ impl FleetStack {
         })
     }
 
-    fn socket(&self) -> PathBuf {
-        self.socket_dir
-            .clone()
-            .unwrap_or_default()
-            .join("haproxy.sock")
-    }
-
     async fn start_instances(&mut self) -> Result<Vec<haproxy::Server>> {
         let mut members = self.members.lock().await;
+        if let Some(network) = self.lb.prepare(&self.config).await? {
+            // Each nginx joins the balancer's network under its instance's name.
+            for m in members.iter_mut() {
+                if let Instance::Docker(d) = &mut m.stack {
+                    d.join_fleet_network(&network, &m.spec.name);
+                }
+            }
+        }
         // Docker: the instances events add start now too, and join the balancer at their
         // event's time, as an ALB registers a target that already runs: a `compose up`
         // takes seconds (tens on a busy machine) that would otherwise delay the event.
@@ -208,66 +199,19 @@ impl FleetStack {
             return Err(e);
         }
         // Instances not in the fleet at the start are declared disabled until they join.
+        // A container's HAProxy knows every instance by name from the start (all run); a
+        // native one gets a joining instance's port when it joins.
+        let by_name = self.lb.by_name();
         Ok((members.iter())
             .map(|m| haproxy::Server {
                 name: m.spec.name.clone(),
-                port: m.port.filter(|_| m.spec.initial),
+                addr: match by_name {
+                    true => Some(format!("{}:80", m.spec.name)),
+                    false => (m.port.filter(|_| m.spec.initial)).map(|p| format!("127.0.0.1:{p}")),
+                },
+                enabled: m.spec.initial,
             })
             .collect())
-    }
-
-    async fn start_haproxy(&mut self, servers: &[haproxy::Server]) -> Result<u16> {
-        self.socket_dir = Some(short_socket_dir()?);
-        let port = free_ports()?[0];
-        let cfg_dir = self.dir.join("balancer");
-        std::fs::create_dir_all(&cfg_dir)?;
-        let cfg = cfg_dir.join("haproxy.cfg");
-        let text = haproxy::render(&self.fleet.balancer, port, &self.socket(), servers);
-        std::fs::write(&cfg, text).with_context(|| format!("cannot write {}", cfg.display()))?;
-        let check = tokio::process::Command::new(&self.haproxy_bin)
-            .arg("-c")
-            .arg("-f")
-            .arg(&cfg)
-            .output()
-            .await
-            .context("cannot run haproxy -c")?;
-        if !check.status.success() {
-            bail!(
-                "haproxy rejected {}:\n{}{}",
-                cfg.display(),
-                String::from_utf8_lossy(&check.stdout),
-                String::from_utf8_lossy(&check.stderr)
-            );
-        }
-        let mut cmd = std::process::Command::new(&self.haproxy_bin);
-        cmd.arg("-db").arg("-f").arg(&cfg);
-        let log = self.dir.join("logs/haproxy.log");
-        let cpus = self
-            .cpuset
-            .clone()
-            .unwrap_or_else(crate::affinity::all_cpus);
-        let daemon = Daemon::spawn("haproxy", cmd, &log, &log, Some(&cpus))?;
-        self.watchdog = Some(Watchdog::spawn(std::slice::from_ref(&daemon))?);
-        self.haproxy = Some(daemon);
-        let deadline = Instant::now() + READY_TIMEOUT;
-        loop {
-            let socket_ok = runtime::command(&self.socket(), "show info").await.is_ok();
-            let fe_ok = tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok();
-            if socket_ok && fe_ok {
-                return Ok(port);
-            }
-            let h = self.haproxy.as_mut().expect("just set");
-            if h.exit_status().is_some() || Instant::now() > deadline {
-                bail!(
-                    "HAProxy did not start; {} ends with:\n{}",
-                    log.display(),
-                    h.stdio_tail(15)
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
     }
 
     async fn stop_everything(&mut self) {
@@ -280,14 +224,8 @@ impl FleetStack {
                 eprintln!("fpmlab: a fleet task did not stop within 5 s");
             }
         }
-        if let Some(w) = self.watchdog.take() {
-            w.disarm();
-        }
-        if let Some(mut h) = self.haproxy.take() {
-            // The load is over: SIGTERM stops at once (each request's line is already written).
-            h.signal_group(libc::SIGTERM);
-            stop_all(std::slice::from_mut(&mut h), Duration::from_secs(1)).await;
-        }
+        // The load is over: the balancer first, so the instances' ends are not in its log.
+        self.lb.stop().await;
         let mut members = self.members.lock().await;
         for m in members.iter_mut() {
             if let Some(pgid) = m.stack.fpm_group() {
@@ -311,9 +249,9 @@ impl FleetStack {
             (m, ())
         })
         .await;
-        if let Some(d) = self.socket_dir.take() {
-            let _ = std::fs::remove_dir_all(d);
-        }
+        drop(members);
+        // Docker: the container and the fleet's network, once no instance is attached.
+        self.lb.remove().await;
     }
 }
 
@@ -326,7 +264,12 @@ impl Stack for FleetStack {
     async fn up(&mut self) -> Result<Endpoints> {
         let started = async {
             let servers = self.start_instances().await?;
-            self.start_haproxy(&servers).await
+            let port = self.lb.start(&self.fleet.balancer, &servers).await?;
+            let (version, container) = self.lb.container_facts().await;
+            let mut r = self.record.lock().unwrap();
+            r.haproxy_version = r.haproxy_version.take().or(version);
+            r.balancer_container = container;
+            anyhow::Ok(port)
         }
         .await;
         let port = match started {
@@ -363,7 +306,8 @@ impl Stack for FleetStack {
     fn load_starts(&mut self, at: Instant) {
         let ctx = control::Ctx {
             members: self.members.clone(),
-            socket: self.socket(),
+            socket: self.lb.socket(),
+            by_name: self.lb.by_name(),
             record: self.record.clone(),
             stop: self.stop.clone(),
             origin: at,
@@ -384,21 +328,17 @@ impl Stack for FleetStack {
 }
 
 impl Drop for FleetStack {
-    /// Panic safety: HAProxy is killed here; each instance's own drop kills its daemons or
-    /// takes its compose project down, once the tasks holding the instances have ended.
+    /// Panic safety: each instance's own drop kills its daemons or takes its compose project
+    /// down (here when no task holds the instances any more, else once those tasks end);
+    /// then the balancer's drop kills HAProxy or takes its container and the fleet's
+    /// network down (the network's removal waits for the instances: its watchdog retries).
     fn drop(&mut self) {
         self.stop.cancel();
         for t in self.tasks.drain(..) {
             t.abort();
         }
-        if let Some(w) = self.watchdog.take() {
-            w.disarm();
-        }
-        if let Some(mut h) = self.haproxy.take() {
-            h.kill_and_reap();
-        }
-        if let Some(d) = self.socket_dir.take() {
-            let _ = std::fs::remove_dir_all(d);
+        if let Some(members) = Arc::get_mut(&mut self.members) {
+            members.get_mut().clear();
         }
     }
 }

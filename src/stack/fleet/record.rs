@@ -15,6 +15,14 @@ pub struct FleetRecord {
     pub balancer_log: PathBuf,
     /// `haproxy -v`'s version, when known.
     pub haproxy_version: Option<String>,
+    /// Where HAProxy ran: `native` (a process on this machine, reaching the instances on
+    /// 127.0.0.1) or `docker` (a container of the stack image on the fleet's network,
+    /// reaching each instance's nginx by its name).
+    #[serde(default)]
+    pub balancer_driver: String,
+    /// Docker: the balancer's container name.
+    #[serde(default)]
+    pub balancer_container: Option<String>,
     /// Every instance of the plan, started or not.
     pub instances: Vec<InstanceRecord>,
     /// The events, as they were carried out.

@@ -307,7 +307,14 @@ fn a_cold_instance_switches_clients_off_and_retrying_before_disabling_keeps_them
         "tries = 3 {c3:?} vs tries = 1 {c1:?}"
     );
     assert!(c3.retries > 0 && c3.amplification > 1.0, "{c3:?}");
-    // Every 401 either made a client retry or, on its last try, switched it off.
+    // Every 401 either made a client retry or, on its last try, switched it off; give or
+    // take a few at the load's end (a retry still waiting its turn is neither sent nor
+    // counted), which a busy machine makes more likely.
     let answered_401 = count(&fleet(&thrice).alb_codes, "401");
-    assert_eq!(answered_401, c3.retries + u64::from(c3.lost), "{c3:?}");
+    let accounted = c3.retries + u64::from(c3.lost);
+    assert!(answered_401 >= u64::from(c3.lost), "{answered_401} 401s, {c3:?}");
+    assert!(
+        answered_401.abs_diff(accounted) <= 3,
+        "{answered_401} 401s against {accounted} retries and lost clients: {c3:?}"
+    );
 }

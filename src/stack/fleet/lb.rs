@@ -103,12 +103,7 @@ impl Lb {
             std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
         }
         let run = self.socket_dir.clone().expect("just set");
-        let mut rm = std::process::Command::new("/bin/sh");
-        rm.arg("-c")
-            .arg(r#"read _; rm -rf "$1""#)
-            .arg("fpmlab-socket-dir-watchdog")
-            .arg(&run);
-        self.dir_watchdog = Some(Watchdog::arm(rm, "the balancer's socket dir watchdog")?);
+        self.dir_watchdog = Some(dir_watchdog(&run)?);
         let dirs = BalancerDirs {
             config: &cfg,
             logs: &logs,
@@ -128,7 +123,9 @@ impl Lb {
         let cfg = cfg_dir.join("haproxy.cfg");
         let (port, place) = match &self.bin {
             Some(_) => {
-                self.socket_dir = Some(short_socket_dir()?);
+                let dir = short_socket_dir()?;
+                self.dir_watchdog = Some(dir_watchdog(&dir)?);
+                self.socket_dir = Some(dir);
                 let port = free_ports()?[0];
                 let place = Place {
                     bind: format!("127.0.0.1:{port}"),
@@ -288,8 +285,16 @@ impl Drop for Lb {
         if let Some(w) = self.dir_watchdog.take() {
             w.disarm();
         }
-        if let Some(w) = self.dir_watchdog.take() {
-            w.disarm();
-        }
     }
+}
+
+/// Removes the socket dir `dir` (under the system temp dir) if fpmlab is killed before it
+/// could: SIGKILL must leave no temp dir behind, whichever driver runs the balancer.
+fn dir_watchdog(dir: &Path) -> Result<Watchdog> {
+    let mut rm = std::process::Command::new("/bin/sh");
+    rm.arg("-c")
+        .arg(r#"read _; rm -rf "$1""#)
+        .arg("fpmlab-socket-dir-watchdog")
+        .arg(dir);
+    Watchdog::arm(rm, "the balancer's socket dir watchdog")
 }

@@ -312,7 +312,10 @@ fn a_cold_instance_switches_clients_off_and_retrying_before_disabling_keeps_them
     // counted), which a busy machine makes more likely.
     let answered_401 = count(&fleet(&thrice).alb_codes, "401");
     let accounted = c3.retries + u64::from(c3.lost);
-    assert!(answered_401 >= u64::from(c3.lost), "{answered_401} 401s, {c3:?}");
+    assert!(
+        answered_401 >= u64::from(c3.lost),
+        "{answered_401} 401s, {c3:?}"
+    );
     assert!(
         answered_401.abs_diff(accounted) <= 3,
         "{answered_401} 401s against {accounted} retries and lost clients: {c3:?}"

@@ -309,8 +309,10 @@ path = "/cpu.php?ms=1500"
     );
     let cpu = c.cpu_per_request.as_ref().expect("cpu_per_request");
     assert_eq!(cpu.asked_ms, Some(1500.0), "{cpu:?}");
+    // About 1 s each, plus what the cut costs (the error page, the worker's own start): on a
+    // contended CPU that rose to 1.26 s in CI. What matters is well under the 1.5 s asked.
     let measured = cpu.measured_ms.unwrap();
-    assert!((900.0..=1200.0).contains(&measured), "{cpu:?}");
+    assert!((900.0..=1400.0).contains(&measured), "{cpu:?}");
     let warning = cpu.warning.as_deref().expect("a warning");
     assert!(warning.contains("less than the 1500.0 ms"), "{warning}");
     let table = String::from_utf8_lossy(&o.stdout);

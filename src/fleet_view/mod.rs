@@ -43,8 +43,8 @@ pub struct FleetView {
     /// Requests by the status an AWS ALB would have returned (`"200"`, `"502"`, `"460"`).
     pub alb_codes: BTreeMap<String, u64>,
     /// Requests that did not get a 2xx/3xx, by cause: `no_healthy_target`, `instance_died`,
-    /// `target_reset`, `cut_by_balancer_idle_timeout`, `client_closed_first`, `client_idle`,
-    /// `bad_response`, `target_answered_<status>`.
+    /// `target_reset`, `target_connect_timeout`, `cut_by_balancer_idle_timeout`,
+    /// `client_closed_first`, `client_idle`, `bad_response`, `target_answered_<status>`.
     pub causes: BTreeMap<String, u64>,
     /// One balancer log line per cause, the first of its requests: what the balancer
     /// wrote for it (server, status, timings, termination state).
@@ -332,6 +332,9 @@ fn cause(l: &BalancerLine, code: u16, killed_at_ms: Option<i64>, end_ms: i64) ->
         // A killed container's address stops answering: connects time out (`sC`), as an
         // ALB's to a vanished target (its 504 after the 10 s connect timeout).
         (504, 's') if died && l.termination.get(1..2) == Some("C") => "instance_died".into(),
+        // No connection within the connect timeout (`sC`): an instance that stopped
+        // accepting, not one slow to answer.
+        (504, 's') if l.termination.get(1..2) == Some("C") => "target_connect_timeout".into(),
         (504, 's') => "cut_by_balancer_idle_timeout".into(),
         (500.., _) if died => "instance_died".into(),
         (502, 'S') => "target_reset".into(),

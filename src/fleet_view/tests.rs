@@ -66,3 +66,22 @@ fpmlab t=102.000 id=- srv=i1 st=200 tw=0 tc=0 tr=1 ta=1 ts=---- rt=- ss=- se=-
         .collect();
     assert_eq!(per_s, [(1, 1), (3, 3)]);
 }
+
+#[test]
+fn a_connect_timeout_on_a_live_instance_is_not_the_idle_timeout() {
+    // i1 is never killed: no connection within the connect timeout is its own cause.
+    let log = "\
+fpmlab t=100.200 id=1 srv=i1 st=503 tw=0 tc=-1 tr=-1 ta=10000 ts=sC-- rt=- ss=- se=-
+fpmlab t=100.300 id=2 srv=i1 st=504 tw=0 tc=0 tr=-1 ta=60000 ts=sH-- rt=- ss=- se=-
+";
+    let v = analyse(
+        &record(),
+        log,
+        &FailedList::default(),
+        100_000,
+        &PlanFacts::default(),
+    );
+    assert_eq!(v.alb_codes["504"], 2, "{v:?}");
+    assert_eq!(v.causes["target_connect_timeout"], 1, "{v:?}");
+    assert_eq!(v.causes["cut_by_balancer_idle_timeout"], 1, "{v:?}");
+}

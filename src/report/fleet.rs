@@ -82,6 +82,10 @@ pub fn cause_about(cause: &str) -> (String, &'static str) {
             "instance died: sent to an instance killed before the request ended",
         ),
         "target_reset" => ("502", "the target refused or reset the connection"),
+        "target_connect_timeout" => (
+            "504",
+            "the target accepted no connection within the balancer's connect timeout",
+        ),
         "cut_by_balancer_idle_timeout" => (
             "504",
             "cut by the balancer's idle timeout: no answer in time",

@@ -64,8 +64,14 @@ fn bursts_oom_kill_memory_limited_containers_and_twice_the_instances_cut_the_502
             assert_eq!(r.cpu_quota_cores, Some(1.0), "{r:?}");
             assert!(i.not_enforced.is_empty(), "{:?}", i.not_enforced);
             assert!(i.requests > 0, "{} served nothing", i.name);
+            // In rotation from the start: `UP`, or `UP 1/2` while HAProxy's first checks run.
             let first = i.health.first().map(|h| h.status.as_str());
-            assert_eq!(first, Some("UP"), "{}: {:?}", i.name, i.health);
+            assert!(
+                first.is_some_and(|s| s.starts_with("UP")),
+                "{}: {:?}",
+                i.name,
+                i.health
+            );
         }
     }
 

@@ -31,36 +31,6 @@ const INCIDENT: &str = concat!(
 const CHARTS_PER_CONFIG: usize = 9;
 const WIDE_CHARTS: usize = 2;
 
-/// Runs headless Chromium with the flags the issue names, plus `extra`; returns (stdout, stderr).
-fn headless(chromium: &Path, profile: &Path, extra: &[&str], page: &Path) -> (String, String) {
-    let out = Command::new("timeout")
-        .arg("120")
-        .arg(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--hide-scrollbars",
-            "--enable-logging=stderr",
-            "--v=0",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(extra)
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .expect("start chromium");
-    assert!(
-        out.status.success(),
-        "chromium failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 /// A probe run inside the page: records errors from the first moment, and once loaded
 /// writes what it found into `<body data-probe>` for --dump-dom to show: every chart's
 /// drawing, the explanations' elements, and the tooltip after a hover.
@@ -187,7 +157,7 @@ fn report_renders_in_chromium_with_every_chart_and_explanation() {
     // The page as is: a screenshot, and Chromium's own log for console errors.
     let shot = artifacts_dir().join("report.png");
     let _ = std::fs::remove_file(&shot);
-    let (_, log) = headless(
+    let (_, log) = common::headless(
         &chromium,
         &profile,
         &[
@@ -215,7 +185,7 @@ fn report_renders_in_chromium_with_every_chart_and_explanation() {
         html.replacen("<head>", &format!("<head>{PROBE}"), 1),
     )
     .unwrap();
-    let (dom, _) = headless(
+    let (dom, _) = common::headless(
         &chromium,
         &profile,
         &["--dump-dom", "--virtual-time-budget=5000"],

@@ -303,6 +303,22 @@ pub fn probe_page(html: &str, probe: &str, dir: &Path) -> Option<serde_json::Val
     let chromium = tool(&["chromium", "chromium-browser"])?;
     let page = dir.join("probed.html");
     std::fs::write(&page, html.replacen("<head>", &format!("<head>{probe}"), 1)).unwrap();
+    let (dom, _) = headless(
+        &chromium,
+        &dir.join("profile"),
+        &["--dump-dom", "--virtual-time-budget=5000"],
+        &page,
+    );
+    let start = dom.find("data-probe=\"").expect("the probe ran") + "data-probe=\"".len();
+    let raw = dom[start..][..dom[start..].find('"').unwrap()]
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&");
+    Some(serde_json::from_str(&raw).unwrap())
+}
+
+/// Runs headless Chromium on `page` (no network, its own `profile`, logging on stderr) with
+/// `extra` flags; returns (stdout, stderr). Fails the test if Chromium fails.
+pub fn headless(chromium: &Path, profile: &Path, extra: &[&str], page: &Path) -> (String, String) {
     let out = Command::new("timeout")
         .arg("120")
         .arg(chromium)
@@ -311,22 +327,22 @@ pub fn probe_page(html: &str, probe: &str, dir: &Path) -> Option<serde_json::Val
             "--no-sandbox",
             "--disable-gpu",
             "--disable-background-networking",
-            "--dump-dom",
-            "--virtual-time-budget=5000",
+            "--hide-scrollbars",
+            "--enable-logging=stderr",
+            "--v=0",
         ])
-        .arg(format!("--user-data-dir={}", dir.join("profile").display()))
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(extra)
         .arg(format!("file://{}", page.display()))
         .output()
         .expect("start chromium");
     assert!(
         out.status.success(),
-        "{}",
+        "chromium failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let dom = String::from_utf8_lossy(&out.stdout);
-    let start = dom.find("data-probe=\"").expect("the probe ran") + "data-probe=\"".len();
-    let raw = dom[start..][..dom[start..].find('"').unwrap()]
-        .replace("&quot;", "\"")
-        .replace("&amp;", "&");
-    Some(serde_json::from_str(&raw).unwrap())
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

@@ -2,9 +2,11 @@
 //! it down (always), and keep `run.json` current throughout.
 
 mod checkpoint;
+mod instances;
 pub mod live;
 mod server_side;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -17,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::bottleneck::{self, CpuUse};
 use crate::clock::RunClock;
 use crate::cpu_per_request::CpuPerRequest;
+use crate::fleet_view::InstanceSampled;
 use crate::load::generator::{self, Shared};
 use crate::progress::ConfigProgress;
 use crate::record::request_log::{Names, RequestLog};
@@ -27,6 +30,7 @@ use crate::scenario::{Driver, Plan};
 use crate::stack::calibrate::CpuUnit;
 use crate::{probe, stack};
 use checkpoint::{Checkpoint, TimelineOut};
+use instances::InstanceSamplers;
 use live::LiveMetrics;
 use server_side::ServerSide;
 
@@ -228,7 +232,7 @@ async fn run_config(
         _ = cancel.cancelled() => Err(anyhow::anyhow!("interrupted while the stack was starting")),
     };
     let started = up.is_ok();
-    let (failed, result) = match up {
+    let (failed, sampled, result) = match up {
         Ok(endpoints) => {
             // Drivers learn versions once the stack runs (docker: from inside the containers).
             state.lock().unwrap().environment.stack = stack.info();
@@ -245,7 +249,7 @@ async fn run_config(
             )
             .await
         }
-        Err(e) => (FailedList::default(), Err(e)),
+        Err(e) => (FailedList::default(), Default::default(), Err(e)),
     };
     progress.note("tearing the stack down");
     let down = stack.down().await;
@@ -261,7 +265,8 @@ async fn run_config(
             // attribution would look for one nginx's logs, which a fleet does not have.
             let text = std::fs::read_to_string(&rec.balancer_log).unwrap_or_default();
             let facts = crate::fleet_view::PlanFacts::of(plan, &c.name);
-            let view = crate::fleet_view::analyse(&rec, &text, &failed, epoch_us / 1000, &facts);
+            let view =
+                crate::fleet_view::analyse(&rec, &text, &failed, epoch_us / 1000, &facts, &sampled);
             c.fleet = Some(view);
         } else {
             let views = crate::incident::analyse(
@@ -291,7 +296,8 @@ async fn run_config(
 }
 
 /// Samples, probes health and drives the load. Returns the failed requests (attributed after
-/// the teardown, once the logs are complete) and the load's result.
+/// the teardown, once the logs are complete), a fleet's samples of each instance, and the
+/// load's result.
 #[allow(clippy::too_many_arguments)]
 async fn drive(
     plan: &Plan,
@@ -303,12 +309,16 @@ async fn drive(
     outputs: &Outputs,
     endpoints: stack::Endpoints,
     stack: &mut dyn stack::Stack,
-) -> (FailedList, anyhow::Result<()>) {
+) -> (
+    FailedList,
+    BTreeMap<String, InstanceSampled>,
+    anyhow::Result<()>,
+) {
     let name = plan.configs[i].name.clone();
     let files = SeriesFiles::for_config(&name);
     let timeline_out = match LineWriter::create(&dir.join(&files.timeline)) {
         Ok(out) => out,
-        Err(e) => return (FailedList::default(), Err(e)),
+        Err(e) => return (FailedList::default(), BTreeMap::new(), Err(e)),
     };
     state.lock().unwrap().configs[i].series = Some(files.clone());
     let load_start = Instant::now() + LOAD_LEAD;
@@ -331,8 +341,10 @@ async fn drive(
     );
     let server_side = match server_side {
         Ok(s) => s,
-        Err(e) => return (FailedList::default(), Err(e)),
+        Err(e) => return (FailedList::default(), BTreeMap::new(), Err(e)),
     };
+    let instance_samplers = (stack.instance_endpoints())
+        .map(|list| InstanceSamplers::start(list, clock, (dir, &name), progress));
     let recorder = Recorder::new(load_start, &plan.phases, &plan.requests)
         .bounded_timeline(TIMELINE_KEPT_S)
         .with_request_log(outputs.log.as_ref().map(|l| l.sender(i)));
@@ -386,6 +398,10 @@ async fn drive(
     stop_tick.cancel();
     let timeline_out = ticker.await;
     let (figures, health) = server_side.stop(progress).await;
+    let sampled = match instance_samplers {
+        Some(s) => s.stop().await,
+        None => BTreeMap::new(),
+    };
     let failed = shared.recorder.lock().unwrap().failed().clone();
 
     let mut recorded = shared.recorder.lock().unwrap().result();
@@ -429,5 +445,5 @@ async fn drive(
     c.health = Some(health);
     c.events = events;
     c.cpu_per_request = cpu_per_request;
-    (failed, load)
+    (failed, sampled, load)
 }

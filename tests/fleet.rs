@@ -137,6 +137,39 @@ fn the_deep_check_takes_the_overloaded_instance_out_and_the_fleet_fails_less() {
         fd.alb_codes,
         fs.alb_codes
     );
+    // Beside the balancer's view, each instance's own status page, sampled directly: i2's
+    // one worker busy, its listen queue deep, while the shallow check kept it in rotation;
+    // i1's 8 workers never all busy.
+    let own = |f: &FleetView, name: &str| {
+        let i = instance(f, name);
+        i.sampled
+            .clone()
+            .unwrap_or_else(|| panic!("{name}: not sampled"))
+    };
+    let (i1, i2) = (own(fs, "i1"), own(fs, "i2"));
+    assert!(i2.summary.samples >= 15, "{:?}", i2.summary);
+    assert_eq!(i2.summary.peak_active_workers, Some(1), "{:?}", i2.summary);
+    assert!(
+        i2.summary.max_listen_queue.unwrap_or(0) >= 3,
+        "i2's queue: {:?}",
+        i2.summary
+    );
+    assert!(
+        i1.summary
+            .peak_active_workers
+            .is_some_and(|p| (1..8).contains(&p)),
+        "{:?}",
+        i1.summary
+    );
+    // Native: the workers' CPU and memory from /proc, second by second.
+    assert!(
+        (i2.seconds.iter()).any(|s| s.memory_mib_max.is_some_and(|m| m > 1.0)),
+        "{:?}",
+        i2.seconds
+    );
+    let file = shallow.out.join(&i2.samples_file);
+    let lines = std::fs::read_to_string(&file).unwrap().lines().count() as u32;
+    assert_eq!(lines, i2.summary.samples, "{}", file.display());
 }
 
 #[test]

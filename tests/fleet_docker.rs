@@ -72,6 +72,27 @@ fn bursts_oom_kill_memory_limited_containers_and_twice_the_instances_cut_the_502
                 i.name,
                 i.health
             );
+            // Sampled on its own: its php-fpm container's CPU and memory over time, the
+            // memory under the cgroup's limit.
+            let own = (i.sampled.as_ref()).unwrap_or_else(|| panic!("{}: not sampled", i.name));
+            assert!(own.summary.samples >= 10, "{}: {:?}", i.name, own.summary);
+            let peak = own
+                .summary
+                .container
+                .as_ref()
+                .and_then(|c| c.php_fpm.as_ref());
+            let peak = peak.unwrap_or_else(|| panic!("{}: no container figures", i.name));
+            assert_eq!(peak.memory_limit_bytes, Some(512 << 20), "{peak:?}");
+            let mem = (own.seconds.iter()).filter_map(|s| s.memory_mib_max);
+            let mem = mem.fold(0.0, f64::max);
+            assert!(mem > 5.0 && mem <= 512.0, "{}: memory {mem} MiB", i.name);
+            assert!(
+                own.seconds
+                    .iter()
+                    .any(|s| s.cpu_pct_max.is_some_and(|c| c > 0.0)),
+                "{}: no CPU reading",
+                i.name
+            );
         }
     }
 
@@ -158,4 +179,48 @@ fn an_interrupted_docker_fleet_leaves_no_container_or_network() {
     assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
     assert_clean(pid);
     assert!(common::processes_mentioning(&out.display().to_string()).is_empty());
+}
+
+/// A config HAProxy refuses is reported before the balancer starts, in HAProxy's words
+/// (`haproxy -c` in a one-off container of the stack image, as natively), and the check
+/// leaves no container behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_haproxy_refuses_is_reported_before_the_balancer_starts() {
+    if !ready() {
+        return;
+    }
+    use fpmlab::stack::docker::{BalancerContainer, BalancerDirs};
+    let dir = tempdir();
+    let [config, logs, run] = ["balancer", "logs", "run"].map(|d| dir.path().join(d));
+    for d in [&config, &logs, &run] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let dirs = BalancerDirs {
+        config: &config,
+        logs: &logs,
+        run: &run,
+    };
+    let mut lb = BalancerContainer::create("check", &dirs, None)
+        .await
+        .unwrap();
+    let cfg = config.join("haproxy.cfg");
+    std::fs::write(&cfg, "defaults\n    mode http\n    timeout nosuch 5s\n").unwrap();
+    let refused = lb.check(&cfg).await;
+    std::fs::write(
+        &cfg,
+        "defaults\n    mode http\n    timeout connect 5s\n    timeout client 5s\n    \
+         timeout server 5s\nfrontend f\n    bind 127.0.0.1:8080\n    default_backend b\n\
+         backend b\n    server s 127.0.0.1:8081\n",
+    )
+    .unwrap();
+    let accepted = lb.check(&cfg).await;
+    lb.down().await.unwrap();
+    let e = format!("{:#}", refused.expect_err("an unknown timeout is refused"));
+    assert!(
+        e.contains("HAProxy rejected") && e.contains("haproxy.cfg"),
+        "{e}"
+    );
+    assert!(e.contains("nosuch"), "HAProxy's own words: {e}");
+    accepted.expect("a valid config passes");
+    assert_clean(std::process::id());
 }

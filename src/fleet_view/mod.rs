@@ -4,6 +4,7 @@
 //! request failed, in the ALB's codes and causes.
 
 pub mod log;
+pub mod sampled;
 pub mod timeline;
 
 use std::collections::BTreeMap;
@@ -14,6 +15,7 @@ use crate::record::FailedList;
 use crate::stack::fleet::haproxy::{FAIL_OPEN_SUFFIX, LOG_TAG};
 use crate::stack::fleet::{EventRecord, FleetRecord, HealthChange};
 use log::{alb_code, BalancerLine};
+pub use sampled::{InstanceSampled, SampledFold, SampledSecond};
 pub use timeline::{HealthSpan, InstanceSecond};
 
 /// A kill counts as the cause of a 5xx up to this long after the request ended (the event's
@@ -114,6 +116,11 @@ pub struct InstanceView {
     /// state. Derived from the balancer's log, not from php-fpm's status page.
     #[serde(default)]
     pub seconds: Vec<InstanceSecond>,
+    /// What its own php-fpm and containers showed, sampled from the instance directly (not
+    /// through the balancer): workers busy, listen queue, CPU and memory, per second and
+    /// at their peaks. `None`: never started, or a run from before it was sampled.
+    #[serde(default)]
+    pub sampled: Option<InstanceSampled>,
     /// First time the balancer had it out of rotation (`DOWN`, `MAINT`) after it had been in
     /// (`UP`), ms after the load's start.
     pub first_out_ms: Option<i64>,
@@ -173,15 +180,16 @@ impl PlanFacts {
     }
 }
 
-/// Builds the fleet view from the fleet's record, the balancer's log text and the client's
-/// failed requests. `load_start_epoch_ms`: the load's start, to place requests on the
-/// events' timeline.
+/// Builds the fleet view from the fleet's record, the balancer's log text, the client's
+/// failed requests and each instance's own samples (by name). `load_start_epoch_ms`: the
+/// load's start, to place requests on the events' timeline.
 pub fn analyse(
     record: &FleetRecord,
     log_text: &str,
     failed: &FailedList,
     load_start_epoch_ms: i64,
     facts: &PlanFacts,
+    sampled: &BTreeMap<String, InstanceSampled>,
 ) -> FleetView {
     // Lines without an id are fpmlab's own probes through the balancer, not the load.
     let all: Vec<(BalancerLine, &str)> = (log_text.lines())
@@ -217,6 +225,7 @@ pub fn analyse(
                 not_enforced: i.not_enforced.clone(),
                 max_children: facts.max_children.get(&i.name).copied(),
                 container: i.container.clone(),
+                sampled: sampled.get(&i.name).cloned(),
                 ..InstanceView::default()
             };
             (i.name.clone(), Samples::new(v))

@@ -42,6 +42,7 @@ fpmlab t=102.000 id=- srv=i1 st=200 tw=0 tc=0 tr=1 ta=1 ts=---- rt=- ss=- se=-
         &FailedList::default(),
         100_000,
         &PlanFacts::default(),
+        &BTreeMap::new(),
     );
     assert_eq!((v.requests, v.probe_requests), (7, 1));
     // id 7: a connect to the killed container's address timed out (docker fleet).
@@ -65,6 +66,36 @@ fpmlab t=102.000 id=- srv=i1 st=200 tw=0 tc=0 tr=1 ta=1 ts=---- rt=- ss=- se=-
         .map(|s| (s.requests, s.failed))
         .collect();
     assert_eq!(per_s, [(1, 1), (3, 3)]);
+    assert_eq!(i2.sampled, None, "no samples given");
+}
+
+#[test]
+fn each_instance_carries_its_own_samples() {
+    let mut fold = super::SampledFold::new("c/instances/i2/samples.jsonl".into(), 500);
+    fold.add(&crate::probe::Sample {
+        t_ms: 1_200,
+        fpm: None,
+        fpm_status_rtt_us: None,
+        accept_queue: None,
+        workers: Vec::new(),
+        errors: vec!["status page: connection refused".into()],
+        container: None,
+        fpm_master_alive: Some(false),
+    });
+    let sampled = BTreeMap::from([("i2".to_string(), fold.sampled())]);
+    let v = analyse(
+        &record(),
+        "",
+        &FailedList::default(),
+        100_000,
+        &PlanFacts::default(),
+        &sampled,
+    );
+    assert_eq!(v.instances[0].sampled, None);
+    let i2 = v.instances[1].sampled.as_ref().expect("i2's samples");
+    assert_eq!(i2.samples_file, "c/instances/i2/samples.jsonl");
+    assert_eq!((i2.seconds[0].t_s, i2.seconds[0].status_unanswered), (1, 1));
+    assert_eq!(i2.summary.failed_samples, 1);
 }
 
 #[test]
@@ -80,6 +111,7 @@ fpmlab t=100.300 id=2 srv=i1 st=504 tw=0 tc=0 tr=-1 ta=60000 ts=sH-- rt=- ss=- s
         &FailedList::default(),
         100_000,
         &PlanFacts::default(),
+        &BTreeMap::new(),
     );
     assert_eq!(v.alb_codes["504"], 2, "{v:?}");
     assert_eq!(v.causes["target_connect_timeout"], 1, "{v:?}");

@@ -4,11 +4,11 @@
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
 
-use crate::fleet_view::{FleetView, QuantilesMs};
+use crate::fleet_view::{FleetView, InstanceView, QuantilesMs};
 use crate::results::ConfigResult;
 
 /// The per-instance table's columns (the first two are text).
-pub const HEADERS: [&str; 11] = [
+pub const HEADERS: [&str; 12] = [
     "instance",
     "pool",
     "requests",
@@ -20,6 +20,7 @@ pub const HEADERS: [&str; 11] = [
     "p99",
     "fpm queue p99",
     "out of rotation at",
+    "own peak: busy, CPU, memory",
 ];
 
 /// Empty when no config ran a fleet.
@@ -65,9 +66,33 @@ pub fn rows(f: &FleetView) -> Vec<Vec<String>> {
             ms(&i.latency, |q| q.p99_ms),
             ms(&i.fpm_queue, |q| q.p99_ms),
             out_at,
+            own_peak(i),
         ]);
     }
     out
+}
+
+/// The instance's peaks from its own samples: `4/4 busy, 97 % CPU, 310 MiB` (container
+/// memory with docker, workers' PSS natively), `-` when it was not sampled.
+pub fn own_peak(i: &InstanceView) -> String {
+    let Some(s) = &i.sampled else {
+        return "-".into();
+    };
+    let secs = || s.seconds.iter();
+    let busy = s.summary.peak_active_workers;
+    let cpu = secs()
+        .filter_map(|x| x.cpu_pct_max)
+        .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+    let mem = secs()
+        .filter_map(|x| x.memory_mib_max)
+        .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+    let limit = i.max_children.map_or("?".into(), |m| m.to_string());
+    format!(
+        "{} busy, {} CPU, {}",
+        busy.map_or("-".into(), |b| format!("{b}/{limit}")),
+        cpu.map_or("-".into(), |c| format!("{c:.0} %")),
+        mem.map_or("-".into(), |m| format!("{m:.0} MiB")),
+    )
 }
 
 /// The ALB's code for a cause of `fleet.causes`, and what the cause means.

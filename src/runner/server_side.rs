@@ -45,7 +45,7 @@ pub struct ServerSide {
 
 /// Appends each item to `out`, flushed at once so the file is current at any moment; a
 /// failure is said once, not silently dropped.
-fn streamer<T: serde::Serialize>(
+pub(super) fn streamer<T: serde::Serialize>(
     mut out: LineWriter,
     what: &'static str,
     progress: ConfigProgress,

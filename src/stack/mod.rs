@@ -77,6 +77,10 @@ pub struct StackInfo {
     pub php_version: Option<String>,
 }
 
+/// A fleet's instances as they start, each by name with where it answers: what samples each
+/// instance on its own. An instance an event adds appears once it has started.
+pub type InstanceEndpoints = tokio::sync::watch::Receiver<Vec<(String, Endpoints)>>;
+
 /// A stack for one pool config.
 #[async_trait]
 pub trait Stack: Send {
@@ -90,6 +94,11 @@ pub trait Stack: Send {
     fn load_starts(&mut self, _at: std::time::Instant) {}
     /// What a fleet did and what its balancer saw; `None` for a single stack.
     fn fleet_record(&self) -> Option<fleet::FleetRecord> {
+        None
+    }
+    /// A fleet's instances as they start; `None` for a single stack (its endpoints are
+    /// `up`'s).
+    fn instance_endpoints(&self) -> Option<InstanceEndpoints> {
         None
     }
 }

@@ -10,11 +10,13 @@ use plotters::prelude::*;
 use super::overlay::{self, Column};
 use super::time::{linear_time_chart, Frame};
 use super::{config_color, draw_line, placeholder, svg_with};
-use crate::fleet_view::{FleetView, InstanceSecond, InstanceView};
+use crate::fleet_view::{FleetView, InstanceSecond, InstanceView, SampledSecond};
 
 pub const BUSY_COLOR: RGBColor = RGBColor(253, 141, 60);
 pub const WAITING_COLOR: RGBColor = RGBColor(203, 24, 29);
 pub const LIMIT_COLOR: RGBColor = RGBColor(120, 120, 120);
+/// Busy workers as the instance's own status page said (sampled, not from the log).
+pub const SAMPLED_BUSY_COLOR: RGBColor = RGBColor(117, 107, 177);
 
 /// The fill of a health state class (see `fleet_view::HealthSpan::state`).
 pub fn state_color(state: &str) -> &'static str {
@@ -35,7 +37,14 @@ const LANE_USE: f64 = 0.8;
 /// full pool.
 fn lane_scale(i: &InstanceView) -> f64 {
     let (busy, waiting) = (i.peak_busy_workers(), i.peak_waiting());
+    let sampled = sampled_seconds(i).filter_map(|s| s.fpm_active_max).max();
+    let busy = busy.max(sampled.map_or(0, u64::from));
     (i.max_children.map_or(busy, u64::from).max(waiting).max(1)) as f64
+}
+
+/// The instance's own samples, second by second (none for a run without them).
+fn sampled_seconds(i: &InstanceView) -> impl Iterator<Item = &SampledSecond> {
+    i.sampled.iter().flat_map(|s| &s.seconds)
 }
 
 /// Health vs capacity: one lane per instance (the first on top).
@@ -75,6 +84,12 @@ pub fn lanes(frame: &Frame, f: &FleetView) -> anyhow::Result<String> {
                 line(|s| s.waiting_max),
                 WAITING_COLOR.stroke_width(2),
             )?;
+            // A second without a status page is a gap, not a zero.
+            let sampled = sampled_seconds(i).map(|s| {
+                let y = s.fpm_active_max.map(|v| lane_y(k, u64::from(v), scale));
+                y.map(|y| (s.t_s as f64 + 0.5, y))
+            });
+            draw_line(&mut chart, sampled, SAMPLED_BUSY_COLOR.stroke_width(1))?;
         }
         let (xs, _) = chart.plotting_area().get_pixel_range();
         let px = |x: f64, y: f64| {
@@ -148,10 +163,90 @@ fn second_text(i: &InstanceView, s: &InstanceSecond, limit: &str) -> String {
     } else {
         &s.state
     };
+    let own = sampled_seconds(i)
+        .find(|o| o.t_s == s.t_s)
+        .map_or(String::new(), |o| {
+            format!(" · its status page: {}", sampled_text(o))
+        });
     format!(
-        "{} {} s: {state} · {} requests, {} failed · busy {}/{limit} · waiting {} · outstanding {} · p99 {p99}",
+        "{} {} s: {state} · {} requests, {} failed · busy {}/{limit} · waiting {} · outstanding {} · p99 {p99}{own}",
         i.name, s.t_s, s.requests, s.failed, s.busy_workers_max, s.waiting_max, s.in_flight_max
     )
+}
+
+/// One second of an instance's own samples in words.
+pub fn sampled_text(o: &SampledSecond) -> String {
+    let opt = |v: Option<u32>| v.map_or("-".into(), |v| v.to_string());
+    let mut out = format!(
+        "busy {}, listen queue {}, CPU {}, memory {}",
+        opt(o.fpm_active_max),
+        opt(o.listen_queue_max),
+        o.cpu_pct_max.map_or("-".into(), |v| format!("{v:.0} %")),
+        o.memory_mib_max
+            .map_or("-".into(), |v| format!("{v:.0} MiB")),
+    );
+    if o.status_unanswered > 0 {
+        let _ = write!(out, ", {} unanswered", o.status_unanswered);
+    }
+    if o.master_alive == Some(false) {
+        out.push_str(", php-fpm master dead");
+    }
+    out
+}
+
+/// What a line of [`sampled`] draws: the reading of a second (`None` is a gap), the
+/// instance's limit for it (a dashed line), and the axis' unit.
+pub struct Reading {
+    pub read: fn(&SampledSecond) -> Option<f64>,
+    pub limit: fn(&InstanceView) -> Option<f64>,
+    pub unit: &'static str,
+}
+
+/// One of an instance's own readings over time, a line per instance, each with its limit.
+pub fn sampled(frame: &Frame, f: &FleetView, r: &Reading) -> anyhow::Result<String> {
+    let (read, unit) = (r.read, r.unit);
+    let top = (f.instances.iter())
+        .flat_map(sampled_seconds)
+        .filter_map(read)
+        .fold(0.0_f64, f64::max);
+    if top <= 0.0 {
+        return placeholder(frame.size, frame.title, "no instance was sampled");
+    }
+    let limits: Vec<Option<f64>> = f.instances.iter().map(r.limit).collect();
+    let top = (limits.iter().flatten()).fold(top, |t, l| t.max(*l));
+    svg_with(frame.size, |root| {
+        let fmt = move |v: &f64| format!("{v:.0} {unit}");
+        let mut chart = linear_time_chart(root, frame, top * 1.12, &fmt)?;
+        for (k, limit) in limits.iter().enumerate() {
+            if let Some(l) = limit {
+                let style = instance_color(k).stroke_width(1);
+                let line = [(0.0, *l), (frame.x_max, *l)];
+                chart.draw_series(DashedLineSeries::new(line, 5, 4, style))?;
+            }
+        }
+        for (k, i) in f.instances.iter().enumerate() {
+            let points = sampled_seconds(i).map(|s| read(s).map(|v| (s.t_s as f64 + 0.5, v)));
+            draw_line(&mut chart, points, instance_color(k).stroke_width(2))?;
+        }
+        let seconds = (f.instances.iter())
+            .flat_map(sampled_seconds)
+            .map(|s| s.t_s + 1)
+            .max()
+            .unwrap_or(0);
+        let columns: Vec<Column> = (0..seconds)
+            .map(|t| {
+                let parts: Vec<String> = (f.instances.iter())
+                    .filter_map(|i| {
+                        let o = sampled_seconds(i).find(|o| o.t_s == t)?;
+                        Some(format!("{}: {}", i.name, sampled_text(o)))
+                    })
+                    .collect();
+                let text = format!("{t} s: {}", parts.join(" · "));
+                (t as f64, t as f64 + 1.0, text)
+            })
+            .collect();
+        Ok(overlay::svg(&chart, 0.0, frame.overlay, &columns))
+    })
 }
 
 /// Requests per second of each instance (by when they ended), one line each.

@@ -70,8 +70,12 @@ pub fn health_line(i: &InstanceView) -> String {
         .collect();
     let (busy, waiting) = (i.peak_busy_workers(), i.peak_waiting());
     let limit = i.max_children.map_or("?".into(), |m| m.to_string());
+    let own = match &i.sampled {
+        Some(_) => format!("; its own samples at their peak: {}", rows::own_peak(i)),
+        None => String::new(),
+    };
     format!(
-        "{}: {}; busy workers at most {busy} of {limit}, up to {waiting} waiting for a worker",
+        "{}: {}; busy workers at most {busy} of {limit}, up to {waiting} waiting for a worker{own}",
         i.name,
         if spans.is_empty() {
             "no health state reported".into()
@@ -87,6 +91,7 @@ fn seconds_table(f: &FleetView) -> String {
     for i in &f.instances {
         let limit = i.max_children.map_or("?".into(), |m| m.to_string());
         for s in &i.seconds {
+            let own = (i.sampled.iter().flat_map(|o| &o.seconds)).find(|o| o.t_s == s.t_s);
             table.push(vec![
                 s.t_s.to_string(),
                 i.name.clone(),
@@ -97,6 +102,7 @@ fn seconds_table(f: &FleetView) -> String {
                 s.waiting_max.to_string(),
                 s.latency_p99_ms
                     .map_or("-".into(), |v| format!("{v:.0} ms")),
+                own.map_or("-".into(), crate::report::charts::fleet::sampled_text),
             ]);
         }
     }
@@ -105,7 +111,15 @@ fn seconds_table(f: &FleetView) -> String {
     }
     table.sort_by_key(|r| r[0].parse::<u64>().unwrap_or(0));
     let headers = [
-        "s", "instance", "state", "requests", "failed", "busy", "waiting", "p99",
+        "s",
+        "instance",
+        "state",
+        "requests",
+        "failed",
+        "busy",
+        "waiting",
+        "p99",
+        "its own samples",
     ];
     format!(
         "\n<details><summary>Per instance and second</summary>\n\n{}\n</details>\n",
@@ -149,6 +163,43 @@ pub fn csv_rows(c: &ConfigResult) -> Vec<(u64, [Option<f64>; 21], String, String
     }
     out.sort_by_key(|r| r.0);
     out
+}
+
+/// The peaks of an instance's own samples (none when it was not sampled).
+fn sampled_peaks(out: &mut Families, labels: &[(&str, &str)], i: &InstanceView) {
+    let Some(own) = &i.sampled else {
+        return;
+    };
+    let peak = |read: fn(&crate::fleet_view::SampledSecond) -> Option<f64>| {
+        (own.seconds.iter().filter_map(read)).reduce(f64::max)
+    };
+    let families = [
+        (
+            "fpmlab_fleet_sampled_peak_busy_workers",
+            "Most php-fpm workers busy at once, from the instance's own status page.",
+            own.summary.peak_active_workers.map(f64::from),
+        ),
+        (
+            "fpmlab_fleet_sampled_peak_listen_queue",
+            "Deepest listen queue of the instance's pool socket (kernel or php-fpm).",
+            own.summary.max_listen_queue.map(f64::from),
+        ),
+        (
+            "fpmlab_fleet_sampled_peak_cpu_ratio",
+            "Highest CPU of the instance's php-fpm over a sample interval, in cores.",
+            peak(|s| s.cpu_pct_max).map(|p| p / 100.0),
+        ),
+        (
+            "fpmlab_fleet_sampled_peak_memory_bytes",
+            "Highest memory of the instance's php-fpm (container charge, or workers' PSS).",
+            peak(|s| s.memory_mib_max).map(|m| m * 1_048_576.0),
+        ),
+    ];
+    for (name, help, v) in families {
+        if let Some(v) = v {
+            out.value(name, Kind::Gauge, help, labels, v);
+        }
+    }
 }
 
 /// Per-instance families of one config: requests, ALB codes, failures by cause, latency,
@@ -224,6 +275,7 @@ pub fn prometheus(out: &mut Families, c: &ConfigResult) {
                 f64::from(m),
             );
         }
+        sampled_peaks(out, &labels, i);
         let in_rotation = i
             .health_spans
             .last()

@@ -8,12 +8,28 @@ use std::fmt::Write;
 
 use super::esc;
 use super::layout::{grid, html_table, legend};
-use crate::report::charts::fleet::{self as charts, BUSY_COLOR, LIMIT_COLOR, WAITING_COLOR};
+use crate::report::charts::fleet::{
+    self as charts, BUSY_COLOR, LIMIT_COLOR, SAMPLED_BUSY_COLOR, WAITING_COLOR,
+};
 use crate::report::charts::overlay::{Marker, Overlay, EVENT_STROKE};
 use crate::report::charts::time::Frame;
 use crate::report::charts::{config_color, css, PhaseSpan};
 use crate::report::fleet as rows;
 use crate::results::{ConfigResult, RunResult};
+
+/// CPU against the container's quota (docker), in percent of one core.
+const CPU: charts::Reading = charts::Reading {
+    read: |s| s.cpu_pct_max,
+    limit: |i| Some(i.container.as_ref()?.cpu_quota_cores? * 100.0),
+    unit: "%",
+};
+
+/// Memory against the container's limit (docker).
+const MEMORY: charts::Reading = charts::Reading {
+    read: |s| s.memory_mib_max,
+    limit: |i| i.container.as_ref()?.memory_limit_mib,
+    unit: "MiB",
+};
 
 /// The nav link, when a config ran a fleet.
 pub fn nav(run: &RunResult) -> &'static str {
@@ -120,6 +136,7 @@ pub fn section(
     out.push_str("</section>");
     let mut lanes = Vec::new();
     let mut reqs = Vec::new();
+    let (mut cpu, mut memory) = (Vec::new(), Vec::new());
     let y_max = charts::requests_max(fleets.iter().filter_map(|(_, c)| c.fleet.as_ref()));
     for (k, c) in &fleets {
         let f = c.fleet.as_ref().expect("filtered");
@@ -133,6 +150,8 @@ pub fn section(
         };
         lanes.push(charts::lanes(&frame, f)?);
         reqs.push(charts::requests(&frame, f, y_max)?);
+        cpu.push(charts::sampled(&frame, f, &CPU)?);
+        memory.push(charts::sampled(&frame, f, &MEMORY)?);
     }
     let mut items: Vec<(String, String, bool)> = ["in_rotation", "out", "draining", "deregistered"]
         .iter()
@@ -147,10 +166,15 @@ pub fn section(
     items.extend([
         ("busy workers".into(), css(BUSY_COLOR), true),
         ("waiting for a worker".into(), css(WAITING_COLOR), true),
+        (
+            "busy workers (its own status page)".into(),
+            css(SAMPLED_BUSY_COLOR),
+            true,
+        ),
         ("max_children".into(), css(LIMIT_COLOR), true),
         ("event (hover for what)".into(), EVENT_STROKE.into(), true),
     ]);
-    out.push_str(&grid("fleet-health", "Fleet: health as the balancer saw it vs what php-fpm could do", "One lane per instance. Shaded: its state in the balancer (<code>show stat</code>): in rotation, out (health checks failed), draining, deregistered (not added yet, or removed). Lines, per second, on the lane's own scale: the most php-fpm scripts running at once against <code>max_children</code> (dashed), and the most requests sent to it that no worker had picked up. Both come from the <code>X-Fpm-*</code> times in the balancer's log; a request the balancer cut before an answer counts as waiting, its worker is not seen. An instance in rotation whose pool is full and whose queue grows is the fleet-level lying health check. Hover a second for its figures.", &legend(&items), &lanes));
+    out.push_str(&grid("fleet-health", "Fleet: health as the balancer saw it vs what php-fpm could do", "One lane per instance. Shaded: its state in the balancer (<code>show stat</code>): in rotation, out (health checks failed), draining, deregistered (not added yet, or removed). Lines, per second, on the lane's own scale: the most php-fpm scripts running at once against <code>max_children</code> (dashed), and the most requests sent to it that no worker had picked up. Both come from the <code>X-Fpm-*</code> times in the balancer's log; a request the balancer cut before an answer counts as waiting, its worker is not seen. The thin line is the same busy count as the instance's own php-fpm status page said it, sampled twice a second from the instance directly (not through the balancer): it sees the workers of cut requests too, and has a gap where the instance could not answer. An instance in rotation whose pool is full and whose queue grows is the fleet-level lying health check. Hover a second for its figures.", &legend(&items), &lanes));
     // The plan's instances are the same in every config: the largest fleet names them all.
     let widest =
         (fleets.iter().filter_map(|(_, c)| c.fleet.as_ref())).max_by_key(|f| f.instances.len());
@@ -159,5 +183,14 @@ pub fn section(
         .map(|(k, i)| (i.name.clone(), css(charts::instance_color(k)), true))
         .collect();
     out.push_str(&grid("fleet-requests", "Fleet: requests per instance per second", "Requests each instance got from the balancer, by the second they ended, one line per instance; hover for the failed ones. Dashed markers are the fleet's events.", &legend(&inst_items), &reqs));
+    let sampled_about = "sampled twice a second from each instance directly (its php-fpm container's cgroup with the docker driver; the sum over its php-fpm workers from /proc natively), the highest reading in each second; hover for every reading of a second. A line stops where the instance could not be read (killed, or not started yet).";
+    out.push_str(&grid(
+        "fleet-cpu",
+        "Fleet: CPU of each instance",
+        &format!("CPU of each instance's php-fpm, percent of one core, against its container's CPU quota (dashed, docker), {sampled_about}"),
+        &legend(&inst_items),
+        &cpu,
+    ));
+    out.push_str(&grid("fleet-memory", "Fleet: memory of each instance", &format!("Memory of each instance's php-fpm, MiB: what its container is charged against its limit (dashed, docker) or its workers' PSS (native), {sampled_about}"), &legend(&inst_items), &memory));
     Ok(out)
 }

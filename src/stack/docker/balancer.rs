@@ -27,6 +27,8 @@ use crate::stack::process::Watchdog;
 
 /// The compose service.
 const SERVICE: &str = "haproxy";
+/// Where compose.balancer.yaml mounts the host's config dir.
+const CONFIG_IN_CONTAINER: &str = "/etc/fpmlab";
 /// Where the stats socket's host directory is mounted in the container.
 pub const RUN_IN_CONTAINER: &str = "/run/fpmlab";
 /// The port HAProxy's frontend listens on inside the container (published on 127.0.0.1).
@@ -120,6 +122,32 @@ impl BalancerContainer {
         let id = self.id.as_deref()?;
         let name = docker(&["inspect", "-f", "{{.Name}}", id], QUERY_TIMEOUT).await;
         Some(name.ok()?.trim().trim_start_matches('/').to_string())
+    }
+
+    /// `haproxy -c` on the rendered config, in a one-off container of the same service (the
+    /// same image, mounts and network, where the instances' names resolve; no port
+    /// published), before HAProxy starts: a config HAProxy refuses is reported in HAProxy's
+    /// own words, as the native driver's check does, not found later in a log's tail.
+    pub async fn check(&self, cfg_on_host: &Path) -> Result<()> {
+        let cfg = format!("{CONFIG_IN_CONTAINER}/haproxy.cfg");
+        let args = [
+            "run",
+            "--rm",
+            "--no-deps",
+            "-T",
+            SERVICE,
+            "haproxy",
+            "-c",
+            "-f",
+            &cfg,
+        ];
+        match self.compose.run(&args, UP_TIMEOUT).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(anyhow!(
+                "HAProxy rejected {} (`haproxy -c` in the stack image): {e:#}",
+                cfg_on_host.display()
+            )),
+        }
     }
 
     /// Starts HAProxy; returns its frontend's port on 127.0.0.1.

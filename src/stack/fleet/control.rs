@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::haproxy::{BACKEND, FAIL_OPEN_SUFFIX};
 use super::instance::Instance;
 use super::record::{EventRecord, FleetRecord, HealthChange};
-use super::{port_of, runtime, Member};
+use super::{port_of, runtime, Member, Started};
 use crate::scenario::{Balancer, EventAction, FleetEvent};
 
 /// What the fleet's tasks share.
@@ -26,6 +26,8 @@ pub(super) struct Ctx {
     pub stop: CancellationToken,
     /// The load's start: every time is counted from it.
     pub origin: Instant,
+    /// Where each started instance answers (an added one joins it).
+    pub started: Started,
 }
 
 impl Ctx {
@@ -137,6 +139,7 @@ async fn add(
         if m.port.is_none() {
             let ep = m.stack.stack().up().await?;
             m.port = port_of(&ep.base_url);
+            (ctx.started).send_modify(|v| v.push((name.to_string(), ep)));
             (ctx.record.lock().unwrap()).keep_readings(name, m.stack.readings());
         }
         m.port

@@ -209,6 +209,7 @@ impl Lb {
             .container
             .as_ref()
             .context("the balancer was not prepared")?;
+        c.check(&self.cfg_dir().join("haproxy.cfg")).await?;
         let port = c.start().await?;
         let deadline = Instant::now() + CONTAINER_READY_TIMEOUT;
         loop {

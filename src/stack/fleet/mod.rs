@@ -25,7 +25,7 @@ use anyhow::Result;
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-use super::{Endpoints, Stack, StackInfo};
+use super::{Endpoints, InstanceEndpoints, Stack, StackInfo};
 use crate::scenario::{Driver, EventAction, Fleet, InstanceSpec, PoolConfig, StackSettings};
 pub use haproxy::haproxy_binary;
 use instance::{each_instance, Instance};
@@ -60,7 +60,12 @@ pub struct FleetStack {
     stop: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     info: StackInfo,
+    /// Each started instance's endpoints, for per-instance sampling.
+    started: Started,
 }
+
+/// Where each started instance answers, published as instances start.
+pub(super) type Started = Arc<tokio::sync::watch::Sender<Vec<(String, Endpoints)>>>;
 
 impl FleetStack {
     /// Prepares every instance of the plan (started ones and ones events add) on `driver`
@@ -153,6 +158,7 @@ impl FleetStack {
             stop: CancellationToken::new(),
             tasks: Vec::new(),
             info,
+            started: Arc::new(tokio::sync::watch::channel(Vec::new()).0),
         })
     }
 
@@ -184,6 +190,7 @@ impl FleetStack {
             match up {
                 Some(Ok(ep)) => {
                     m.port = port_of(&ep.base_url);
+                    (self.started).send_modify(|v| v.push((m.spec.name.clone(), ep)));
                     if let Some(r) = (record.instances.iter_mut()).find(|r| r.name == m.spec.name) {
                         r.port = m.port;
                     }
@@ -311,6 +318,7 @@ impl Stack for FleetStack {
             record: self.record.clone(),
             stop: self.stop.clone(),
             origin: at,
+            started: self.started.clone(),
         };
         let poll = control::poll_interval(&self.fleet.balancer);
         self.record.lock().unwrap().poll_interval_ms = poll.as_millis() as u64;
@@ -324,6 +332,10 @@ impl Stack for FleetStack {
 
     fn fleet_record(&self) -> Option<FleetRecord> {
         Some(self.record.lock().unwrap().clone())
+    }
+
+    fn instance_endpoints(&self) -> Option<InstanceEndpoints> {
+        Some(self.started.subscribe())
     }
 }
 

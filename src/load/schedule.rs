@@ -3,6 +3,8 @@
 //! The generator only executes it. Closed-loop phases schedule nothing ahead: their users
 //! decide when to send as responses come back.
 
+use std::collections::VecDeque;
+
 use super::rng::{Rng, WeightedPick};
 use crate::scenario::{phase_starts_us, Arrival, Phase, RequestKind};
 
@@ -119,6 +121,54 @@ impl Iterator for Schedule<'_> {
             self.poisson_t = 0.0;
         }
         None
+    }
+}
+
+/// The schedule with the sends just ahead in view: each send comes with the intended time of
+/// the last send due within `window_us` after it (its own when none is), so the dispatcher
+/// can serve them with one wake-up. Memory: the sends of one window.
+pub struct Batched<'a> {
+    schedule: Schedule<'a>,
+    /// Sends taken from the schedule, not yet given out, in time order: every one within
+    /// the window of the first, then at most one beyond it.
+    ahead: VecDeque<Scheduled>,
+    window_us: u64,
+}
+
+impl<'a> Batched<'a> {
+    pub fn new(schedule: Schedule<'a>, window_us: u64) -> Self {
+        Batched {
+            schedule,
+            ahead: VecDeque::new(),
+            window_us,
+        }
+    }
+}
+
+impl Iterator for Batched<'_> {
+    /// A send, and the intended time (µs after the load's start) of the last send due
+    /// within the window after it.
+    type Item = (Scheduled, u64);
+
+    fn next(&mut self) -> Option<(Scheduled, u64)> {
+        if self.ahead.is_empty() {
+            self.ahead.push_back(self.schedule.next()?);
+        }
+        let horizon = self.ahead[0].at_us.saturating_add(self.window_us);
+        while self.ahead.back().is_some_and(|s| s.at_us <= horizon) {
+            match self.schedule.next() {
+                Some(s) => self.ahead.push_back(s),
+                None => break,
+            }
+        }
+        // The schedule is in time order: the last within the horizon is the back one, or
+        // the one before it when the back one is beyond.
+        let n = self.ahead.len();
+        let last = match self.ahead[n - 1].at_us {
+            t if t <= horizon => t,
+            _ => self.ahead[n.saturating_sub(2)].at_us,
+        };
+        Some((self.ahead.pop_front()?, last))
     }
 }
 
@@ -278,5 +328,42 @@ mod tests {
         assert_eq!(a, b);
         let heavy = a.iter().filter(|&&k| k == 2).count() as f64 / a.len() as f64;
         assert!((heavy - 0.5).abs() < 0.02, "{heavy}");
+    }
+
+    #[test]
+    fn batches_see_the_last_send_within_the_window() {
+        // 10 000/s: one send every 100 µs.
+        let ph = [phase(1, Arrival::Constant { rate: 10_000.0 })];
+        let ks = kinds(&[1]);
+        let got: Vec<(u64, u64)> = Batched::new(Schedule::new(&ph, &ks, 1), 150)
+            .map(|(s, last)| (s.at_us, last))
+            .collect();
+        let want: Vec<(u64, u64)> = (0..10)
+            .map(|k| (k * 100, (k * 100 + 100).min(900)))
+            .collect();
+        assert_eq!(got, want);
+        // No window: each send is its own batch, and the schedule is unchanged.
+        let alone: Vec<(Scheduled, u64)> = Batched::new(Schedule::new(&ph, &ks, 1), 0).collect();
+        assert!(alone.iter().all(|(s, last)| s.at_us == *last));
+        let plain: Vec<Scheduled> = Schedule::new(&ph, &ks, 1).collect();
+        assert_eq!(alone.into_iter().map(|(s, _)| s).collect::<Vec<_>>(), plain);
+    }
+
+    #[test]
+    fn a_burst_is_one_batch() {
+        let ph = [phase(
+            2500,
+            Arrival::Burst {
+                size: 3,
+                every_ms: 1000,
+            },
+        )];
+        let last: Vec<u64> = Batched::new(Schedule::new(&ph, &kinds(&[1]), 1), 100)
+            .map(|(_, last)| last)
+            .collect();
+        assert_eq!(
+            last,
+            vec![0, 0, 0, 1_000_000, 1_000_000, 1_000_000, 2_000_000, 2_000_000, 2_000_000]
+        );
     }
 }

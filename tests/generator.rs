@@ -501,6 +501,32 @@ async fn a_bounded_pool_never_opens_more_connections_and_its_queue_is_client_lag
     assert_eq!(r.summary.connection_wait.count, 0);
 }
 
+/// `load.send_window`: sends close together go out together at the last one's moment, so
+/// the first of each batch is late by the spacing, and that lateness is client lag. At
+/// 2 000/s (500 µs apart) a 1 ms window makes batches of three, sent at the third's moment:
+/// by construction a third of the sends wait about 1 ms, a third about 500 µs, never less
+/// (no send goes before its batch's last moment).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_window_batches_sends_and_its_lateness_is_client_lag() {
+    let url = stub().await;
+    let phases = vec![Phase {
+        name: "steady".into(),
+        duration_ms: 1000,
+        arrival: Arrival::Constant { rate: 2000.0 },
+        client: Default::default(),
+    }];
+    let mut p = plan(phases, &["/ok"], 10_000, 10_000);
+    p.load.send_window_us = 1_000;
+    let r = drive(&p, &url).await;
+    let s = &r.summary;
+    assert_eq!(s.status_counts.get("200"), Some(&2000), "{s:?}");
+    assert_eq!(s.client_lag.count, 2000);
+    // Margins for the histogram's rounding; the lag is part of the latency.
+    assert!(s.client_lag.p50_us >= 400, "{:?}", s.client_lag);
+    assert!(s.client_lag.p90_us >= 800, "{:?}", s.client_lag);
+    assert!(s.latency.p90_us >= s.client_lag.p90_us, "{s:?}");
+}
+
 /// A target that closes a keep-alive connection after `idle` without a request, as nginx
 /// does at its `keepalive_timeout`: all the idle ones at about the same time.
 async fn stub_closing_idle(idle: Duration) -> String {

@@ -67,6 +67,8 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
         ("size as a number", format!("[stack]\nmemory = 512\n{BASE_CONFIG}{BASE_PHASE}{BASE_REQUEST}"), vec!["stack.memory is a size: write \"512MiB\""]),
         ("a pool of no connections", format!("[load]\nmax_connections = 0\n{BASE_CONFIG}{BASE_PHASE}{BASE_REQUEST}"), vec!["load.max_connections", "give the pool's size"]),
         ("pool size in quotes", format!("[load]\nmax_connections = \"64\"\n{BASE_CONFIG}{BASE_PHASE}{BASE_REQUEST}"), vec!["load.max_connections is a whole number"]),
+        ("a send window wider than tokio's timer", format!("[load]\nsend_window = \"5ms\"\n{BASE_CONFIG}{BASE_PHASE}{BASE_REQUEST}"), vec!["load.send_window", "at most 1ms"]),
+        ("a send window without a unit", format!("[load]\nsend_window = 100\n{BASE_CONFIG}{BASE_PHASE}{BASE_REQUEST}"), vec!["load.send_window is a duration: write \"100us\""]),
         ("health probe outwaits the client", format!("[load]\nclient_timeout = \"5s\"\nhealth_timeout = \"10s\"\n{BASE_CONFIG}{BASE_PHASE}{BASE_REQUEST}"), vec!["load.health_timeout", "above load.client_timeout"]),
     ]
 }

@@ -10,7 +10,8 @@
 //! Environment: BENCH_SECS (default 10), BENCH_ROUNDS (3), BENCH_RATES ("10000,30000"),
 //! BENCH_LONG=1 (BENCH_LONG_SECS, default 90: enough for 10 million requests here),
 //! BENCH_ONLY=open|closed (one half only), BENCH_BASELINE=path (another fpmlab binary, e.g.
-//! main's, run beside this one in the open-loop rounds). Needs nginx and wrk (Debian's
+//! main's, run beside this one in the open-loop rounds), BENCH_WINDOW (`load.send_window` of
+//! the batched fpmlab row, default "1ms": oha's own send precision). Needs nginx and wrk (Debian's
 //! packages); oha is used when `oha` is on PATH (`cargo install oha --locked`).
 
 mod peers;
@@ -89,26 +90,37 @@ fn main() {
         fpm.push(peers::fpmlab(&url, dir.path(), &closed));
         fpm_post.push(peers::fpmlab_with(&url, dir.path(), &closed, &post));
     }
+    // fpmlab with its sends batched as coarsely as oha's: what precision costs, apart.
+    let window = std::env::var("BENCH_WINDOW").unwrap_or_else(|_| "1ms".into());
+    let batched = format!("send_window = \"{window}\"\n");
     let mut open: Vec<OpenRuns> = rates
         .iter()
-        .map(|&r| (r, Vec::new(), Vec::new(), Vec::new()))
+        .map(|&r| OpenRuns {
+            rate: r,
+            ..OpenRuns::default()
+        })
         .collect();
     for round in (1..=rounds).filter(|_| only != "closed") {
-        for (rate, fp, oh, base) in &mut open {
-            eprintln!("open loop at {rate}/s, round {round}: oha, fpmlab");
+        for OpenRuns {
+            rate,
+            fpm: fp,
+            oha: oh,
+            base,
+            batched: bat,
+        } in &mut open
+        {
+            eprintln!("open loop at {rate}/s, round {round}: oha, fpmlab, fpmlab batched");
             let phase = peers::constant_phase(secs, *rate);
             if have_oha {
                 oh.push(peers::oha(&url, secs, Some(*rate)));
             }
-            fp.push(peers::fpmlab_pooled(
-                peers::FPMLAB,
-                &url,
-                dir.path(),
-                &phase,
-            ));
+            let fpmlab =
+                |load: &str| peers::fpmlab_pooled(peers::FPMLAB, &url, dir.path(), &phase, load);
+            fp.push(fpmlab(""));
+            bat.push(fpmlab(&batched));
             if let Some(bin) = &baseline {
                 // The same pool as this build's: a baseline without it is not the same load.
-                base.push(peers::fpmlab_pooled(bin, &url, dir.path(), &phase));
+                base.push(peers::fpmlab_pooled(bin, &url, dir.path(), &phase, ""));
             }
         }
     }
@@ -126,7 +138,7 @@ fn main() {
         post_table(&mut r, (&fpm, &fpm_post), (&wrk, &wrk_post));
     }
     if only != "closed" {
-        open_table(&mut r, secs, &open);
+        open_table(&mut r, secs, &open, &window);
     }
     if std::env::var("BENCH_LONG").is_ok() {
         memory_run(&mut r, &url, dir.path());
@@ -179,16 +191,38 @@ fn post_table(r: &mut Report, fpm: (&[Measured], &[Measured]), wrk: (&[Measured]
     }
 }
 
-/// One rate's open-loop runs: the rate, fpmlab's, oha's, and the baseline build's.
-type OpenRuns = (u64, Vec<Measured>, Vec<Measured>, Vec<Measured>);
+/// One rate's open-loop runs.
+#[derive(Default)]
+struct OpenRuns {
+    rate: u64,
+    fpm: Vec<Measured>,
+    oha: Vec<Measured>,
+    /// The baseline build's (`BENCH_BASELINE`).
+    base: Vec<Measured>,
+    /// This build's with `load.send_window` (`BENCH_WINDOW`).
+    batched: Vec<Measured>,
+}
 
-fn open_table(r: &mut Report, secs: u64, open: &[OpenRuns]) {
+fn open_table(r: &mut Report, secs: u64, open: &[OpenRuns], window: &str) {
     r.line(format!("\n## Open loop at fixed rates (client lag = sent − intended send time; oha `-q RATE --latency-correction` over its {c} connections, each fpmlab build with `load.max_connections = {c}`)\n", c = peers::CONNECTIONS));
     r.line("| target rate | generator | achieved rate | achieved ÷ target | client lag p50 / p99 / p99.9 / max µs | CPU µs/request | it ÷ oha: CPU/request | peak RSS MiB | its own warnings |");
     r.line("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
-    for (rate, fpm, oha, base) in open {
+    for OpenRuns {
+        rate,
+        fpm,
+        oha,
+        base,
+        batched,
+    } in open
+    {
         let oha_cpu = (!oha.is_empty()).then(|| med(oha, Measured::cpu_us_per_req));
-        for (name, m) in [("oha", oha), ("fpmlab", fpm), ("fpmlab (baseline)", base)] {
+        let batched_name = format!("fpmlab, send_window {window}");
+        for (name, m) in [
+            ("oha", oha),
+            ("fpmlab", fpm),
+            (batched_name.as_str(), batched),
+            ("fpmlab (baseline)", base),
+        ] {
             if m.is_empty() {
                 continue;
             }

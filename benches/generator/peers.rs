@@ -168,9 +168,9 @@ pub fn fpmlab_with(url: &str, dir: &Path, phase: &str, request: &str) -> Measure
 pub const FPMLAB: &str = env!("CARGO_BIN_EXE_fpmlab");
 
 /// fpmlab binary `bin` open loop with at most [`CONNECTIONS`] connections
-/// (`load.max_connections`), as oha's `-c` pool.
-pub fn fpmlab_pooled(bin: &str, url: &str, dir: &Path, phase: &str) -> Measured {
-    let pool = format!("max_connections = {CONNECTIONS}\n");
+/// (`load.max_connections`), as oha's `-c` pool; `load` adds keys to `[load]`.
+pub fn fpmlab_pooled(bin: &str, url: &str, dir: &Path, phase: &str, load: &str) -> Measured {
+    let pool = format!("max_connections = {CONNECTIONS}\n{load}");
     let get = "path = \"/\"\n";
     fpmlab_bin(bin, url, dir, phase, get, &pool)
 }

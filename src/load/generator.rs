@@ -30,11 +30,6 @@ use crate::scenario::{Arrival, Plan};
 /// moment (see [`super::timer`]): a timer wake-up then serves every send due by then. Client
 /// lag is measured as ever; this bounds what the sharing adds to it.
 const SEND_SLACK: Duration = Duration::from_micros(50);
-/// How long a send may wait for the sends due after it, so that one wake-up of the load
-/// thread sends them all: a wake-up from idle (and the target's, which each send finding it
-/// asleep pays for with an interrupt to its CPU) costs more than the requests themselves.
-/// Kept under the client lag the generator is held to (p99 < 200 µs); measured as lag.
-const BATCH_LAG: Duration = Duration::from_micros(100);
 
 /// How often the live counters are published.
 const LIVE_EVERY: Duration = Duration::from_millis(100);
@@ -255,11 +250,13 @@ async fn dispatch_all(plan: &Plan, ctx: &Rc<Ctx>, load_start: Instant) -> anyhow
             replay,
         },
         last_us,
-    ) in Batched::new(schedule, BATCH_LAG.as_micros() as u64)
+    ) in Batched::new(schedule, plan.load.send_window_us)
     {
         let at = load_start + Duration::from_micros(at_us);
-        // Sends close together share one wake-up at the last one's moment, and no nudge
-        // splits them; a lone send may ride on a response's wake-up, or goes SEND_SLACK late.
+        // With `load.send_window`, sends close together share one wake-up at the last one's
+        // moment (a wake-up from idle, and the target's, which each send finding it asleep
+        // pays for with an interrupt, costs more than the requests), and no nudge splits
+        // them. A lone send may ride on a response's wake-up, or goes SEND_SLACK late.
         // A send already due (the rest of a batch just woken for) goes at once.
         if at > Instant::now() {
             let (wake, slack) = match last_us > at_us {

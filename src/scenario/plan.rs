@@ -152,6 +152,11 @@ pub struct LoadSettings {
     /// one through php-fpm), milliseconds.
     #[serde(default = "default_health_timeout_ms")]
     pub health_timeout_ms: u64,
+    /// Open loop: sends due within this many microseconds after one another go out together
+    /// at the last one's moment, on one wake-up of the load thread (0: each at its own
+    /// moment). Cheaper at high rates; the lateness it adds is measured as client lag.
+    #[serde(default)]
+    pub send_window_us: u64,
 }
 
 fn default_health_timeout_ms() -> u64 {

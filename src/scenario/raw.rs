@@ -138,6 +138,7 @@ pub struct RawLoad {
     pub max_connections: Option<usize>,
     pub cpuset: Option<Vec<usize>>,
     pub health_timeout: Option<String>,
+    pub send_window: Option<String>,
 }
 
 /// One `[[config]]`.

@@ -351,6 +351,26 @@ fn load_settings(p: &mut Problems, l: &super::raw::RawLoad, cores: usize) -> Opt
             p.push("load.health_timeout", format!("{h} ms is above load.client_timeout ({c} ms): a load balancer's health check never waits longer than its requests do; lower health_timeout or raise client_timeout"));
         }
     }
+    let send_window_us = match l
+        .send_window
+        .as_deref()
+        .map(crate::units::parse_duration_us)
+    {
+        None => Some(0),
+        Some(Ok(us)) if us > MAX_SEND_WINDOW_US => {
+            let max = MAX_SEND_WINDOW_US / 1000;
+            p.push(
+                "load.send_window",
+                format!("{us} µs would send requests up to that late, in bursts: keep it at most {max}ms (100us halves the wake-ups at 10 000/s), or leave it out for sends on time"),
+            );
+            None
+        }
+        Some(Ok(us)) => Some(us),
+        Some(Err(e)) => {
+            p.push("load.send_window", e);
+            None
+        }
+    };
     if health_timeout_ms == Some(0) {
         p.push(
             "load.health_timeout",
@@ -366,8 +386,13 @@ fn load_settings(p: &mut Problems, l: &super::raw::RawLoad, cores: usize) -> Opt
         max_connections: l.max_connections,
         cpuset: l.cpuset.clone(),
         health_timeout_ms: health_timeout_ms?,
+        send_window_us: send_window_us?,
     })
 }
+
+/// The widest `load.send_window`: tokio's own timer granularity; wider batches would be
+/// bursts of their own, not the arrival pattern the scenario asked for.
+const MAX_SEND_WINDOW_US: u64 = 1_000;
 
 fn request(
     p: &mut Problems,

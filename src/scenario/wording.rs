@@ -17,6 +17,7 @@ fn kind_of(key: &str) -> Option<(&'static str, &'static str)> {
         | "duration"
         | "every"
         | "think_time" => ("a duration", "write \"30s\" (units: ms, s, m, h)"),
+        "send_window" => ("a duration", "write \"100us\" (units: us, ms)"),
         "memory" | "worker_memory" => ("a size", "write \"512MiB\" (or \"1GiB\")"),
         "memory_limit" => ("a php size", "write \"128M\" (K, M or G; -1 for no limit)"),
         "max_children" | "start_servers" | "min_spare_servers" | "max_spare_servers"

@@ -23,6 +23,15 @@ pub struct InstanceSampled {
     pub seconds: Vec<SampledSecond>,
 }
 
+impl InstanceSampled {
+    /// Second `t_s`'s readings, if it had a sample (seconds are in time order: a binary
+    /// search, so a day's charts and tables stay linear in their seconds).
+    pub fn second(&self, t_s: u64) -> Option<&SampledSecond> {
+        let k = self.seconds.binary_search_by_key(&t_s, |s| s.t_s).ok()?;
+        Some(&self.seconds[k])
+    }
+}
+
 /// The highest readings of one instance's samples within one second.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SampledSecond {
@@ -217,6 +226,8 @@ mod tests {
         fold.add(&dead);
         let s = fold.sampled();
         assert_eq!(s.seconds.len(), 2);
+        assert_eq!(s.second(1), Some(&s.seconds[1]));
+        assert_eq!(s.second(2), None);
         let (first, second) = (&s.seconds[0], &s.seconds[1]);
         assert_eq!((first.t_s, first.fpm_active_max), (0, Some(4)));
         assert_eq!(first.listen_queue_max, Some(7));

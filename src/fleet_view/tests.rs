@@ -22,6 +22,13 @@ fn record() -> FleetRecord {
     }
 }
 
+/// The view of `log` with the record below, the load starting at epoch 100 s, and each
+/// instance's own samples `sampled`.
+fn view(log: &str, sampled: &BTreeMap<String, super::InstanceSampled>) -> FleetView {
+    let (failed, facts) = (FailedList::default(), PlanFacts::default());
+    analyse(&record(), log, &failed, 100_000, &facts, sampled)
+}
+
 #[test]
 fn attributes_each_failure_and_counts_per_instance() {
     // Load starts at epoch 100 s; i2 is killed at 1 s.
@@ -36,14 +43,7 @@ fpmlab t=100.500 id=7 srv=i2 st=503 tw=0 tc=-1 tr=-1 ta=600 ts=sC-- rt=- ss=- se
 fpmlab t=102.000 id=- srv=i1 st=200 tw=0 tc=0 tr=1 ta=1 ts=---- rt=- ss=- se=-
 [WARNING] Server instances/i2 is DOWN.
 ";
-    let v = analyse(
-        &record(),
-        log,
-        &FailedList::default(),
-        100_000,
-        &PlanFacts::default(),
-        &BTreeMap::new(),
-    );
+    let v = view(log, &BTreeMap::new());
     assert_eq!((v.requests, v.probe_requests), (7, 1));
     // id 7: a connect to the killed container's address timed out (docker fleet).
     assert_eq!(v.causes["instance_died"], 3, "{v:?}");
@@ -83,14 +83,7 @@ fn each_instance_carries_its_own_samples() {
         fpm_master_alive: Some(false),
     });
     let sampled = BTreeMap::from([("i2".to_string(), fold.sampled())]);
-    let v = analyse(
-        &record(),
-        "",
-        &FailedList::default(),
-        100_000,
-        &PlanFacts::default(),
-        &sampled,
-    );
+    let v = view("", &sampled);
     assert_eq!(v.instances[0].sampled, None);
     let i2 = v.instances[1].sampled.as_ref().expect("i2's samples");
     assert_eq!(i2.samples_file, "c/instances/i2/samples.jsonl");
@@ -105,14 +98,7 @@ fn a_connect_timeout_on_a_live_instance_is_not_the_idle_timeout() {
 fpmlab t=100.200 id=1 srv=i1 st=503 tw=0 tc=-1 tr=-1 ta=10000 ts=sC-- rt=- ss=- se=-
 fpmlab t=100.300 id=2 srv=i1 st=504 tw=0 tc=0 tr=-1 ta=60000 ts=sH-- rt=- ss=- se=-
 ";
-    let v = analyse(
-        &record(),
-        log,
-        &FailedList::default(),
-        100_000,
-        &PlanFacts::default(),
-        &BTreeMap::new(),
-    );
+    let v = view(log, &BTreeMap::new());
     assert_eq!(v.alb_codes["504"], 2, "{v:?}");
     assert_eq!(v.causes["target_connect_timeout"], 1, "{v:?}");
     assert_eq!(v.causes["cut_by_balancer_idle_timeout"], 1, "{v:?}");

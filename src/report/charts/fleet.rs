@@ -163,11 +163,9 @@ fn second_text(i: &InstanceView, s: &InstanceSecond, limit: &str) -> String {
     } else {
         &s.state
     };
-    let own = sampled_seconds(i)
-        .find(|o| o.t_s == s.t_s)
-        .map_or(String::new(), |o| {
-            format!(" · its status page: {}", sampled_text(o))
-        });
+    let own = (i.sampled.as_ref().and_then(|o| o.second(s.t_s))).map_or(String::new(), |o| {
+        format!(" · its status page: {}", sampled_text(o))
+    });
     format!(
         "{} {} s: {state} · {} requests, {} failed · busy {}/{limit} · waiting {} · outstanding {} · p99 {p99}{own}",
         i.name, s.t_s, s.requests, s.failed, s.busy_workers_max, s.waiting_max, s.in_flight_max
@@ -233,18 +231,10 @@ pub fn sampled(frame: &Frame, f: &FleetView, r: &Reading) -> anyhow::Result<Stri
             .map(|s| s.t_s + 1)
             .max()
             .unwrap_or(0);
-        let columns: Vec<Column> = (0..seconds)
-            .map(|t| {
-                let parts: Vec<String> = (f.instances.iter())
-                    .filter_map(|i| {
-                        let o = sampled_seconds(i).find(|o| o.t_s == t)?;
-                        Some(format!("{}: {}", i.name, sampled_text(o)))
-                    })
-                    .collect();
-                let text = format!("{t} s: {}", parts.join(" · "));
-                (t as f64, t as f64 + 1.0, text)
-            })
-            .collect();
+        let columns = second_columns(f, seconds, |i, t| {
+            let o = i.sampled.as_ref()?.second(t)?;
+            Some(format!("{}: {}", i.name, sampled_text(o)))
+        });
         Ok(overlay::svg(&chart, 0.0, frame.overlay, &columns))
     })
 }
@@ -271,24 +261,29 @@ pub fn requests(frame: &Frame, f: &FleetView, y_max: u64) -> anyhow::Result<Stri
             .map(|i| i.seconds.len())
             .max()
             .unwrap_or(0);
-        let columns: Vec<Column> = (0..seconds)
-            .map(|t| {
-                let parts: Vec<String> = (f.instances.iter())
-                    .map(|i| {
-                        let s = i.seconds.get(t);
-                        let (r, x) = s.map_or((0, 0), |s| (s.requests, s.failed));
-                        format!("{} {r} ({x} failed)", i.name)
-                    })
-                    .collect();
-                (
-                    t as f64,
-                    t as f64 + 1.0,
-                    format!("{t} s: {}", parts.join(" · ")),
-                )
-            })
-            .collect();
+        let columns = second_columns(f, seconds as u64, |i, t| {
+            let s = i.seconds.get(t as usize);
+            let (r, x) = s.map_or((0, 0), |s| (s.requests, s.failed));
+            Some(format!("{} {r} ({x} failed)", i.name))
+        });
         Ok(overlay::svg(&chart, 0.0, frame.overlay, &columns))
     })
+}
+
+/// One hover column per second `0..seconds`: each instance's words for it (`part`; `None`
+/// leaves the instance out of that second), joined.
+fn second_columns(
+    f: &FleetView,
+    seconds: u64,
+    part: impl Fn(&InstanceView, u64) -> Option<String>,
+) -> Vec<Column> {
+    (0..seconds)
+        .map(|t| {
+            let parts: Vec<String> = f.instances.iter().filter_map(|i| part(i, t)).collect();
+            let text = format!("{t} s: {}", parts.join(" · "));
+            (t as f64, t as f64 + 1.0, text)
+        })
+        .collect()
 }
 
 /// The color of instance number `k` (the configs' palette, which has no red or green).

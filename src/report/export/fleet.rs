@@ -91,7 +91,7 @@ fn seconds_table(f: &FleetView) -> String {
     for i in &f.instances {
         let limit = i.max_children.map_or("?".into(), |m| m.to_string());
         for s in &i.seconds {
-            let own = (i.sampled.iter().flat_map(|o| &o.seconds)).find(|o| o.t_s == s.t_s);
+            let own = i.sampled.as_ref().and_then(|o| o.second(s.t_s));
             table.push(vec![
                 s.t_s.to_string(),
                 i.name.clone(),

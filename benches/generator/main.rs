@@ -14,6 +14,7 @@
 //! the batched fpmlab row, default "1ms": oha's own send precision). Needs nginx and wrk (Debian's
 //! packages); oha is used when `oha` is on PATH (`cargo install oha --locked`).
 
+mod floor;
 mod peers;
 mod run;
 mod target;
@@ -54,6 +55,10 @@ impl Report {
 fn main() {
     if std::env::args().any(|a| a == "--list" || a == "--test") {
         return; // `cargo test --benches` probes harness=false benches; nothing to list.
+    }
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).is_some_and(|a| a == "--floor") {
+        return floor::main(&args[2..]);
     }
     let secs: u64 = env_or("BENCH_SECS", 10);
     let rounds: usize = env_or("BENCH_ROUNDS", 3).max(1);
@@ -107,9 +112,11 @@ fn main() {
             oha: oh,
             base,
             batched: bat,
+            floor_deferred,
+            floor_wake,
         } in &mut open
         {
-            eprintln!("open loop at {rate}/s, round {round}: oha, fpmlab, fpmlab batched");
+            eprintln!("open loop at {rate}/s, round {round}: oha, fpmlab, fpmlab batched, floors");
             let phase = peers::constant_phase(secs, *rate);
             if have_oha {
                 oh.push(peers::oha(&url, secs, Some(*rate)));
@@ -122,6 +129,8 @@ fn main() {
                 // The same pool as this build's: a baseline without it is not the same load.
                 base.push(peers::fpmlab_pooled(bin, &url, dir.path(), &phase, ""));
             }
+            floor_deferred.push(peers::floor(&url, secs, *rate, "deferred"));
+            floor_wake.push(peers::floor(&url, secs, *rate, "wake"));
         }
     }
 
@@ -139,6 +148,7 @@ fn main() {
     }
     if only != "closed" {
         open_table(&mut r, secs, &open, &window);
+        floor_latency(&mut r, &open);
     }
     if std::env::var("BENCH_LONG").is_ok() {
         memory_run(&mut r, &url, dir.path());
@@ -201,6 +211,10 @@ struct OpenRuns {
     base: Vec<Measured>,
     /// This build's with `load.send_window` (`BENCH_WINDOW`).
     batched: Vec<Measured>,
+    /// The bare on-time sender ([`floor`]) reading responses on the next send's wake-up.
+    floor_deferred: Vec<Measured>,
+    /// The same, waking for each response as it comes.
+    floor_wake: Vec<Measured>,
 }
 
 fn open_table(r: &mut Report, secs: u64, open: &[OpenRuns], window: &str) {
@@ -213,6 +227,8 @@ fn open_table(r: &mut Report, secs: u64, open: &[OpenRuns], window: &str) {
         oha,
         base,
         batched,
+        floor_deferred,
+        floor_wake,
     } in open
     {
         let oha_cpu = (!oha.is_empty()).then(|| med(oha, Measured::cpu_us_per_req));
@@ -222,6 +238,8 @@ fn open_table(r: &mut Report, secs: u64, open: &[OpenRuns], window: &str) {
             ("fpmlab", fpm),
             (batched_name.as_str(), batched),
             ("fpmlab (baseline)", base),
+            (FLOOR_DEFERRED, floor_deferred),
+            (FLOOR_WAKE, floor_wake),
         ] {
             if m.is_empty() {
                 continue;
@@ -254,6 +272,46 @@ fn open_table(r: &mut Report, secs: u64, open: &[OpenRuns], window: &str) {
                 warned(name, m),
             ));
         }
+    }
+}
+
+const FLOOR_DEFERRED: &str = "floor: bare on-time sender, reads at the next send";
+const FLOOR_WAKE: &str = "floor: bare on-time sender, wakes for each response";
+
+/// The floors' response latency both ways: the deferred reads are timed by the kernel's
+/// receive timestamp, which must agree with the waking sender's read time.
+fn floor_latency(r: &mut Report, open: &[OpenRuns]) {
+    let rows: Vec<_> = (open.iter())
+        .flat_map(|o| {
+            [
+                (o.rate, FLOOR_DEFERRED, &o.floor_deferred),
+                (o.rate, FLOOR_WAKE, &o.floor_wake),
+            ]
+        })
+        .filter(|(_, _, m)| !m.is_empty())
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    r.line("\nThe floors: no runtime, no recording, an absolute `clock_nanosleep` to each intended time and a write; `benches/generator/floor.rs`. Their response latency, from the kernel's receive timestamp (`SO_TIMESTAMPNS`) and from the time the sender read it:\n");
+    r.line("| target rate | floor | kernel-timed latency p50 / p99 µs | read-timed latency p50 / p99 µs |");
+    r.line("| ---: | --- | ---: | ---: |");
+    for (rate, name, m) in rows {
+        let p = |i: usize| {
+            median(
+                m.iter()
+                    .filter_map(|x| x.floor_latency_us)
+                    .map(|l| l[i] as f64)
+                    .collect(),
+            )
+        };
+        r.line(format!(
+            "| {rate} | {name} | {:.0} / {:.0} | {:.0} / {:.0} |",
+            p(0),
+            p(1),
+            p(2),
+            p(3)
+        ));
     }
 }
 

@@ -22,6 +22,9 @@ pub struct Measured {
     /// The run's own warnings that the generator set the pace (run.json
     /// `configs[].generator.warnings`): fpmlab only.
     pub warnings: Vec<String>,
+    /// The floor sender's response latency p50 and p99 (µs): from the kernel's receive
+    /// timestamp, then from the time it read the response.
+    pub floor_latency_us: Option<[u64; 4]>,
 }
 
 impl Measured {
@@ -69,6 +72,7 @@ pub fn wrk_with(url: &str, secs: u64, script: Option<&Path>) -> Measured {
         usage,
         lag_us: None,
         warnings: Vec::new(),
+        floor_latency_us: None,
     }
 }
 
@@ -98,6 +102,7 @@ pub fn oha(url: &str, secs: u64, rate: Option<u64>) -> Measured {
         usage,
         lag_us: None,
         warnings: Vec::new(),
+        floor_latency_us: None,
     }
 }
 
@@ -225,5 +230,32 @@ pub fn fpmlab_bin(
                     .collect()
             })
             .unwrap_or_default(),
+        floor_latency_us: None,
+    }
+}
+
+/// The bare on-time sender of [`crate::floor`], `wake` or `deferred` (see there), at `rate`.
+pub fn floor(url: &str, secs: u64, rate: u64, mode: &str) -> Measured {
+    let me = std::env::current_exe().expect("the bench's own path");
+    let args: Vec<String> = vec![
+        "--floor".into(),
+        url.into(),
+        rate.to_string(),
+        secs.to_string(),
+        CONNECTIONS.to_string(),
+        mode.into(),
+    ];
+    let usage = pinned(GENERATOR_CPU, me.to_str().unwrap(), &args);
+    let f = crate::floor::FloorRun::parse(usage.stdout.trim())
+        .unwrap_or_else(|| panic!("unexpected floor output: {}", usage.stdout));
+    let [k50, k99] = f.kernel_latency_us;
+    let [r50, r99] = f.read_latency_us;
+    Measured {
+        responses: f.responses as f64,
+        window_s: secs as f64,
+        usage,
+        lag_us: Some(f.lag_us),
+        warnings: Vec::new(),
+        floor_latency_us: Some([k50, k99, r50, r99]),
     }
 }

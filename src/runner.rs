@@ -343,8 +343,10 @@ async fn drive(
         Ok(s) => s,
         Err(e) => return (FailedList::default(), BTreeMap::new(), Err(e)),
     };
-    let instance_samplers = (stack.instance_endpoints())
-        .map(|list| InstanceSamplers::start(list, clock, (dir, &name), &plan.phases, progress));
+    let instance_samplers = (stack.instance_endpoints()).map(|list| {
+        let live = outputs.live.clone();
+        InstanceSamplers::start(list, clock, (dir, &name), &plan.phases, progress, live)
+    });
     // A fleet's peaks come from its instances' own samples, never mixed across them.
     let peaks = match &instance_samplers {
         Some(s) => s.peaks(),

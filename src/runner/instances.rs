@@ -7,7 +7,7 @@
 //! taken, and are folded into its per-second readings and summary (nothing per sample is
 //! kept), and into the running figures a config's own sampler keeps, whole and per phase:
 //! a fleet config's peaks in run.json are the highest any one instance reached (see
-//! [`PeaksFrom`]).
+//! [`PeaksFrom`]). Each sample also goes to the live metrics endpoint, if there is one.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,6 +17,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::live::LiveMetrics;
 use super::server_side::{streamer, ServerFigures};
 use crate::clock::RunClock;
 use crate::fleet_view::{fleet_peaks, InstanceSampled, SampledFold};
@@ -85,13 +86,15 @@ pub struct InstanceSamplers {
 
 impl InstanceSamplers {
     /// Samples every instance in `list` as it appears, on the run's clock; files go under
-    /// the config's directory `config` (relative to the run directory `dir`).
+    /// the config's directory `config` (relative to the run directory `dir`); each sample
+    /// also goes to `live`.
     pub fn start(
         mut list: InstanceEndpoints,
         clock: RunClock,
         (dir, config): (&Path, &str),
         phases: &[Phase],
         progress: &ConfigProgress,
+        live: Option<Arc<LiveMetrics>>,
     ) -> Self {
         let stop = CancellationToken::new();
         let folds: Folds = Arc::default();
@@ -103,6 +106,7 @@ impl InstanceSamplers {
             stop: stop.clone(),
             folds: folds.clone(),
             progress: progress.clone(),
+            live,
         };
         let watch_stop = stop.clone();
         let watcher = tokio::spawn(async move {
@@ -160,6 +164,7 @@ struct Started {
     stop: CancellationToken,
     folds: Folds,
     progress: ConfigProgress,
+    live: Option<Arc<LiveMetrics>>,
 }
 
 impl Started {
@@ -181,12 +186,15 @@ impl Started {
         };
         (self.folds.lock().unwrap()).insert(name.clone(), fold);
         let mut to_file = streamer(out, "instance samples", self.progress.clone());
-        let folds = self.folds.clone();
+        let (folds, live, config) = (self.folds.clone(), self.live.clone(), self.config.clone());
         let sink = move |s: &Sample| {
             to_file(s);
             if let Some(f) = folds.lock().unwrap().get_mut(&name) {
                 f.sampled.add(s);
                 f.figures.add(s);
+            }
+            if let Some(live) = &live {
+                live.instance_sample(&config, &name, s);
             }
         };
         Some(tokio::spawn(probe::run_sampler_with(

@@ -248,6 +248,31 @@ fn the_timeline_csv_has_each_instances_samples(file: &std::path::Path, i2: &Inst
     );
     assert!(Some(deepest) <= i2.summary.max_listen_queue, "{queues:?}");
     assert!(rows.iter().any(|r| r[busy] == "1"), "{text}");
+    // The config's own rows: per second, the highest of its instances' own samples.
+    let (t, config_queue) = (col("t_s"), col("listen_queue_max"));
+    let all: Vec<Vec<&str>> = (text.lines().skip(1))
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .collect();
+    let mut compared = 0;
+    for row in all.iter().filter(|r| r[instance].is_empty()) {
+        let of_second: Vec<&Vec<&str>> = (all.iter())
+            .filter(|r| !r[instance].is_empty() && r[t] == row[t])
+            .collect();
+        if of_second.len() < 2 {
+            continue;
+        }
+        let highest = (of_second.iter())
+            .filter_map(|r| r[queue].parse::<u32>().ok())
+            .max();
+        assert_eq!(
+            row[config_queue].parse::<u32>().ok(),
+            highest,
+            "second {}",
+            row[t]
+        );
+        compared += 1;
+    }
+    assert!(compared >= 10, "{text}");
 }
 
 /// Runs a scenario as [`common::run_end_to_end`] does, with `--export-csv CSV` and the

@@ -92,8 +92,17 @@ pub fn summary(run: &RunResult) -> String {
 const TIMELINE_HEADER: &str = "config,t_s,sent,completed,status_1xx,status_2xx,status_3xx,status_4xx,status_5xx,client_failures,dropped,latency_p50_us,latency_p90_us,latency_p99_us,queue_wait_p50_us,queue_wait_p99_us,service_p50_us,service_p99_us,max_in_flight,listen_queue_max,active_workers_max,total_workers_max,instance,health_state,sampled_active_workers_max,sampled_listen_queue_max,sampled_cpu_pct_max,sampled_memory_mib_max";
 
 /// Per second of one config: the deepest listen queue and most active and total workers
-/// the samples taken in that second show (`None` without samples).
+/// the samples taken in that second show (`None` without samples). A fleet's config
+/// sampler looks through the balancer, at whichever instance answers: its seconds take
+/// the highest any one instance's own samples read instead (no total workers there).
 fn server_second(c: &ConfigResult, t_s: u64) -> [Option<f64>; 3] {
+    if let Some(f) = &c.fleet {
+        let own = (f.instances.iter()).filter_map(|i| i.sampled.as_ref()?.second(t_s));
+        let (queue, active) = own.fold((None, None), |(q, a), s| {
+            (q.max(s.listen_queue_max), a.max(s.fpm_active_max))
+        });
+        return [queue.map(f64::from), active.map(f64::from), None];
+    }
     let in_second = c.samples.iter().filter(|s| s.t_ms / 1000 == t_s);
     let mut out = [None::<u32>; 3];
     for s in in_second {
@@ -225,5 +234,9 @@ mod tests {
         assert_eq!(rows.len(), 2, "{text}");
         assert!(rows[0].ends_with(",i2,UP,,,,"), "{}", rows[0]);
         assert!(rows[1].ends_with(",i2,UP,1,12,3.5,20.25"), "{}", rows[1]);
+        // The config's own row of that second: the instance's, not the balancer's view.
+        let own = format!("{},1,", run.configs[0].name);
+        let row = text.lines().find(|l| l.starts_with(&own)).unwrap();
+        assert!(row.ends_with(",12,1,,,,,,,"), "{row}");
     }
 }

@@ -271,7 +271,7 @@ const OTHERS: &[Metric] = &[
         aliases: &[],
         unit: Unit::Count,
         higher_is_better: false,
-        about: "deepest listen (accept) queue sampled",
+        about: "deepest listen (accept) queue sampled (a fleet: the deepest of any one instance)",
         key: Key::MaxListenQueue,
     },
     Metric {
@@ -279,7 +279,7 @@ const OTHERS: &[Metric] = &[
         aliases: &[],
         unit: Unit::Count,
         higher_is_better: false,
-        about: "most php-fpm workers busy at once",
+        about: "most php-fpm workers busy at once (a fleet: on any one instance)",
         key: Key::PeakActiveWorkers,
     },
     Metric {
@@ -287,7 +287,7 @@ const OTHERS: &[Metric] = &[
         aliases: &[],
         unit: Unit::Count,
         higher_is_better: false,
-        about: "most php-fpm workers alive at once",
+        about: "most php-fpm workers alive at once (a fleet: on any one instance)",
         key: Key::PeakTotalWorkers,
     },
     Metric {
@@ -295,7 +295,8 @@ const OTHERS: &[Metric] = &[
         aliases: &[],
         unit: Unit::Mib,
         higher_is_better: false,
-        about: "largest sum of the workers' PSS: the pool's real memory",
+        about:
+            "largest sum of the workers' PSS: the pool's real memory (a fleet: of any one instance)",
         key: Key::PeakPoolMib,
     },
 ];

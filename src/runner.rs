@@ -30,7 +30,7 @@ use crate::scenario::{Driver, Plan};
 use crate::stack::calibrate::CpuUnit;
 use crate::{probe, stack};
 use checkpoint::{Checkpoint, TimelineOut};
-use instances::InstanceSamplers;
+use instances::{InstanceSamplers, PeaksFrom};
 use live::LiveMetrics;
 use server_side::ServerSide;
 
@@ -343,8 +343,15 @@ async fn drive(
         Ok(s) => s,
         Err(e) => return (FailedList::default(), BTreeMap::new(), Err(e)),
     };
-    let instance_samplers = (stack.instance_endpoints())
-        .map(|list| InstanceSamplers::start(list, clock, (dir, &name), progress));
+    let instance_samplers = (stack.instance_endpoints()).map(|list| {
+        let live = outputs.live.clone();
+        InstanceSamplers::start(list, clock, (dir, &name), &plan.phases, progress, live)
+    });
+    // A fleet's peaks come from its instances' own samples, never mixed across them.
+    let peaks = match &instance_samplers {
+        Some(s) => s.peaks(),
+        None => PeaksFrom::Sampler(server_side.figures.clone()),
+    };
     let recorder = Recorder::new(load_start, &plan.phases, &plan.requests)
         .bounded_timeline(TIMELINE_KEPT_S)
         .with_request_log(outputs.log.as_ref().map(|l| l.sender(i)));
@@ -360,7 +367,7 @@ async fn drive(
             dir: dir.to_path_buf(),
             state: state.clone(),
             shared: shared.clone(),
-            server: server_side.figures.clone(),
+            server: peaks.clone(),
             progress: progress.clone(),
             load_start,
             timeline: TimelineOut {
@@ -436,10 +443,11 @@ async fn drive(
         let more = events.len() - MAX_EVENT_NOTES;
         progress.note(&format!("... and {more} more events (run.json: events)"));
     }
+    let (server, server_by_phase) = peaks.read();
     let mut s = state.lock().unwrap();
     let c = &mut s.configs[i];
-    c.server = figures.summary();
-    c.server_by_phase = figures.phases();
+    c.server = server;
+    c.server_by_phase = server_by_phase;
     c.recorded = recorded;
     c.generator = generator;
     c.health = Some(health);

@@ -7,7 +7,8 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use fpmlab::fleet_view::{FleetView, InstanceView};
+use fpmlab::fleet_view::{FleetView, InstanceSampled, InstanceView};
+use fpmlab::probe::SampleSummary;
 
 fn ready() -> bool {
     let haproxy = fpmlab::stack::fleet::haproxy_binary()
@@ -105,9 +106,11 @@ fn the_deep_check_takes_the_overloaded_instance_out_and_the_fleet_fails_less() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let shallow = common::run_end_to_end(
+    let csv = dir.path().join("shallow.csv");
+    let (shallow, scraped) = run_scraping_instances(
         &common::shipped("fleet-lying-health"),
         &dir.path().join("shallow"),
+        &csv,
     );
     let deep = common::run_end_to_end(
         &common::shipped("fleet-lying-health-deep"),
@@ -170,6 +173,160 @@ fn the_deep_check_takes_the_overloaded_instance_out_and_the_fleet_fails_less() {
     let file = shallow.out.join(&i2.samples_file);
     let lines = std::fs::read_to_string(&file).unwrap().lines().count() as u32;
     assert_eq!(lines, i2.summary.samples, "{}", file.display());
+    the_configs_peaks_are_per_instance_maxima(&shallow, &[&i1, &i2]);
+    the_timeline_csv_has_each_instances_samples(&dir.path().join("shallow-timeline.csv"), &i2);
+    // Live, during the run: each instance's latest reading of its own sampler.
+    for i in ["i1", "i2"] {
+        let labels = format!("{{config=\"static-8\",instance=\"{i}\"}}");
+        for family in [
+            "fpmlab_fleet_sampled_up",
+            "fpmlab_fleet_sampled_busy_workers",
+        ] {
+            assert!(
+                scraped.contains(&format!("{family}{labels} ")),
+                "{family}{labels} in:\n{scraped}"
+            );
+        }
+    }
+}
+
+/// The config's server-side peaks in run.json, and its row of the table, are each the
+/// highest any one instance reached in its own samples, with that instance named: with
+/// the config's own sampler looking through the balancer they once read 117 queued and 8
+/// workers, which no single instance had together.
+fn the_configs_peaks_are_per_instance_maxima(ran: &common::Ran, own: &[&InstanceSampled]) {
+    let c = ran.config(0);
+    let highest =
+        |read: fn(&SampleSummary) -> Option<u32>| own.iter().filter_map(|o| read(&o.summary)).max();
+    assert_eq!(
+        c.server.max_listen_queue,
+        highest(|s| s.max_listen_queue),
+        "{:?}",
+        c.server
+    );
+    assert_eq!(
+        c.server.peak_total_workers,
+        highest(|s| s.peak_total_workers)
+    );
+    assert_eq!(
+        c.server.peak_active_workers,
+        highest(|s| s.peak_active_workers)
+    );
+    let samples: u32 = own.iter().map(|o| o.summary.samples).sum();
+    assert_eq!(c.server.samples, samples);
+    let phase = &c.server_by_phase[0].server;
+    assert_eq!(phase.peak_total_workers, Some(8), "{phase:?}");
+    // i2's queue is the fleet's deepest; i1's 8 workers its most.
+    let queue = c.server.max_listen_queue.unwrap();
+    assert!(
+        ran.table.contains(&format!(" {queue} (i2) ")),
+        "{}",
+        ran.table
+    );
+    assert!(ran.table.contains(" 8 (i1) "), "{}", ran.table);
+    assert!(ran.table.contains("per-instance maxima"), "{}", ran.table);
+}
+
+/// The timeline CSV's per-instance rows carry that instance's own samples of each second:
+/// i2's listen queue rises, never above its peak.
+fn the_timeline_csv_has_each_instances_samples(file: &std::path::Path, i2: &InstanceSampled) {
+    let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (instance, queue) = (col("instance"), col("sampled_listen_queue_max"));
+    let busy = col("sampled_active_workers_max");
+    let rows: Vec<Vec<&str>> = (text.lines().skip(1))
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|r| r[instance] == "i2")
+        .collect();
+    assert!(rows.len() >= 10, "{text}");
+    let queues: Vec<u32> = rows.iter().filter_map(|r| r[queue].parse().ok()).collect();
+    let deepest = queues.iter().copied().max().unwrap_or(0);
+    assert!(
+        deepest >= 3,
+        "i2's sampled listen queue per second: {queues:?}"
+    );
+    assert!(Some(deepest) <= i2.summary.max_listen_queue, "{queues:?}");
+    assert!(rows.iter().any(|r| r[busy] == "1"), "{text}");
+    // The config's own rows: per second, the highest of its instances' own samples.
+    let (t, config_queue) = (col("t_s"), col("listen_queue_max"));
+    let all: Vec<Vec<&str>> = (text.lines().skip(1))
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .collect();
+    let mut compared = 0;
+    for row in all.iter().filter(|r| r[instance].is_empty()) {
+        let of_second: Vec<&Vec<&str>> = (all.iter())
+            .filter(|r| !r[instance].is_empty() && r[t] == row[t])
+            .collect();
+        if of_second.len() < 2 {
+            continue;
+        }
+        let highest = (of_second.iter())
+            .filter_map(|r| r[queue].parse::<u32>().ok())
+            .max();
+        assert_eq!(
+            row[config_queue].parse::<u32>().ok(),
+            highest,
+            "second {}",
+            row[t]
+        );
+        compared += 1;
+    }
+    assert!(compared >= 10, "{text}");
+}
+
+/// Runs a scenario as [`common::run_end_to_end`] does, with `--export-csv CSV` and the
+/// live metrics endpoint, scraped during the run until every instance of the fleet shows
+/// there: the run and the last scrape.
+fn run_scraping_instances(
+    scenario: &std::path::Path,
+    out: &std::path::Path,
+    csv: &std::path::Path,
+) -> (common::Ran, String) {
+    use std::io::{Read, Write};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(common::bin())
+        .args([
+            "run",
+            &scenario.to_string_lossy(),
+            "--stack",
+            "native",
+            "--quiet",
+        ])
+        .arg("--out")
+        .arg(out)
+        .arg("--export-csv")
+        .arg(csv)
+        .args(["--metrics-listen", &format!("127.0.0.1:{port}")])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start fpmlab");
+    let scrape = || -> Option<String> {
+        let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        conn.write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .ok()?;
+        let mut text = String::new();
+        conn.read_to_string(&mut text).ok()?;
+        Some(text)
+    };
+    let mut last = String::new();
+    let every = |t: &str| {
+        ["i1", "i2"]
+            .iter()
+            .all(|i| t.contains(&format!("instance=\"{i}\"")))
+    };
+    while !every(&last) && child.try_wait().unwrap().is_none() {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        last = scrape().unwrap_or_default();
+    }
+    let ran = common::finish(child.wait_with_output().unwrap(), out, Some(0));
+    (ran, last)
 }
 
 #[test]

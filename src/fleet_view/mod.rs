@@ -15,7 +15,7 @@ use crate::record::FailedList;
 use crate::stack::fleet::haproxy::{FAIL_OPEN_SUFFIX, LOG_TAG};
 use crate::stack::fleet::{EventRecord, FleetRecord, HealthChange};
 use log::{alb_code, BalancerLine};
-pub use sampled::{InstanceSampled, SampledFold, SampledSecond};
+pub use sampled::{fleet_peaks, InstanceSampled, SampledFold, SampledReading, SampledSecond};
 pub use timeline::{HealthSpan, InstanceSecond};
 
 /// A kill counts as the cause of a 5xx up to this long after the request ended (the event's

@@ -89,12 +89,12 @@ impl SampledFold {
             });
         }
         let sec = self.seconds.last_mut().expect("pushed above");
-        let reading = Reading::of(s);
+        let reading = SampledReading::of(s);
         sec.fpm_active_max = max(sec.fpm_active_max, reading.active);
         sec.listen_queue_max = max(sec.listen_queue_max, reading.queue);
         sec.cpu_pct_max = max_f(sec.cpu_pct_max, reading.cpu_pct);
         sec.memory_mib_max = max_f(sec.memory_mib_max, reading.memory_mib);
-        sec.status_unanswered += u32::from(s.fpm.is_none());
+        sec.status_unanswered += u32::from(!reading.status_answered);
         sec.master_alive = match (sec.master_alive, s.fpm_master_alive) {
             (None, a) => a,
             (Some(a), b) => Some(a && b.unwrap_or(true)),
@@ -112,22 +112,34 @@ impl SampledFold {
     }
 }
 
-/// The figures of one sample that its second keeps the highest of.
-struct Reading {
-    active: Option<u32>,
-    queue: Option<u32>,
-    cpu_pct: Option<f64>,
-    memory_mib: Option<f64>,
+/// The figures of one instance's sample that its second keeps the highest of, and that the
+/// live metrics endpoint shows as the instance's latest.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SampledReading {
+    /// Whether its status page answered.
+    pub status_answered: bool,
+    /// php-fpm workers busy (status page `active processes`).
+    pub active: Option<u32>,
+    /// Listen queue: the kernel's accept queue of the pool socket or php-fpm's own, the
+    /// deeper.
+    pub queue: Option<u32>,
+    /// CPU over the last interval, percent of one core: the php-fpm container's, else the
+    /// sum over its workers (`None` until every worker has a reading).
+    pub cpu_pct: Option<f64>,
+    /// Memory, MiB: the php-fpm container's charge, else the sum of its workers' PSS.
+    pub memory_mib: Option<f64>,
 }
 
-impl Reading {
-    fn of(s: &Sample) -> Reading {
+impl SampledReading {
+    /// What sample `s` says.
+    pub fn of(s: &Sample) -> SampledReading {
         let accept = s.accept_queue.as_ref().map(|q| q.queued);
         let fpm_queue = s.fpm.as_ref().map(|f| f.listen_queue);
         let container = s.container.as_ref().and_then(|c| c.php_fpm.as_ref());
         let workers_cpu = (s.workers.iter().map(|w| w.cpu_pct)).collect::<Option<Vec<_>>>();
         let workers_pss = (s.workers.iter().map(|w| w.pss_kib)).collect::<Option<Vec<_>>>();
-        Reading {
+        SampledReading {
+            status_answered: s.fpm.is_some(),
             active: s.fpm.as_ref().map(|f| f.active_processes),
             queue: max(accept, fpm_queue),
             cpu_pct: match container {
@@ -140,6 +152,33 @@ impl Reading {
             },
         }
     }
+}
+
+/// A fleet config's server-side peaks (run.json's `server`, and per phase) from its
+/// instances' own summaries: figure by figure, the highest any one instance reached, so no
+/// figure mixes instances as the config's own sampler does (it looks through the balancer,
+/// at whichever instance answers each status request). The sample counts add up. No
+/// container figures: a peak of one instance beside the limit of another would read as one
+/// container's; each instance's are in `fleet.instances[]`.
+pub fn fleet_peaks<'a>(instances: impl IntoIterator<Item = &'a SampleSummary>) -> SampleSummary {
+    let mut out = SampleSummary::default();
+    for s in instances {
+        out.samples += s.samples;
+        out.failed_samples += s.failed_samples;
+        // `None` (no reading) sorts below any reading.
+        out.max_listen_queue = out.max_listen_queue.max(s.max_listen_queue);
+        out.max_accept_queue = out.max_accept_queue.max(s.max_accept_queue);
+        out.max_fpm_listen_queue = out.max_fpm_listen_queue.max(s.max_fpm_listen_queue);
+        out.peak_total_workers = out.peak_total_workers.max(s.peak_total_workers);
+        out.peak_active_workers = out.peak_active_workers.max(s.peak_active_workers);
+        out.peak_worker_pss_kib = out.peak_worker_pss_kib.max(s.peak_worker_pss_kib);
+        out.peak_total_pss_kib = out.peak_total_pss_kib.max(s.peak_total_pss_kib);
+        out.max_children_reached = out.max_children_reached.max(s.max_children_reached);
+        out.max_children_reached_in_run =
+            (out.max_children_reached_in_run).max(s.max_children_reached_in_run);
+        out.listen_backlog = out.listen_backlog.max(s.listen_backlog);
+    }
+    out
 }
 
 /// A sum over no worker is no reading, not zero.
@@ -250,6 +289,28 @@ mod tests {
         assert_eq!(s.summary.samples, 4);
         assert_eq!(s.summary.peak_active_workers, Some(4));
         assert_eq!(s.summary.max_accept_queue, Some(7));
+    }
+
+    #[test]
+    fn a_fleets_peaks_are_each_the_highest_one_instance_reached() {
+        let mut i1 = SampledFold::new(String::new(), 500);
+        i1.add(&native(0, 8, 0));
+        let mut i2 = SampledFold::new(String::new(), 500);
+        i2.add(&native(0, 1, 117));
+        i2.add(&native(500, 1, 40));
+        let (a, b) = (i1.sampled().summary, i2.sampled().summary);
+        let f = fleet_peaks([&a, &b]);
+        assert_eq!(f.peak_active_workers, Some(8), "i1's");
+        assert_eq!(f.max_listen_queue, Some(117), "i2's");
+        assert_eq!(f.samples, 3, "counts add up");
+        assert_eq!(f.peak_total_pss_kib, Some(20_480));
+        assert_eq!(f.container, None);
+        // An instance without a reading takes nothing away; no instance, no figure.
+        assert_eq!(
+            fleet_peaks([&a, &SampleSummary::default()]).max_listen_queue,
+            Some(0)
+        );
+        assert_eq!(fleet_peaks(std::iter::empty()).peak_active_workers, None);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use super::container::{container_line, events_line};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
 
+use crate::probe::SampleSummary;
 use crate::results::{ConfigResult, RunResult, Status};
 use crate::units::fmt_us;
 
@@ -45,6 +46,7 @@ pub fn render(run: &RunResult) -> String {
         out.push_str(&format!("\n{}", reading(c)));
         let cpu = c.cpu_per_request.as_ref().map(|v| v.line(&c.name));
         for line in [
+            fleet_note(c),
             container_line(c),
             events_line(c),
             cpu,
@@ -95,8 +97,6 @@ pub fn row(c: &ConfigResult) -> Vec<String> {
     .filter(|(_, n)| *n > 0)
     .map(|(k, n)| format!("{k}:{n}"))
     .collect();
-    let opt = |v: Option<u32>| v.map_or("-".to_string(), |v| v.to_string());
-    let sv = &c.server;
     vec![
         name,
         s.sent.to_string(),
@@ -126,11 +126,49 @@ pub fn row(c: &ConfigResult) -> Vec<String> {
         } else {
             fails.join(" ")
         },
-        opt(sv.max_listen_queue),
-        opt(sv.peak_total_workers),
-        sv.peak_worker_pss_kib
-            .map_or("-".into(), |k| format!("{:.1}", k as f64 / 1024.0)),
+        server_cell(c, |s| s.max_listen_queue.map(u64::from), |v| v.to_string()),
+        server_cell(
+            c,
+            |s| s.peak_total_workers.map(u64::from),
+            |v| v.to_string(),
+        ),
+        server_cell(
+            c,
+            |s| s.peak_worker_pss_kib,
+            |k| format!("{:.1}", k as f64 / 1024.0),
+        ),
     ]
+}
+
+/// A server-side peak of the config, `-` without one. A fleet's is the highest any one
+/// instance reached in its own samples (run.json's `server`), followed by the instance that
+/// reached it: `117 (i2)`.
+fn server_cell(
+    c: &ConfigResult,
+    read: fn(&SampleSummary) -> Option<u64>,
+    show: fn(u64) -> String,
+) -> String {
+    let Some(v) = read(&c.server) else {
+        return "-".into();
+    };
+    let instances = c.fleet.iter().flat_map(|f| &f.instances);
+    let reached = (instances.filter_map(|i| Some((&i.name, &i.sampled.as_ref()?.summary))))
+        .find(|(_, s)| read(s) == Some(v));
+    match reached {
+        Some((name, _)) => format!("{} ({name})", show(v)),
+        None => show(v),
+    }
+}
+
+/// For a fleet, what its server-side columns mean (`None` for a single stack).
+pub fn fleet_note(c: &ConfigResult) -> Option<String> {
+    c.fleet.as_ref()?;
+    Some(format!(
+        "{}: a fleet: max listen q, peak workers and peak worker MiB are per-instance maxima, \
+         each the highest any one instance reached in its own samples (that instance in \
+         brackets), never a figure mixed across instances.",
+        c.name
+    ))
 }
 
 /// Columns of [`phase_rows`].
@@ -261,4 +299,44 @@ pub fn reading(c: &ConfigResult) -> String {
     }
     text.push('.');
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fleet_view::{fleet_peaks, FleetView, InstanceSampled, InstanceView};
+    use crate::scenario::PoolConfig;
+
+    /// A fleet's server-side columns are per-instance maxima, each naming the instance
+    /// that reached it: never one instance's queue beside another's workers unexplained.
+    #[test]
+    fn a_fleets_server_columns_name_the_instance_that_reached_each_peak() {
+        let mut c = ConfigResult::pending(&PoolConfig::static_pool("static-8", 8));
+        assert_eq!(row(&c)[12..], ["-", "-", "-"]);
+        assert_eq!(fleet_note(&c), None);
+        let instance = |name: &str, queue, workers| InstanceView {
+            name: name.into(),
+            sampled: Some(InstanceSampled {
+                summary: SampleSummary {
+                    max_listen_queue: Some(queue),
+                    peak_total_workers: Some(workers),
+                    ..SampleSummary::default()
+                },
+                ..InstanceSampled::default()
+            }),
+            ..InstanceView::default()
+        };
+        let instances = vec![instance("i1", 0, 8), instance("i2", 117, 1)];
+        c.server = fleet_peaks(
+            instances
+                .iter()
+                .map(|i| &i.sampled.as_ref().unwrap().summary),
+        );
+        c.fleet = Some(FleetView {
+            instances,
+            ..FleetView::default()
+        });
+        assert_eq!(row(&c)[12..], ["117 (i2)", "8 (i1)", "-"]);
+        assert!(fleet_note(&c).unwrap().contains("per-instance maxima"));
+    }
 }

@@ -122,14 +122,20 @@ pub struct ConfigResult {
     /// Client-side figures, histograms and the per-second timeline.
     #[serde(flatten)]
     pub recorded: Recorded,
-    /// Peaks of the server-side samples (kept current during the load).
+    /// Peaks of the server-side samples (kept current during the load). A fleet: from each
+    /// instance's own samples (`fleet.instances[].sampled`), figure by figure the highest
+    /// any one instance reached, never from `samples`, which look through the balancer at
+    /// whichever instance answers; `samples` and `failed_samples` add up over the
+    /// instances, and `container` is left out (each instance's is in its own summary).
     pub server: SampleSummary,
     /// The same peaks per phase, in scenario order, from every sample taken during each
-    /// phase (kept running as samples arrive, so exact however long the run). Absent in runs
-    /// written before it existed: per-phase figures then come from `samples`.
+    /// phase (kept running as samples arrive, so exact however long the run); a fleet's as
+    /// `server` says. Absent in runs written before it existed: per-phase figures then come
+    /// from `samples`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub server_by_phase: Vec<PhaseServer>,
-    /// Server-side samples, every 250 ms.
+    /// Server-side samples, every 250 ms. A fleet: taken through the balancer, each from
+    /// whichever instance answered (each instance's own are in its `samples_file`).
     pub samples: Vec<Sample>,
     /// The generator's own cost during this config.
     pub generator: GeneratorStats,

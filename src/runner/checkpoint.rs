@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::server_side::ServerFigures;
+use super::instances::PeaksFrom;
 use crate::load::generator::Shared;
 use crate::progress::ConfigProgress;
 use crate::record::Recorded;
@@ -57,8 +57,8 @@ pub struct Checkpoint {
     pub dir: PathBuf,
     pub state: Arc<Mutex<RunResult>>,
     pub shared: Arc<Shared>,
-    /// The server-side figures so far.
-    pub server: Arc<Mutex<ServerFigures>>,
+    /// The server-side peaks so far.
+    pub server: PeaksFrom,
     pub progress: ConfigProgress,
     pub load_start: Instant,
     pub timeline: TimelineOut,
@@ -111,10 +111,7 @@ pub async fn tick(mut c: Checkpoint, stop: CancellationToken) -> TimelineOut {
             }
         }
         recorded.timeline = Vec::new();
-        let (server, by_phase) = {
-            let f = c.server.lock().unwrap();
-            (f.summary(), f.phases())
-        };
+        let (server, by_phase) = c.server.read();
         {
             let mut s = c.state.lock().unwrap();
             let config = &mut s.configs[c.i];

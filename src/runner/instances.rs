@@ -5,7 +5,9 @@
 //!
 //! Each instance's samples go to `<config>/instances/<name>/samples.jsonl` as they are
 //! taken, and are folded into its per-second readings and summary (nothing per sample is
-//! kept).
+//! kept), and into the running figures a config's own sampler keeps, whole and per phase:
+//! a fleet config's peaks in run.json are the highest any one instance reached (see
+//! [`PeaksFrom`]). Each sample also goes to the live metrics endpoint, if there is one.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,35 +17,84 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::server_side::streamer;
+use super::live::LiveMetrics;
+use super::server_side::{streamer, ServerFigures};
 use crate::clock::RunClock;
-use crate::fleet_view::{InstanceSampled, SampledFold};
-use crate::probe::{self, Sample};
+use crate::fleet_view::{fleet_peaks, InstanceSampled, SampledFold};
+use crate::probe::{self, Sample, SampleSummary};
 use crate::progress::ConfigProgress;
 use crate::results::series::LineWriter;
+use crate::results::PhaseServer;
+use crate::scenario::Phase;
 use crate::stack::{Endpoints, InstanceEndpoints};
 
 /// How often each instance is sampled: twice a second keeps the cost of N samplers near
 /// that of the config's own one (every 250 ms), and still shows a queue that lasts a second.
 const INSTANCE_INTERVAL: Duration = Duration::from_millis(500);
 
-type Folds = Arc<Mutex<BTreeMap<String, SampledFold>>>;
+/// One instance's samples folded: its per-second readings, and its peaks whole and per
+/// phase.
+pub struct InstanceFold {
+    sampled: SampledFold,
+    figures: ServerFigures,
+}
+
+type Folds = Arc<Mutex<BTreeMap<String, InstanceFold>>>;
+
+/// Where a config's server-side peaks (run.json's `server` and `server_by_phase`) come
+/// from, during the load (each checkpoint) and at its end.
+#[derive(Clone)]
+pub enum PeaksFrom {
+    /// The config's own sampler.
+    Sampler(Arc<Mutex<ServerFigures>>),
+    /// A fleet's instances, each sampled directly: figure by figure the highest any one
+    /// instance reached. The config's own sampler looks through the balancer, at whichever
+    /// instance answers each status request, so its peaks would mix instances (a listen
+    /// queue of one beside the busy workers of another). Phase names in scenario order.
+    Instances(Folds, Vec<String>),
+}
+
+impl PeaksFrom {
+    /// The peaks so far: the whole config's, and each phase's in scenario order.
+    pub fn read(&self) -> (SampleSummary, Vec<PhaseServer>) {
+        let (folds, phases) = match self {
+            PeaksFrom::Sampler(f) => {
+                let f = f.lock().unwrap();
+                return (f.summary(), f.phases());
+            }
+            PeaksFrom::Instances(folds, phases) => (folds.lock().unwrap(), phases),
+        };
+        let whole: Vec<SampleSummary> = folds.values().map(|f| f.figures.summary()).collect();
+        let by_phase: Vec<Vec<PhaseServer>> = folds.values().map(|f| f.figures.phases()).collect();
+        let phases = (phases.iter().enumerate())
+            .map(|(k, name)| PhaseServer {
+                name: name.clone(),
+                server: fleet_peaks(by_phase.iter().map(|p| &p[k].server)),
+            })
+            .collect();
+        (fleet_peaks(&whole), phases)
+    }
+}
 
 /// The per-instance samplers of one running fleet config.
 pub struct InstanceSamplers {
     stop: CancellationToken,
     watcher: JoinHandle<Vec<JoinHandle<()>>>,
     folds: Folds,
+    phase_names: Vec<String>,
 }
 
 impl InstanceSamplers {
     /// Samples every instance in `list` as it appears, on the run's clock; files go under
-    /// the config's directory `config` (relative to the run directory `dir`).
+    /// the config's directory `config` (relative to the run directory `dir`); each sample
+    /// also goes to `live`.
     pub fn start(
         mut list: InstanceEndpoints,
         clock: RunClock,
         (dir, config): (&Path, &str),
+        phases: &[Phase],
         progress: &ConfigProgress,
+        live: Option<Arc<LiveMetrics>>,
     ) -> Self {
         let stop = CancellationToken::new();
         let folds: Folds = Arc::default();
@@ -51,9 +102,11 @@ impl InstanceSamplers {
             dir: dir.to_path_buf(),
             config: config.to_string(),
             clock,
+            phases: phases.to_vec(),
             stop: stop.clone(),
             folds: folds.clone(),
             progress: progress.clone(),
+            live,
         };
         let watch_stop = stop.clone();
         let watcher = tokio::spawn(async move {
@@ -80,7 +133,13 @@ impl InstanceSamplers {
             stop,
             watcher,
             folds,
+            phase_names: phases.iter().map(|p| p.name.clone()).collect(),
         }
+    }
+
+    /// The config's peaks from its instances' samples, current at every read.
+    pub fn peaks(&self) -> PeaksFrom {
+        PeaksFrom::Instances(self.folds.clone(), self.phase_names.clone())
     }
 
     /// Stops every sampler; gives each instance's samples by name.
@@ -91,7 +150,7 @@ impl InstanceSamplers {
         }
         let folds = self.folds.lock().unwrap();
         (folds.iter())
-            .map(|(name, f)| (name.clone(), f.sampled()))
+            .map(|(name, f)| (name.clone(), f.sampled.sampled()))
             .collect()
     }
 }
@@ -101,9 +160,11 @@ struct Started {
     dir: PathBuf,
     config: String,
     clock: RunClock,
+    phases: Vec<Phase>,
     stop: CancellationToken,
     folds: Folds,
     progress: ConfigProgress,
+    live: Option<Arc<LiveMetrics>>,
 }
 
 impl Started {
@@ -119,13 +180,21 @@ impl Started {
             }
         };
         let interval_ms = INSTANCE_INTERVAL.as_millis() as u64;
-        (self.folds.lock().unwrap()).insert(name.clone(), SampledFold::new(file, interval_ms));
+        let fold = InstanceFold {
+            sampled: SampledFold::new(file, interval_ms),
+            figures: ServerFigures::new(&self.phases),
+        };
+        (self.folds.lock().unwrap()).insert(name.clone(), fold);
         let mut to_file = streamer(out, "instance samples", self.progress.clone());
-        let folds = self.folds.clone();
+        let (folds, live, config) = (self.folds.clone(), self.live.clone(), self.config.clone());
         let sink = move |s: &Sample| {
             to_file(s);
             if let Some(f) = folds.lock().unwrap().get_mut(&name) {
-                f.add(s);
+                f.sampled.add(s);
+                f.figures.add(s);
+            }
+            if let Some(live) = &live {
+                live.instance_sample(&config, &name, s);
             }
         };
         Some(tokio::spawn(probe::run_sampler_with(

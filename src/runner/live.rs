@@ -1,13 +1,15 @@
 //! The live metrics endpoint (`--metrics-listen 127.0.0.1:PORT`): while a run goes on, GET
 //! `/metrics` answers the latest pool figures and the histograms so far in the Prometheus
 //! text format, with the same names and labels as the `--export-prom` file, so a local
-//! Prometheus can scrape a run as it would php-fpm_exporter. Loopback only: it tells anyone
-//! who can connect how the stack is doing.
+//! Prometheus can scrape a run as it would php-fpm_exporter. A fleet adds, per instance
+//! (label `instance`), the latest reading of that instance's own sampler. Loopback only: it
+//! tells anyone who can connect how the stack is doing.
 //!
 //! The HTTP side is a few lines on tokio's TcpListener rather than an HTTP server crate: one
 //! path, one method, a small body, connection closed after each answer, and Prometheus as
 //! the only client.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,8 +19,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
+use crate::fleet_view::SampledReading;
 use crate::load::generator::Shared;
 use crate::probe::Sample;
+use crate::report::export::fleet::sampled_now;
 use crate::report::export::prom_text::{self, Families, Kind};
 
 /// One config as the endpoint shows it.
@@ -27,6 +31,8 @@ struct ConfigLive {
     scrape_uri: String,
     last: Option<Sample>,
     shared: Option<Arc<Shared>>,
+    /// A fleet: each instance's latest reading of its own sampler, by name.
+    instances: BTreeMap<String, SampledReading>,
 }
 
 /// What the endpoint serves; the runner updates it as configs start and samples arrive.
@@ -45,6 +51,7 @@ impl LiveMetrics {
             scrape_uri,
             last: None,
             shared: Some(shared),
+            instances: BTreeMap::new(),
         });
     }
 
@@ -58,6 +65,17 @@ impl LiveMetrics {
         }
     }
 
+    /// A sample of instance `instance` of config `name`'s fleet was taken. Every sample
+    /// replaces the last, an unanswered status page too: a reading it lacks is then left
+    /// out of the text rather than shown stale.
+    pub fn instance_sample(&self, name: &str, instance: &str, s: &Sample) {
+        let mut configs = self.configs.lock().unwrap();
+        if let Some(c) = configs.iter_mut().find(|c| c.name == name) {
+            c.instances
+                .insert(instance.to_string(), SampledReading::of(s));
+        }
+    }
+
     /// The exposition text now.
     pub fn render(&self) -> String {
         let configs = self.configs.lock().unwrap();
@@ -65,6 +83,10 @@ impl LiveMetrics {
         for c in configs.iter() {
             if let Some(s) = &c.last {
                 prom_text::pool_figures(&mut out, &c.name, &c.scrape_uri, s);
+            }
+            for (instance, reading) in &c.instances {
+                let labels = [("config", c.name.as_str()), ("instance", instance.as_str())];
+                sampled_now(&mut out, &labels, reading);
             }
             let Some(shared) = &c.shared else { continue };
             let labels: &prom_text::Labels = &[("config", c.name.as_str())];
@@ -165,6 +187,67 @@ async fn answer(mut stream: TcpStream, live: &LiveMetrics) -> std::io::Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::FpmStatus;
+
+    /// A fleet's instances show their own latest readings, with an `instance` label; an
+    /// unanswered status page leaves the busy workers out and says the page is down.
+    #[test]
+    fn each_instance_shows_its_latest_reading() {
+        let live = LiveMetrics::default();
+        let recorder = crate::record::Recorder::new(std::time::Instant::now(), &[], &[]);
+        live.start_config(
+            "s8",
+            "http://127.0.0.1:1/fpm-status".into(),
+            Shared::new(recorder),
+        );
+        let busy = |active: u32| Sample {
+            t_ms: 0,
+            fpm: Some(FpmStatus {
+                pool: "www".into(),
+                process_manager: "static".into(),
+                start_since_s: 1,
+                accepted_conn: 0,
+                listen_queue: 9,
+                max_listen_queue: 0,
+                listen_queue_len: 511,
+                idle_processes: 0,
+                active_processes: active,
+                total_processes: 8,
+                max_active_processes: 8,
+                max_children_reached: 0,
+                slow_requests: 0,
+            }),
+            fpm_status_rtt_us: None,
+            accept_queue: None,
+            workers: Vec::new(),
+            errors: Vec::new(),
+            container: None,
+            fpm_master_alive: None,
+        };
+        let unanswered = Sample {
+            fpm: None,
+            ..busy(0)
+        };
+        live.instance_sample("s8", "i1", &busy(2));
+        live.instance_sample("s8", "i2", &busy(1));
+        live.instance_sample("s8", "i1", &busy(8));
+        live.instance_sample("s8", "i2", &unanswered);
+        live.instance_sample("no-such-config", "i1", &busy(3));
+        let text = live.render();
+        let has = |line: &str| assert!(text.contains(line), "{line} in:\n{text}");
+        has("fpmlab_fleet_sampled_busy_workers{config=\"s8\",instance=\"i1\"} 8\n");
+        has("fpmlab_fleet_sampled_listen_queue{config=\"s8\",instance=\"i1\"} 9\n");
+        has("fpmlab_fleet_sampled_up{config=\"s8\",instance=\"i1\"} 1\n");
+        has("fpmlab_fleet_sampled_up{config=\"s8\",instance=\"i2\"} 0\n");
+        assert!(
+            !text.contains("busy_workers{config=\"s8\",instance=\"i2\"}"),
+            "{text}"
+        );
+        assert_eq!(
+            text.matches("# TYPE fpmlab_fleet_sampled_up gauge").count(),
+            1
+        );
+    }
 
     #[test]
     fn loopback_only() {

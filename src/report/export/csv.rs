@@ -1,7 +1,8 @@
 //! CSV: two files. `FILE` holds the summary (one row per config and scope: the whole run,
 //! then each phase; a column per named metric, in its base unit), `FILE-timeline` the
 //! per-second timeline of every config, joined with the server-side samples of that second;
-//! a fleet adds one row per instance and second (`instance` and `health_state` set).
+//! a fleet adds one row per instance and second (`instance` and `health_state` set, and the
+//! `sampled_*` columns from the instance's own samples of that second).
 
 use std::fmt::Write;
 
@@ -88,11 +89,20 @@ pub fn summary(run: &RunResult) -> String {
     out
 }
 
-const TIMELINE_HEADER: &str = "config,t_s,sent,completed,status_1xx,status_2xx,status_3xx,status_4xx,status_5xx,client_failures,dropped,latency_p50_us,latency_p90_us,latency_p99_us,queue_wait_p50_us,queue_wait_p99_us,service_p50_us,service_p99_us,max_in_flight,listen_queue_max,active_workers_max,total_workers_max,instance,health_state";
+const TIMELINE_HEADER: &str = "config,t_s,sent,completed,status_1xx,status_2xx,status_3xx,status_4xx,status_5xx,client_failures,dropped,latency_p50_us,latency_p90_us,latency_p99_us,queue_wait_p50_us,queue_wait_p99_us,service_p50_us,service_p99_us,max_in_flight,listen_queue_max,active_workers_max,total_workers_max,instance,health_state,sampled_active_workers_max,sampled_listen_queue_max,sampled_cpu_pct_max,sampled_memory_mib_max";
 
 /// Per second of one config: the deepest listen queue and most active and total workers
-/// the samples taken in that second show (`None` without samples).
+/// the samples taken in that second show (`None` without samples). A fleet's config
+/// sampler looks through the balancer, at whichever instance answers: its seconds take
+/// the highest any one instance's own samples read instead (no total workers there).
 fn server_second(c: &ConfigResult, t_s: u64) -> [Option<f64>; 3] {
+    if let Some(f) = &c.fleet {
+        let own = (f.instances.iter()).filter_map(|i| i.sampled.as_ref()?.second(t_s));
+        let (queue, active) = own.fold((None, None), |(q, a), s| {
+            (q.max(s.listen_queue_max), a.max(s.fpm_active_max))
+        });
+        return [queue.map(f64::from), active.map(f64::from), None];
+    }
     let in_second = c.samples.iter().filter(|s| s.t_ms / 1000 == t_s);
     let mut out = [None::<u32>; 3];
     for s in in_second {
@@ -147,15 +157,20 @@ pub fn timeline(run: &RunResult) -> String {
             for v in cells {
                 let _ = write!(out, ",{}", number(v));
             }
-            out.push_str(",,\n");
+            out.push_str(",,,,,,\n");
         }
-        // A fleet's instances: the same columns from the balancer's log, then the instance.
-        for (_, cells, instance, state) in super::fleet::csv_rows(c) {
+        // A fleet's instances: the same columns from the balancer's log, the instance, then
+        // what its own samples read in that second.
+        for r in super::fleet::csv_rows(c) {
             out.push_str(&field(&c.name));
-            for v in cells {
+            for v in r.cells {
                 let _ = write!(out, ",{}", number(v));
             }
-            let _ = writeln!(out, ",{},{}", field(&instance), field(&state));
+            let _ = write!(out, ",{},{}", field(&r.instance), field(&r.health_state));
+            for v in r.sampled {
+                let _ = write!(out, ",{}", number(v));
+            }
+            out.push('\n');
         }
     }
     out
@@ -172,6 +187,56 @@ mod tests {
         assert_eq!(number(Some(12.0)), "12");
         assert_eq!(number(Some(0.0125)), "0.0125");
         assert_eq!(number(None), "");
-        assert_eq!(TIMELINE_HEADER.split(',').count(), 24);
+        assert_eq!(TIMELINE_HEADER.split(',').count(), 28);
+    }
+
+    /// A fleet's instance rows carry the instance's own samples of that second, empty where
+    /// it had none; every row has the header's columns.
+    #[test]
+    fn instance_rows_carry_their_own_samples() {
+        use crate::fleet_view::{
+            FleetView, InstanceSampled, InstanceSecond, InstanceView, SampledSecond,
+        };
+        let mut run = crate::results::test_fixture();
+        let second = |t_s| InstanceSecond {
+            t_s,
+            requests: 5,
+            state: "UP".into(),
+            ..InstanceSecond::default()
+        };
+        let sampled = InstanceSampled {
+            seconds: vec![SampledSecond {
+                t_s: 1,
+                fpm_active_max: Some(1),
+                listen_queue_max: Some(12),
+                cpu_pct_max: Some(3.5),
+                memory_mib_max: Some(20.25),
+                ..SampledSecond::default()
+            }],
+            ..InstanceSampled::default()
+        };
+        run.configs[0].fleet = Some(FleetView {
+            instances: vec![InstanceView {
+                name: "i2".into(),
+                seconds: vec![second(0), second(1)],
+                sampled: Some(sampled),
+                ..InstanceView::default()
+            }],
+            ..FleetView::default()
+        });
+        let text = timeline(&run);
+        let columns = TIMELINE_HEADER.split(',').count();
+        assert!(
+            text.lines().all(|l| l.split(',').count() == columns),
+            "{text}"
+        );
+        let rows: Vec<&str> = text.lines().filter(|l| l.contains(",i2,")).collect();
+        assert_eq!(rows.len(), 2, "{text}");
+        assert!(rows[0].ends_with(",i2,UP,,,,"), "{}", rows[0]);
+        assert!(rows[1].ends_with(",i2,UP,1,12,3.5,20.25"), "{}", rows[1]);
+        // The config's own row of that second: the instance's, not the balancer's view.
+        let own = format!("{},1,", run.configs[0].name);
+        let row = text.lines().find(|l| l.starts_with(&own)).unwrap();
+        assert!(row.ends_with(",12,1,,,,,,,"), "{row}");
     }
 }

@@ -1,12 +1,13 @@
 //! The fleet view in the exports: a Markdown section with the terminal's table, the
 //! ALB-code/cause breakdown, the events and each instance's health and capacity over time;
 //! per-instance rows of the timeline CSV; per-instance Prometheus families with an
-//! `instance` label.
+//! `instance` label, in the file export and (each instance's latest sample) on the live
+//! endpoint.
 
 use std::fmt::Write;
 
-use super::prom_text::{Families, Kind};
-use crate::fleet_view::{FleetView, InstanceView, QuantilesMs};
+use super::prom_text::{Families, Kind, Labels};
+use crate::fleet_view::{FleetView, InstanceView, QuantilesMs, SampledReading};
 use crate::report::fleet as rows;
 use crate::report::md::md_table;
 use crate::results::{ConfigResult, RunResult};
@@ -127,9 +128,21 @@ fn seconds_table(f: &FleetView) -> String {
     )
 }
 
-/// Cells of a per-instance row of the timeline CSV, in the timeline's column order (the
-/// figures the balancer's log gives; the others empty), then the instance and its state.
-pub fn csv_rows(c: &ConfigResult) -> Vec<(u64, [Option<f64>; 21], String, String)> {
+/// One per-instance row of the timeline CSV.
+pub struct CsvRow {
+    /// The second (also the first cell).
+    pub t_s: u64,
+    /// The timeline's columns: the figures the balancer's log gives, the others empty.
+    pub cells: [Option<f64>; 21],
+    pub instance: String,
+    pub health_state: String,
+    /// The instance's own samples of that second: most workers busy, deepest listen queue,
+    /// highest CPU (% of one core) and memory (MiB); empty without a sample.
+    pub sampled: [Option<f64>; 4],
+}
+
+/// The per-instance rows of the timeline CSV, in time order.
+pub fn csv_rows(c: &ConfigResult) -> Vec<CsvRow> {
     let mut out = Vec::new();
     for i in c.fleet.iter().flat_map(|f| &f.instances) {
         for s in &i.seconds {
@@ -158,15 +171,61 @@ pub fn csv_rows(c: &ConfigResult) -> Vec<(u64, [Option<f64>; 21], String, String
                 n(s.busy_workers_max),
                 None,
             ];
-            out.push((s.t_s, cells, i.name.clone(), s.state.clone()));
+            let own = i.sampled.as_ref().and_then(|o| o.second(s.t_s));
+            let sampled = own.map_or([None; 4], |o| {
+                [
+                    o.fpm_active_max.map(f64::from),
+                    o.listen_queue_max.map(f64::from),
+                    o.cpu_pct_max,
+                    o.memory_mib_max,
+                ]
+            });
+            out.push(CsvRow {
+                t_s: s.t_s,
+                cells,
+                instance: i.name.clone(),
+                health_state: s.state.clone(),
+                sampled,
+            });
         }
     }
-    out.sort_by_key(|r| r.0);
+    out.sort_by_key(|r| r.t_s);
     out
 }
 
+/// Prometheus values of an instance's own readings, in base units: busy workers, listen
+/// queue, CPU in cores, memory in bytes.
+fn sampled_values(
+    busy: Option<u32>,
+    queue: Option<u32>,
+    cpu_pct: Option<f64>,
+    mem_mib: Option<f64>,
+) -> [Option<f64>; 4] {
+    [
+        busy.map(f64::from),
+        queue.map(f64::from),
+        cpu_pct.map(|p| p / 100.0),
+        mem_mib.map(|m| m * 1_048_576.0),
+    ]
+}
+
+/// Writes `values` (in [`sampled_values`]' order) under `families`' names; a value without
+/// a reading is left out.
+fn sampled_families(
+    out: &mut Families,
+    labels: &Labels,
+    families: [(&'static str, &'static str); 4],
+    values: [Option<f64>; 4],
+) {
+    for ((name, help), v) in families.into_iter().zip(values) {
+        if let Some(v) = v {
+            out.value(name, Kind::Gauge, help, labels, v);
+        }
+    }
+}
+
 /// The peaks of an instance's own samples (none when it was not sampled).
-fn sampled_peaks(out: &mut Families, labels: &[(&str, &str)], i: &InstanceView) {
+fn sampled_peaks(out: &mut Families, labels: &Labels, i: &InstanceView) {
     let Some(own) = &i.sampled else {
         return;
     };
@@ -177,29 +236,59 @@ fn sampled_peaks(out: &mut Families, labels: &[(&str, &str)], i: &InstanceView) 
         (
             "fpmlab_fleet_sampled_peak_busy_workers",
             "Most php-fpm workers busy at once, from the instance's own status page.",
-            own.summary.peak_active_workers.map(f64::from),
         ),
         (
             "fpmlab_fleet_sampled_peak_listen_queue",
             "Deepest listen queue of the instance's pool socket (kernel or php-fpm).",
-            own.summary.max_listen_queue.map(f64::from),
         ),
         (
             "fpmlab_fleet_sampled_peak_cpu_ratio",
             "Highest CPU of the instance's php-fpm over a sample interval, in cores.",
-            peak(|s| s.cpu_pct_max).map(|p| p / 100.0),
         ),
         (
             "fpmlab_fleet_sampled_peak_memory_bytes",
             "Highest memory of the instance's php-fpm (container charge, or workers' PSS).",
-            peak(|s| s.memory_mib_max).map(|m| m * 1_048_576.0),
         ),
     ];
-    for (name, help, v) in families {
-        if let Some(v) = v {
-            out.value(name, Kind::Gauge, help, labels, v);
-        }
-    }
+    let values = sampled_values(
+        own.summary.peak_active_workers,
+        own.summary.max_listen_queue,
+        peak(|s| s.cpu_pct_max),
+        peak(|s| s.memory_mib_max),
+    );
+    sampled_families(out, labels, families, values);
+}
+
+/// The live endpoint's gauges of an instance's latest sample, taken directly (not through
+/// the balancer): whether its status page answered, and what it read.
+pub fn sampled_now(out: &mut Families, labels: &Labels, r: &SampledReading) {
+    out.value(
+        "fpmlab_fleet_sampled_up",
+        Kind::Gauge,
+        "1 if the instance's own status page answered its latest sample.",
+        labels,
+        f64::from(u8::from(r.status_answered)),
+    );
+    let families = [
+        (
+            "fpmlab_fleet_sampled_busy_workers",
+            "php-fpm workers busy at the instance's latest sample, from its own status page.",
+        ),
+        (
+            "fpmlab_fleet_sampled_listen_queue",
+            "Listen queue of the instance's pool socket at its latest sample (kernel or php-fpm).",
+        ),
+        (
+            "fpmlab_fleet_sampled_cpu_ratio",
+            "CPU of the instance's php-fpm over its latest sample interval, in cores.",
+        ),
+        (
+            "fpmlab_fleet_sampled_memory_bytes",
+            "Memory of the instance's php-fpm at its latest sample (container charge, or workers' PSS).",
+        ),
+    ];
+    let values = sampled_values(r.active, r.queue, r.cpu_pct, r.memory_mib);
+    sampled_families(out, labels, families, values);
 }
 
 /// Per-instance families of one config: requests, ALB codes, failures by cause, latency,

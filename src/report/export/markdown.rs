@@ -46,6 +46,9 @@ pub fn render(run: &RunResult) -> String {
     out.push('\n');
     for c in &run.configs {
         out.push_str(&format!("- {}\n", table::reading(c)));
+        if let Some(note) = table::fleet_note(c) {
+            out.push_str(&format!("- {note}\n"));
+        }
     }
     let explained = explanations(&run.configs);
     if !explained.is_empty() {

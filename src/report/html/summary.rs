@@ -23,7 +23,7 @@ pub fn summary(run: &RunResult) -> String {
             esc(&table::reading(c))
         );
         let cpu = c.cpu_per_request.as_ref().map(|v| v.line(&c.name));
-        for line in [container_line(c), events_line(c), cpu]
+        for line in [table::fleet_note(c), container_line(c), events_line(c), cpu]
             .into_iter()
             .flatten()
         {

@@ -289,24 +289,10 @@ fn run_scraping_instances(
         .local_addr()
         .unwrap()
         .port();
-    let mut child = std::process::Command::new(common::bin())
-        .args([
-            "run",
-            &scenario.to_string_lossy(),
-            "--stack",
-            "native",
-            "--quiet",
-        ])
-        .arg("--out")
-        .arg(out)
-        .arg("--export-csv")
-        .arg(csv)
-        .args(["--metrics-listen", &format!("127.0.0.1:{port}")])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start fpmlab");
+    let listen = format!("127.0.0.1:{port}");
+    let csv = csv.to_string_lossy();
+    let more = ["--export-csv", &csv, "--metrics-listen", &listen];
+    let mut child = common::spawn_native_with(scenario, out, &more);
     let scrape = || -> Option<String> {
         let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
         conn.write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")

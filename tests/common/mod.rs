@@ -125,6 +125,11 @@ pub fn run_text_end_to_end(dir: &Path, name: &str, text: &str) -> Ran {
 /// Starts `fpmlab run SCENARIO --stack native --quiet --out OUT` in the background (for a
 /// test that acts on the run while it goes: kills, signals); end it with [`finish`].
 pub fn spawn_native(scenario: &Path, out: &Path) -> std::process::Child {
+    spawn_native_with(scenario, out, &[])
+}
+
+/// [`spawn_native`] with more arguments (exports, the live endpoint).
+pub fn spawn_native_with(scenario: &Path, out: &Path, more: &[&str]) -> std::process::Child {
     Command::new(bin())
         .args([
             "run",
@@ -135,6 +140,7 @@ pub fn spawn_native(scenario: &Path, out: &Path) -> std::process::Child {
         ])
         .arg("--out")
         .arg(out)
+        .args(more)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -34,6 +34,21 @@ pub struct Event {
     pub kind: String,
     /// A sentence for people, with the numbers and the source.
     pub detail: String,
+    /// The fleet instance it happened to (a fleet's events come from each instance's own
+    /// samples and php-fpm log); absent for a single stack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+}
+
+impl Event {
+    /// Its kind, after the instance it happened to if any (`i2 oom_kill`): what a table
+    /// row or a chart marker names it by.
+    pub fn title(&self) -> String {
+        match &self.instance {
+            Some(i) => format!("{i} {}", self.kind),
+            None => self.kind.clone(),
+        }
+    }
 }
 
 /// Every event of one config's run, in time order: those `from_samples` found in the
@@ -50,6 +65,41 @@ pub fn collect(
     if let Ok(text) = std::fs::read_to_string(fpm_log) {
         events.extend(from_fpm_log(&text, load_start_epoch_us, log_utc_offset_s));
     }
+    events.sort_by_key(|e| e.t_ms);
+    events
+}
+
+/// One fleet instance's sources of events: its name, what its own samples showed, and its
+/// php-fpm log.
+pub struct InstanceEvents {
+    pub name: String,
+    pub from_samples: SampleEvents,
+    pub fpm_log: std::path::PathBuf,
+}
+
+/// Every event of a fleet config's run, in time order: each instance's, as [`collect`]
+/// finds them in its own samples and php-fpm log, marked with its name. (The config's own
+/// sampler looks through the balancer at whichever instance answers, so its events would
+/// belong to no instance in particular.)
+pub fn collect_fleet(
+    instances: Vec<InstanceEvents>,
+    load_start_epoch_us: i64,
+    log_utc_offset_s: i32,
+) -> Vec<Event> {
+    let mut events: Vec<Event> = (instances.into_iter())
+        .flat_map(|i| {
+            let found = collect(
+                i.from_samples,
+                &i.fpm_log,
+                load_start_epoch_us,
+                log_utc_offset_s,
+            );
+            found.into_iter().map(move |e| Event {
+                instance: Some(i.name.clone()),
+                ..e
+            })
+        })
+        .collect();
     events.sort_by_key(|e| e.t_ms);
     events
 }
@@ -89,6 +139,7 @@ impl SampleEvents {
                          its workers may go on serving, but nothing respawns or recycles them \
                          and the pool cannot grow"
                             .into(),
+                    instance: None,
                 });
                 self.alive_before = false;
             }
@@ -118,6 +169,7 @@ impl SampleEvents {
                         if n == 1 { "" } else { "es" },
                         mib(usage.memory_bytes)
                     ),
+                    instance: None,
                 });
             }
             *last = Some(kills);
@@ -154,6 +206,7 @@ pub fn from_fpm_log(text: &str, load_start_epoch_us: i64, utc_offset_s: i32) -> 
                 t_ms: epoch_ms - load_start_epoch_us / 1000,
                 kind: kind::WORKER_KILLED.into(),
                 detail,
+                instance: None,
             }
         })
         .collect()
@@ -274,5 +327,49 @@ mod tests {
         let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
         assert_eq!(kinds, ["worker_killed", "oom_kill"]);
         assert_eq!(collect(found, &dir.path().join("none"), 0, 0).len(), 1);
+    }
+
+    #[test]
+    fn a_fleets_events_are_each_instances_own_marked_with_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = |name: &str, text: &str| {
+            let path = dir.path().join(name).join("php-fpm.log");
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, text).unwrap();
+            path
+        };
+        let mut i1 = SampleEvents::default();
+        for s in [with_kills(0, Some(0)), with_kills(3000, Some(2))] {
+            i1.add(&s);
+        }
+        let instances = vec![
+            InstanceEvents {
+                name: "i1".into(),
+                from_samples: i1,
+                fpm_log: dir.path().join("i1/none.log"),
+            },
+            InstanceEvents {
+                name: "i2".into(),
+                from_samples: SampleEvents::default(),
+                fpm_log: log("i2", "[01-Jan-1970 00:00:01] WARNING: [pool www] child 7 exited on signal 9 (SIGKILL) after 1 seconds from start\n"),
+            },
+        ];
+        let events = collect_fleet(instances, 0, 0);
+        let got: Vec<(i64, String)> = events.iter().map(|e| (e.t_ms, e.title())).collect();
+        assert_eq!(
+            got,
+            [
+                (1500, "i2 worker_killed".to_string()),
+                (3000, "i1 oom_kill".to_string())
+            ]
+        );
+        // The instance is in run.json only for a fleet's events.
+        let json = serde_json::to_string(&events[0]).unwrap();
+        assert!(json.contains("\"instance\":\"i2\""), "{json}");
+        let single = Event {
+            instance: None,
+            ..events[0].clone()
+        };
+        assert!(!serde_json::to_string(&single).unwrap().contains("instance"));
     }
 }

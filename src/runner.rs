@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::bottleneck::{self, CpuUse};
 use crate::clock::RunClock;
 use crate::cpu_per_request::CpuPerRequest;
+use crate::events::SampleEvents;
 use crate::fleet_view::InstanceSampled;
 use crate::load::generator::{self, Shared};
 use crate::progress::ConfigProgress;
@@ -358,7 +359,12 @@ async fn drive(
     let shared = Shared::new(recorder);
     if let Some(live) = &outputs.live {
         let scrape_uri = format!("{}{}", endpoints.base_url, endpoints.fpm_status_path);
-        live.start_config(&name, scrape_uri, shared.clone());
+        live.start_config(
+            &name,
+            scrape_uri,
+            shared.clone(),
+            instance_samplers.is_some(),
+        );
     }
     let stop_tick = CancellationToken::new();
     let ticker = tokio::spawn(checkpoint::tick(
@@ -405,9 +411,12 @@ async fn drive(
     stop_tick.cancel();
     let timeline_out = ticker.await;
     let (figures, health) = server_side.stop(progress).await;
-    let sampled = match instance_samplers {
-        Some(s) => s.stop().await,
-        None => BTreeMap::new(),
+    let (sampled, instance_events) = match instance_samplers {
+        Some(s) => {
+            let (sampled, events) = s.stop().await;
+            (sampled, Some(events))
+        }
+        None => (BTreeMap::new(), None),
     };
     let failed = shared.recorder.lock().unwrap().failed().clone();
 
@@ -428,16 +437,18 @@ async fn drive(
     for w in (generator.warnings.iter()).chain(cpu_per_request.iter().flat_map(|c| &c.warning)) {
         progress.note(&format!("warning: {w}"));
     }
-    let fpm_log = dir.join(&plan.configs[i].name).join("logs/php-fpm.log");
-    let events = crate::events::collect(
-        figures.events(),
-        &fpm_log,
-        clock.start_epoch_us(),
-        stack::log_utc_offset_s(&plan.driver),
+    let config_dir = dir.join(&plan.configs[i].name);
+    let offset_s = stack::log_utc_offset_s(&plan.driver);
+    let own = figures.events();
+    let events = config_events(
+        &config_dir,
+        own,
+        instance_events,
+        (clock.start_epoch_us(), offset_s),
     );
     for e in events.iter().take(MAX_EVENT_NOTES) {
         let at = e.t_ms as f64 / 1000.0;
-        progress.note(&format!("event at {at:.1} s: {}: {}", e.kind, e.detail));
+        progress.note(&format!("event at {at:.1} s: {}: {}", e.title(), e.detail));
     }
     if events.len() > MAX_EVENT_NOTES {
         let more = events.len() - MAX_EVENT_NOTES;
@@ -454,4 +465,34 @@ async fn drive(
     c.events = events;
     c.cpu_per_request = cpu_per_request;
     (failed, sampled, load)
+}
+
+/// A config's events, from what samples showed and php-fpm logs: a single stack's from its
+/// sampler's (`own`) and its log; a fleet's (`instances`: what each instance's own samples
+/// showed, by name) each instance's, with its `instances/<name>/logs/php-fpm.log`. `at`: the
+/// load's start (µs since the epoch) and the logs' UTC offset (s).
+fn config_events(
+    config_dir: &Path,
+    own: SampleEvents,
+    instances: Option<Vec<(String, SampleEvents)>>,
+    (load_start_epoch_us, log_offset_s): (i64, i32),
+) -> Vec<crate::events::Event> {
+    match instances {
+        Some(instances) => {
+            let instances = (instances.into_iter())
+                .map(|(name, from_samples)| crate::events::InstanceEvents {
+                    fpm_log: config_dir.join(format!("instances/{name}/logs/php-fpm.log")),
+                    name,
+                    from_samples,
+                })
+                .collect();
+            crate::events::collect_fleet(instances, load_start_epoch_us, log_offset_s)
+        }
+        None => crate::events::collect(
+            own,
+            &config_dir.join("logs/php-fpm.log"),
+            load_start_epoch_us,
+            log_offset_s,
+        ),
+    }
 }

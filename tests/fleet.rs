@@ -90,6 +90,20 @@ fn a_killed_instance_goes_out_after_exactly_the_unhealthy_threshold_and_its_502s
         i2.requests
     );
     assert!(ran.table.contains("fleet of config s2"), "{}", ran.table);
+    // Its own sampler saw its php-fpm master go: an event of i2's, after the kill.
+    let events = &ran.config(0).events;
+    let died = (events.iter()).find(|e| e.kind == "fpm_master_died");
+    let died = died.unwrap_or_else(|| panic!("no fpm_master_died in {events:?}"));
+    assert_eq!(died.instance.as_deref(), Some("i2"), "{died:?}");
+    // A sample is stamped when it starts: one under way at the kill may see it.
+    assert!(
+        died.t_ms + 500 >= kill.t_ms as i64,
+        "{died:?} before {kill:?}"
+    );
+    assert!(
+        events.iter().all(|e| e.instance.is_some()),
+        "a fleet's events are its instances': {events:?}"
+    );
 }
 
 fn errors_of(i: &InstanceView) -> u64 {
@@ -187,7 +201,13 @@ fn the_deep_check_takes_the_overloaded_instance_out_and_the_fleet_fails_less() {
                 "{family}{labels} in:\n{scraped}"
             );
         }
+        // php-fpm_exporter's figures, from the instance's own status page.
+        let own = format!("phpfpm_active_processes{{config=\"static-8\",instance=\"{i}\",pool=");
+        assert!(scraped.contains(&own), "{own} in:\n{scraped}");
     }
+    // Not the config's sampler's, which reaches whichever instance the balancer picks.
+    let mixed = "phpfpm_active_processes{config=\"static-8\",pool=";
+    assert!(!scraped.contains(mixed), "{mixed} in:\n{scraped}");
 }
 
 /// The config's server-side peaks in run.json, and its row of the table, are each the
@@ -380,6 +400,12 @@ window.addEventListener('load', () => {
 fn report_shows_the_fleet(ran: &common::Ran, f: &FleetView, dir: &std::path::Path) {
     let html = std::fs::read_to_string(ran.out.join("report.html")).expect("run wrote report.html");
     assert!(html.contains("id=\"fleet\""), "no fleet section");
+    // The per-config server charts would mix instances (the config's sampler looks through
+    // the balancer): they point to the instances' own instead.
+    assert!(
+        html.contains("a fleet: per instance, in the Fleet section below"),
+        "a fleet's server charts drawn from the sampler through the balancer"
+    );
     let Some(p) = common::probe_page(&html, PROBE, dir) else {
         return;
     };

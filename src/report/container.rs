@@ -53,8 +53,12 @@ pub fn events_line(c: &ConfigResult) -> Option<String> {
     );
     // The pool's supervisor dying changes what every later figure means: say when.
     if let Some(e) = c.events.iter().find(|e| e.kind == kind::FPM_MASTER_DIED) {
+        let of = e
+            .instance
+            .as_ref()
+            .map_or(String::new(), |i| format!(" ({i})"));
         line.push_str(&format!(
-            " php-fpm's master died at {:.1} s: {}.",
+            " php-fpm's master{of} died at {:.1} s: {}.",
             e.t_ms as f64 / 1000.0,
             e.detail
         ));
@@ -99,6 +103,7 @@ mod tests {
             t_ms: 0,
             kind: kind.into(),
             detail: String::new(),
+            instance: None,
         };
         c.events = vec![event("worker_killed"), event("oom_kill"), event("oom_kill")];
         assert_eq!(

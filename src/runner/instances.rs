@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::live::LiveMetrics;
 use super::server_side::{streamer, ServerFigures};
 use crate::clock::RunClock;
+use crate::events::SampleEvents;
 use crate::fleet_view::{fleet_peaks, InstanceSampled, SampledFold};
 use crate::probe::{self, Sample, SampleSummary};
 use crate::progress::ConfigProgress;
@@ -142,16 +143,26 @@ impl InstanceSamplers {
         PeaksFrom::Instances(self.folds.clone(), self.phase_names.clone())
     }
 
-    /// Stops every sampler; gives each instance's samples by name.
-    pub async fn stop(self) -> BTreeMap<String, InstanceSampled> {
+    /// Stops every sampler; gives each instance's samples by name, and the events each
+    /// instance's own samples showed (OOM kills, its php-fpm master's death).
+    pub async fn stop(
+        self,
+    ) -> (
+        BTreeMap<String, InstanceSampled>,
+        Vec<(String, SampleEvents)>,
+    ) {
         self.stop.cancel();
         for t in self.watcher.await.unwrap_or_default() {
             let _ = t.await;
         }
         let folds = self.folds.lock().unwrap();
-        (folds.iter())
+        let sampled = (folds.iter())
             .map(|(name, f)| (name.clone(), f.sampled.sampled()))
-            .collect()
+            .collect();
+        let events = (folds.iter())
+            .map(|(name, f)| (name.clone(), f.figures.events()))
+            .collect();
+        (sampled, events)
     }
 }
 
@@ -187,6 +198,7 @@ impl Started {
         (self.folds.lock().unwrap()).insert(name.clone(), fold);
         let mut to_file = streamer(out, "instance samples", self.progress.clone());
         let (folds, live, config) = (self.folds.clone(), self.live.clone(), self.config.clone());
+        let scrape_uri = format!("{}{}", endpoints.base_url, endpoints.fpm_status_path);
         let sink = move |s: &Sample| {
             to_file(s);
             if let Some(f) = folds.lock().unwrap().get_mut(&name) {
@@ -194,7 +206,7 @@ impl Started {
                 f.figures.add(s);
             }
             if let Some(live) = &live {
-                live.instance_sample(&config, &name, s);
+                live.instance_sample(&config, &name, &scrape_uri, s);
             }
         };
         Some(tokio::spawn(probe::run_sampler_with(

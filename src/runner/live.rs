@@ -31,8 +31,20 @@ struct ConfigLive {
     scrape_uri: String,
     last: Option<Sample>,
     shared: Option<Arc<Shared>>,
-    /// A fleet: each instance's latest reading of its own sampler, by name.
-    instances: BTreeMap<String, SampledReading>,
+    /// A fleet: its own sampler reaches whichever instance the balancer picks, so its pool
+    /// figures are left out for each instance's.
+    fleet: bool,
+    /// A fleet: each instance's latest sample, by name.
+    instances: BTreeMap<String, InstanceLive>,
+}
+
+/// A fleet instance's latest sample, taken directly (not through the balancer).
+struct InstanceLive {
+    reading: SampledReading,
+    /// The sample, if its status page answered (php-fpm_exporter's figures).
+    answered: Option<Sample>,
+    /// Its own status page.
+    scrape_uri: String,
 }
 
 /// What the endpoint serves; the runner updates it as configs start and samples arrive.
@@ -42,8 +54,9 @@ pub struct LiveMetrics {
 }
 
 impl LiveMetrics {
-    /// A config's load starts: its histograms come from `shared` from now on.
-    pub fn start_config(&self, name: &str, scrape_uri: String, shared: Arc<Shared>) {
+    /// A config's load starts: its histograms come from `shared` from now on. `fleet`: its
+    /// pool figures are its instances' (see [`LiveMetrics::instance_sample`]).
+    pub fn start_config(&self, name: &str, scrape_uri: String, shared: Arc<Shared>, fleet: bool) {
         let mut configs = self.configs.lock().unwrap();
         configs.retain(|c| c.name != name);
         configs.push(ConfigLive {
@@ -51,6 +64,7 @@ impl LiveMetrics {
             scrape_uri,
             last: None,
             shared: Some(shared),
+            fleet,
             instances: BTreeMap::new(),
         });
     }
@@ -65,14 +79,18 @@ impl LiveMetrics {
         }
     }
 
-    /// A sample of instance `instance` of config `name`'s fleet was taken. Every sample
-    /// replaces the last, an unanswered status page too: a reading it lacks is then left
-    /// out of the text rather than shown stale.
-    pub fn instance_sample(&self, name: &str, instance: &str, s: &Sample) {
+    /// A sample of instance `instance` of config `name`'s fleet was taken from its status
+    /// page `scrape_uri`. Every sample replaces the last, an unanswered status page too: a
+    /// reading it lacks is then left out of the text rather than shown stale.
+    pub fn instance_sample(&self, name: &str, instance: &str, scrape_uri: &str, s: &Sample) {
         let mut configs = self.configs.lock().unwrap();
         if let Some(c) = configs.iter_mut().find(|c| c.name == name) {
-            c.instances
-                .insert(instance.to_string(), SampledReading::of(s));
+            let latest = InstanceLive {
+                reading: SampledReading::of(s),
+                answered: s.fpm.is_some().then(|| s.clone()),
+                scrape_uri: scrape_uri.to_string(),
+            };
+            c.instances.insert(instance.to_string(), latest);
         }
     }
 
@@ -81,12 +99,16 @@ impl LiveMetrics {
         let configs = self.configs.lock().unwrap();
         let mut out = Families::default();
         for c in configs.iter() {
-            if let Some(s) = &c.last {
-                prom_text::pool_figures(&mut out, &c.name, &c.scrape_uri, s);
+            if let Some(s) = c.last.as_ref().filter(|_| !c.fleet) {
+                let labels = [("config", c.name.as_str())];
+                prom_text::pool_figures(&mut out, &labels, &c.scrape_uri, s);
             }
-            for (instance, reading) in &c.instances {
+            for (instance, latest) in &c.instances {
                 let labels = [("config", c.name.as_str()), ("instance", instance.as_str())];
-                sampled_now(&mut out, &labels, reading);
+                sampled_now(&mut out, &labels, &latest.reading);
+                if let Some(s) = &latest.answered {
+                    prom_text::pool_figures(&mut out, &labels, &latest.scrape_uri, s);
+                }
             }
             let Some(shared) = &c.shared else { continue };
             let labels: &prom_text::Labels = &[("config", c.name.as_str())];
@@ -199,6 +221,7 @@ mod tests {
             "s8",
             "http://127.0.0.1:1/fpm-status".into(),
             Shared::new(recorder),
+            true,
         );
         let busy = |active: u32| Sample {
             t_ms: 0,
@@ -228,11 +251,13 @@ mod tests {
             fpm: None,
             ..busy(0)
         };
-        live.instance_sample("s8", "i1", &busy(2));
-        live.instance_sample("s8", "i2", &busy(1));
-        live.instance_sample("s8", "i1", &busy(8));
-        live.instance_sample("s8", "i2", &unanswered);
-        live.instance_sample("no-such-config", "i1", &busy(3));
+        let own = |i: &str| format!("http://127.0.0.1:1/{i}/fpm-status");
+        live.sample("s8", &busy(5));
+        live.instance_sample("s8", "i1", &own("i1"), &busy(2));
+        live.instance_sample("s8", "i2", &own("i2"), &busy(1));
+        live.instance_sample("s8", "i1", &own("i1"), &busy(8));
+        live.instance_sample("s8", "i2", &own("i2"), &unanswered);
+        live.instance_sample("no-such-config", "i1", &own("i1"), &busy(3));
         let text = live.render();
         let has = |line: &str| assert!(text.contains(line), "{line} in:\n{text}");
         has("fpmlab_fleet_sampled_busy_workers{config=\"s8\",instance=\"i1\"} 8\n");
@@ -246,6 +271,14 @@ mod tests {
         assert_eq!(
             text.matches("# TYPE fpmlab_fleet_sampled_up gauge").count(),
             1
+        );
+        // php-fpm_exporter's figures are each instance's, from its own status page; the
+        // config's sampler (through the balancer: 5 busy) is left out.
+        has("phpfpm_active_processes{config=\"s8\",instance=\"i1\",pool=\"www\",scrape_uri=\"http://127.0.0.1:1/i1/fpm-status\"} 8\n");
+        assert_eq!(
+            text.matches("phpfpm_active_processes{").count(),
+            1,
+            "{text}"
         );
     }
 

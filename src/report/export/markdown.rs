@@ -177,7 +177,7 @@ fn explanations(configs: &[ConfigResult]) -> String {
             lines.push(format!(
                 "event at {:.1} s: {}: {}",
                 e.t_ms as f64 / 1e3,
-                e.kind,
+                e.title(),
                 e.detail
             ));
         }

@@ -169,18 +169,17 @@ fn fmt_float(v: f64) -> String {
     }
 }
 
-/// php-fpm_exporter's pool figures (its names, types and `pool` / `scrape_uri` labels, plus
-/// fpmlab's `config`) from one sample; nothing when the status page was not read.
-pub fn pool_figures(out: &mut Families, config: &str, scrape_uri: &str, s: &Sample) {
+/// php-fpm_exporter's pool figures (its names, types and `pool` / `scrape_uri` labels, after
+/// fpmlab's `by`: the config, and a fleet instance's name) from one sample; nothing when the
+/// status page was not read.
+pub fn pool_figures(out: &mut Families, by: &Labels, scrape_uri: &str, s: &Sample) {
     use Kind::{Counter, Gauge};
     let Some(f) = &s.fpm else {
         return;
     };
-    let labels: &Labels = &[
-        ("config", config),
-        ("pool", f.pool.as_str()),
-        ("scrape_uri", scrape_uri),
-    ];
+    let mut all = by.to_vec();
+    all.extend([("pool", f.pool.as_str()), ("scrape_uri", scrape_uri)]);
+    let labels: &Labels = &all;
     let rows: [(&'static str, Kind, &'static str, f64); 12] = [
         ("phpfpm_up", Gauge, "Could PHP-FPM be reached?", 1.0),
         (
@@ -258,7 +257,7 @@ pub fn pool_figures(out: &mut Families, config: &str, scrape_uri: &str, s: &Samp
             "fpmlab_accept_queue",
             Gauge,
             "Connections waiting in the kernel's accept queue of the pool socket (sampled every 250 ms).",
-            &[("config", config)],
+            by,
             q.queued.into(),
         );
     }

@@ -43,8 +43,12 @@ fn config(out: &mut Families, c: &ConfigResult) -> anyhow::Result<()> {
             epoch_us as f64 / 1e6,
         );
     }
-    if let Some(last) = c.samples.iter().rev().find(|s| s.fpm.is_some()) {
-        prom_text::pool_figures(out, name, &scrape_uri(c), last);
+    // A fleet's own sampler reaches whichever instance the balancer picks: its last sample
+    // belongs to no instance in particular. Each instance's peaks are among the fleet's
+    // families, and its samples in its own samples.jsonl.
+    let last = c.samples.iter().rev().find(|s| s.fpm.is_some());
+    if let Some(last) = last.filter(|_| c.fleet.is_none()) {
+        prom_text::pool_figures(out, labels, &scrape_uri(c), last);
     }
     let s = &c.recorded.summary;
     out.value(

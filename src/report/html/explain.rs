@@ -44,8 +44,8 @@ pub fn overlay(c: &ConfigResult) -> Overlay {
     for e in &c.events {
         out.markers.push(Marker {
             t_s: (e.t_ms.max(0)) as f64 / 1e3,
-            label: e.kind.clone(),
-            detail: format!("{:.1} s {}: {}", e.t_ms as f64 / 1e3, e.kind, e.detail),
+            label: e.title(),
+            detail: format!("{:.1} s {}: {}", e.t_ms as f64 / 1e3, e.title(), e.detail),
         });
     }
     super::fleet::markers(c, &mut out);
@@ -224,7 +224,7 @@ fn events(c: &ConfigResult) -> String {
         .map(|e| {
             vec![
                 format!("{:.1} s", e.t_ms as f64 / 1e3),
-                e.kind.clone(),
+                e.title(),
                 e.detail.clone(),
             ]
         })

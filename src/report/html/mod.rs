@@ -19,7 +19,9 @@ use hdrhistogram::Histogram;
 use super::charts::overlay::Overlay;
 use super::charts::percentile::{self, Curve};
 use super::charts::time::{self, Frame, CLIENT_LAG_LINES, LATENCY_LINES, QUEUE_SERVICE_LINES};
-use super::charts::{config_color, css, decades, kinds, server, status, PhaseSpan, SMALL};
+use super::charts::{
+    config_color, css, decades, kinds, placeholder, server, status, PhaseSpan, SMALL,
+};
 use super::export::{Artifact, Exporter};
 use super::table;
 use crate::results::{ConfigResult, RunResult};
@@ -89,6 +91,20 @@ fn x_max(run: &RunResult, phases: &[PhaseSpan]) -> f64 {
     data.fold(plan, f64::max).ceil().max(1.0)
 }
 
+/// What a fleet config's per-config server charts say instead: its own sampler reaches the
+/// fleet through the balancer, each status request answered by whichever instance the
+/// balancer picks, so one line would mix instances.
+const FLEET_SERVER_CHARTS: &str = "a fleet: per instance, in the Fleet section below";
+
+/// The samples the per-config server charts draw, and scale to: none of a fleet's (see
+/// [`FLEET_SERVER_CHARTS`]).
+fn drawn_samples(c: &ConfigResult) -> &[crate::probe::Sample] {
+    match c.fleet {
+        Some(_) => &[],
+        None => &c.samples,
+    }
+}
+
 fn decode(c: &ConfigResult) -> (Histogram<u64>, Histogram<u64>) {
     match c.recorded.histograms.decode() {
         Ok(h) => (h.latency, h.service),
@@ -140,24 +156,31 @@ pub fn render(run: &RunResult) -> anyhow::Result<String> {
     let classes = status::classes(timelines());
     let rps_max = timelines().map(time::rps_max).max().unwrap_or(0);
     let rps = each(&|f, c| time::rps_by_outcome(f, &c.recorded.timeline, &classes, rps_max))?;
+    // A fleet's server charts are its instances' own, in the Fleet section.
+    let each_server = |f: &dyn Fn(&Frame, &ConfigResult) -> anyhow::Result<String>| {
+        each(&|frame, c| match c.fleet {
+            Some(_) => placeholder(frame.size, frame.title, FLEET_SERVER_CHARTS),
+            None => f(frame, c),
+        })
+    };
     let q_max = (run.configs.iter())
-        .map(|c| server::queue_max(&c.samples))
+        .map(|c| server::queue_max(drawn_samples(c)))
         .max()
         .unwrap_or(0);
-    let listen = each(&|f, c| server::listen_queue(f, &c.samples, q_max))?;
+    let listen = each_server(&|f, c| server::listen_queue(f, &c.samples, q_max))?;
     let w_max = (run.configs.iter())
-        .map(|c| server::workers_max(&c.samples, c.pool.max_children))
+        .map(|c| server::workers_max(drawn_samples(c), c.pool.max_children))
         .max()
         .unwrap_or(0);
-    let workers = each(&|f, c| server::workers(f, &c.samples, c.pool.max_children, w_max))?;
+    let workers = each_server(&|f, c| server::workers(f, &c.samples, c.pool.max_children, w_max))?;
     let peak = |read: fn(&crate::probe::Sample) -> Option<(f64, f64)>| {
         (run.configs.iter())
-            .flat_map(|c| c.samples.iter().filter_map(read))
+            .flat_map(|c| drawn_samples(c).iter().filter_map(read))
             .map(|(s, _)| s)
             .fold(0.0, f64::max)
     };
     let cpu_max = peak(server::worker_cpu);
-    let cpu = each(&|f, c| {
+    let cpu = each_server(&|f, c| {
         server::sum_and_max(
             f,
             &c.samples,
@@ -170,7 +193,7 @@ pub fn render(run: &RunResult) -> anyhow::Result<String> {
         )
     })?;
     let mib_max = peak(server::worker_mib);
-    let memory = each(&|f, c| {
+    let memory = each_server(&|f, c| {
         server::sum_and_max(
             f,
             &c.samples,

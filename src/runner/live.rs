@@ -73,7 +73,8 @@ impl LiveMetrics {
     pub fn sample(&self, name: &str, s: &Sample) {
         let mut configs = self.configs.lock().unwrap();
         if let Some(c) = configs.iter_mut().find(|c| c.name == name) {
-            if s.fpm.is_some() {
+            // A fleet's pool figures are its instances' own: its sampler's are never shown.
+            if s.fpm.is_some() && !c.fleet {
                 c.last = Some(s.clone());
             }
         }
@@ -99,7 +100,7 @@ impl LiveMetrics {
         let configs = self.configs.lock().unwrap();
         let mut out = Families::default();
         for c in configs.iter() {
-            if let Some(s) = c.last.as_ref().filter(|_| !c.fleet) {
+            if let Some(s) = &c.last {
                 let labels = [("config", c.name.as_str())];
                 prom_text::pool_figures(&mut out, &labels, &c.scrape_uri, s);
             }
